@@ -1,0 +1,47 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Strictness is policy: set once here, so every file is held to it.
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .unsafeFlags(["-Xfrontend", "-require-explicit-sendable"]),
+]
+
+let package = Package(
+    name: "swift-caching",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Caching", targets: ["Caching"]),
+        .library(name: "CachingTesting", targets: ["CachingTesting"]),
+        .executable(name: "CacheTour", targets: ["CacheTour"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+    ],
+    targets: [
+        .target(
+            name: "Caching",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "CachingTesting",
+            dependencies: ["Caching", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "CacheTour",
+            dependencies: ["Caching"],
+            path: "Examples/CacheTour",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CachingTests",
+            dependencies: ["Caching", "CachingTesting"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,62 @@
+/// memcached's key rules, applied to made keys by every backend.
+///
+/// A made key (`prefix:version:key`) is invalid when it is longer than 250 Unicode code
+/// points (Django's check, which counts code points, not grapheme clusters), longer than
+/// 250 bytes in UTF-8 (memcached's own limit, which Django leaves to the client), or
+/// contains a character in U+0000–U+0020 (control characters and space) or U+007F.
+public enum CacheKeyRules: Sendable {
+    /// The longest key memcached accepts, in bytes (and, for Django, in code points).
+    public static let maxLength = 250
+
+    /// The reasons a made key is invalid; empty when it is valid.
+    ///
+    /// - Parameter key: A made key.
+    /// - Returns: One sentence per broken rule.
+    public static func problems(with key: String) -> [String] {
+        var problems: [String] = []
+        var scalars = 0
+        var badCharacter: Unicode.Scalar?
+        for scalar in key.unicodeScalars {
+            scalars += 1
+            if badCharacter == nil, scalar.value <= 0x20 || scalar.value == 0x7F { badCharacter = scalar }
+        }
+        if scalars > maxLength {
+            problems.append(
+                "Cache key will cause errors if used with memcached: '\(abbreviate(key))' is \(scalars) code points long (longer than \(maxLength))"
+            )
+        } else if key.utf8.count > maxLength {
+            problems.append(
+                "Cache key will cause errors if used with memcached: '\(abbreviate(key))' is \(key.utf8.count) bytes long in UTF-8 (longer than \(maxLength))"
+            )
+        }
+        if let badCharacter {
+            let hex = String(badCharacter.value, radix: 16, uppercase: true)
+            let code = String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+            problems.append(
+                "Cache key contains characters that will cause errors if used with memcached: '\(abbreviate(key).debugEscaped)' contains U+\(code) (control characters, space and DEL are not allowed)"
+            )
+        }
+        return problems
+    }
+
+    private static func abbreviate(_ key: String) -> String {
+        let scalars = key.unicodeScalars
+        guard scalars.count > 80 else { return key }
+        return String(String.UnicodeScalarView(scalars.prefix(60))) + "…(\(scalars.count) code points)"
+    }
+}
+
+extension String {
+    /// The string with control characters shown as escapes, for messages.
+    var debugEscaped: String {
+        var result = ""
+        for scalar in unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7F {
+                result += scalar.escaped(asASCII: true)
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+}

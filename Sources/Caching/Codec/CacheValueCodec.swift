@@ -1,0 +1,136 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Turns values into ``CacheEntry`` bytes and back, the same way for every backend.
+///
+/// Integers, strings, booleans and raw bytes are written in the forms that Python's
+/// memcached clients read natively (see ``CacheItemFlags``); any other `Encodable`
+/// value is written as JSON under ``CacheItemFlags/json``. An optional that is `nil`
+/// is stored as JSON `null`, so a stored `nil` is told apart from a missing key.
+public enum CacheValueCodec: Sendable {
+    /// Encodes a value.
+    ///
+    /// - Parameter value: The value to store.
+    /// - Returns: The entry to hand to a backend.
+    /// - Throws: ``CacheError/Code/encodingFailed`` when JSON encoding fails.
+    public static func encode<V: Encodable>(_ value: V) throws -> CacheEntry {
+        switch value {
+        case let bool as Bool:
+            return CacheEntry(flags: CacheItemFlags.integerOrBool, bytes: bool ? [0x31] : [0x30])
+        case let string as String:
+            return CacheEntry(flags: CacheItemFlags.text, bytes: Array(string.utf8))
+        case let bytes as [UInt8]:
+            return CacheEntry(flags: CacheItemFlags.bytes, bytes: bytes)
+        case let data as Data:
+            return CacheEntry(flags: CacheItemFlags.bytes, bytes: Array(data))
+        case let integer as any BinaryInteger:
+            return CacheEntry(flags: CacheItemFlags.integer, bytes: Array(String(describing: integer).utf8))
+        default:
+            do {
+                let data = try JSONEncoder().encode(value)
+                return CacheEntry(flags: CacheItemFlags.json, bytes: Array(data))
+            } catch {
+                throw CacheError(
+                    .encodingFailed, "A value of type \(V.self) could not be encoded as JSON: \(error)",
+                    underlying: error)
+            }
+        }
+    }
+
+    /// Decodes an entry as the requested type.
+    ///
+    /// - Parameters:
+    ///   - entry: The entry a backend returned.
+    ///   - type: The type to decode.
+    ///   - key: The made key, named in errors.
+    /// - Returns: The value.
+    /// - Throws: ``CacheError/Code/decodingFailed`` when the stored value is not of the
+    ///   requested type; ``CacheError/Code/foreignValue`` for a Python pickle, a zlib
+    ///   payload or flags this library does not know.
+    public static func decode<V: Decodable>(_ entry: CacheEntry, as type: V.Type, key: String) throws -> V {
+        if entry.flags == CacheItemFlags.json {
+            do {
+                return try JSONDecoder().decode(V.self, from: Data(entry.bytes))
+            } catch {
+                throw CacheError(
+                    .decodingFailed, "The value under key '\(key)' is JSON that does not decode as \(V.self): \(error)",
+                    key: key, underlying: error)
+            }
+        }
+        let target: any Any.Type = (V.self as? any OptionalMarker.Type)?.wrappedType ?? V.self
+        let native: Any?
+        switch entry.flags {
+        case CacheItemFlags.text:
+            native = decodeText(entry.bytes, as: target)
+        case CacheItemFlags.integer, CacheItemFlags.integerOrBool:
+            native = decodeNumber(entry, as: target)
+        case CacheItemFlags.bytes:
+            if target == [UInt8].self {
+                native = entry.bytes
+            } else if target == Data.self {
+                native = Data(entry.bytes)
+            } else {
+                native = nil
+            }
+        default:
+            throw CacheError(
+                .foreignValue,
+                "The value under key '\(key)' has item flags \(entry.flags) (\(describe(entry.flags))), a form this library does not read; store it as bytes, str or int on the other side, or read it there",
+                key: key)
+        }
+        if let native, let value = native as? V { return value }
+        throw CacheError(
+            .decodingFailed,
+            "The value under key '\(key)' is stored as \(describe(entry.flags)) and cannot be read as \(V.self)",
+            key: key)
+    }
+
+    private static func decodeText(_ bytes: [UInt8], as target: any Any.Type) -> Any? {
+        guard target == String.self else { return nil }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private static func decodeNumber(_ entry: CacheEntry, as target: any Any.Type) -> Any? {
+        var end = entry.bytes.count
+        while end > 0, entry.bytes[end - 1] == UInt8(ascii: " ") { end -= 1 }
+        let text = String(decoding: entry.bytes[0..<end], as: UTF8.self)
+        if target == Bool.self {
+            guard let number = Int(text) else { return nil }
+            return number != 0
+        }
+        if let integerType = target as? any FixedWidthInteger.Type {
+            return parseInteger(integerType, text)
+        }
+        if target == Double.self { return Double(text) }
+        return nil
+    }
+
+    private static func parseInteger<T: FixedWidthInteger>(_ type: T.Type, _ text: String) -> Any? {
+        T(text, radix: 10)
+    }
+
+    static func describe(_ flags: UInt32) -> String {
+        switch flags {
+        case CacheItemFlags.bytes: "bytes"
+        case CacheItemFlags.pickle: "a Python pickle"
+        case CacheItemFlags.integerOrBool: "an integer or bool"
+        case CacheItemFlags.integer: "an integer"
+        case CacheItemFlags.zlib, CacheItemFlags.zlib | CacheItemFlags.pickle: "zlib-compressed data"
+        case CacheItemFlags.text: "text"
+        case CacheItemFlags.json: "JSON"
+        default: "unknown flags"
+        }
+    }
+}
+
+/// Lets the codec see through one level of `Optional`, so `Int?` reads an integer entry.
+protocol OptionalMarker {
+    static var wrappedType: any Any.Type { get }
+}
+
+extension Optional: OptionalMarker {
+    static var wrappedType: any Any.Type { Wrapped.self }
+}

@@ -1,0 +1,73 @@
+import Logging
+
+/// What a backend factory receives to build one alias's cache.
+public struct CacheBackendContext: Sendable {
+    /// The alias being built.
+    public var alias: String
+    /// The alias's settings.
+    public var settings: CacheSettings
+    /// The configuration built from the settings (prefix, version, timeout, clock, logger
+    /// with `cache.alias` and `cache.backend` metadata).
+    public var configuration: CacheConfiguration
+}
+
+/// The backends that settings can name, by name: Django's `BACKEND` values.
+///
+/// ``standard`` knows `locmem`, `file` and `dummy` and Django's dotted paths for them.
+/// Other modules add theirs (`CachingMemcached` adds `memcached`); an application adds its own:
+///
+/// ```swift
+/// var backends = CacheBackends.standard
+/// backends.register("myapp.RedisCache") { context in try MyRedisCache(context) }
+/// let caches = try Caches(settings, backends: backends)
+/// ```
+public struct CacheBackends: Sendable {
+    /// Builds a cache for one alias.
+    public typealias Factory = @Sendable (CacheBackendContext) throws -> any Cache
+
+    private var factories: [String: Factory] = [:]
+
+    /// An empty registry.
+    public init() {}
+
+    /// Registers a backend under one or more names (a short name and Django's dotted paths).
+    ///
+    /// - Parameters:
+    ///   - names: The names settings may use for it; a name registered before is replaced.
+    ///   - factory: Builds the cache.
+    public mutating func register(_ names: String..., factory: @escaping Factory) {
+        for name in names { factories[name] = factory }
+    }
+
+    /// The factory registered under a name.
+    public func factory(named name: String) -> Factory? { factories[name] }
+
+    /// The registered names, sorted.
+    public var names: [String] { factories.keys.sorted() }
+
+    /// The backends of the `Caching` module: `locmem`, `file` and `dummy`.
+    public static var standard: CacheBackends {
+        var backends = CacheBackends()
+        backends.register("locmem", "django.core.cache.backends.locmem.LocMemCache") { context in
+            let settings = context.settings
+            try settings.rejectUnknownOptions(allowed: ["MAX_ENTRIES", "CULL_FREQUENCY"], alias: context.alias, backend: "locmem")
+            return LocalMemoryCache(
+                location: settings.primaryLocation,
+                maxEntries: try settings.integerOption("MAX_ENTRIES", default: 300, alias: context.alias),
+                cullFrequency: try cullFrequency(settings, alias: context.alias),
+                configuration: context.configuration)
+        }
+        backends.register("dummy", "django.core.cache.backends.dummy.DummyCache") { context in
+            DummyCache(configuration: context.configuration)
+        }
+        return backends
+    }
+
+    static func cullFrequency(_ settings: CacheSettings, alias: String) throws(CacheError) -> Int {
+        let value = try settings.integerOption("CULL_FREQUENCY", default: 3, alias: alias)
+        guard value >= 0 else {
+            throw CacheSettings.invalid(alias, "OPTIONS\"][\"CULL_FREQUENCY", "must be 0 or more; found \(value)")
+        }
+        return value
+    }
+}

@@ -1,0 +1,176 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+public import Logging
+
+/// Caches by alias: Django's `CACHES` setting and `caches` handler.
+///
+/// ```swift
+/// let caches = try Caches(contentsOf: "caches.json")
+/// let cache = try caches.default          // caches["default"]
+/// try await cache.set("greeting", "hello")
+/// let sessions = try caches["sessions"]
+/// ```
+///
+/// Every alias is built when the `Caches` is created, so an unknown backend or a malformed
+/// setting fails at start-up, not on the first request. Each alias has one instance,
+/// shared by every task.
+///
+/// In tests, ``withOverride(_:_:operation:)`` replaces one alias for the duration of a
+/// closure, seen only by the tasks inside it, so tests that run in parallel do not disturb
+/// each other.
+public final class Caches: Sendable {
+    private let instances: [String: any Cache]
+    /// The settings each alias was built from.
+    public let settings: [String: CacheSettings]
+
+    /// The alias Django uses for `cache`.
+    public static let defaultAlias = "default"
+
+    /// Builds every alias from its settings.
+    ///
+    /// - Parameters:
+    ///   - settings: Settings by alias.
+    ///   - backends: The backends settings may name.
+    ///   - clock: The clock every alias measures expiry by.
+    ///   - logger: The logger every alias logs to, with `cache.alias` and `cache.backend` metadata added.
+    /// - Throws: ``CacheError/Code/unknownBackend`` or ``CacheError/Code/invalidSettings``
+    ///   naming the alias and the setting.
+    public init(
+        _ settings: [String: CacheSettings], backends: CacheBackends = .standard,
+        clock: any CacheClock = SystemCacheClock(), logger: Logger = CacheConfiguration.silentLogger
+    ) throws {
+        var instances: [String: any Cache] = [:]
+        for (alias, aliasSettings) in settings.sorted(by: { $0.key < $1.key }) {
+            guard let factory = backends.factory(named: aliasSettings.backend) else {
+                throw CacheError(
+                    .unknownBackend,
+                    "CACHES[\"\(alias)\"][\"BACKEND\"] names '\(aliasSettings.backend)', which is not registered; known backends: \(backends.names.joined(separator: ", ")) (memcached needs `import CachingMemcached` and `CacheBackends.standard.withMemcached()`)"
+                )
+            }
+            var aliasLogger = logger
+            aliasLogger[metadataKey: "cache.alias"] = "\(alias)"
+            aliasLogger[metadataKey: "cache.backend"] = "\(aliasSettings.backend)"
+            let configuration = CacheConfiguration(
+                keyPrefix: aliasSettings.keyPrefix, version: aliasSettings.version,
+                keyFunction: aliasSettings.keyFunction, defaultTimeout: aliasSettings.timeout,
+                keyValidation: aliasSettings.keyValidation, clock: clock, logger: aliasLogger)
+            let context = CacheBackendContext(alias: alias, settings: aliasSettings, configuration: configuration)
+            do {
+                instances[alias] = try factory(context)
+            } catch let error as CacheError {
+                throw error
+            } catch {
+                throw CacheError(
+                    .invalidSettings, "CACHES[\"\(alias)\"] could not be built by backend '\(aliasSettings.backend)': \(error)",
+                    underlying: error)
+            }
+        }
+        self.instances = instances
+        self.settings = settings
+    }
+
+    /// Builds every alias from Django-shaped JSON (an object of aliases).
+    ///
+    /// - Parameters:
+    ///   - json: UTF-8 JSON text.
+    ///   - backends: The backends settings may name.
+    ///   - clock: The clock for expiry.
+    ///   - logger: The logger.
+    /// - Throws: ``CacheError/Code/invalidSettings`` for malformed JSON or settings,
+    ///   ``CacheError/Code/unknownBackend``.
+    public convenience init(
+        json: some Collection<UInt8>, backends: CacheBackends = .standard,
+        clock: any CacheClock = SystemCacheClock(), logger: Logger = CacheConfiguration.silentLogger
+    ) throws {
+        try self.init(CacheSettings.parse(json: json), backends: backends, clock: clock, logger: logger)
+    }
+
+    /// Builds every alias from a JSON file in the shape of Django's `CACHES`.
+    ///
+    /// - Parameters:
+    ///   - path: The file's path.
+    ///   - backends: The backends settings may name.
+    ///   - clock: The clock for expiry.
+    ///   - logger: The logger.
+    /// - Throws: ``CacheError/Code/invalidSettings`` naming the file when it cannot be read.
+    public convenience init(
+        contentsOf path: String, backends: CacheBackends = .standard,
+        clock: any CacheClock = SystemCacheClock(), logger: Logger = CacheConfiguration.silentLogger
+    ) throws {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileIO.readWholeFile(path)
+        } catch {
+            throw CacheError(.invalidSettings, "The cache settings file '\(path)' could not be read: \(error)", underlying: error)
+        }
+        try self.init(json: bytes, backends: backends, clock: clock, logger: logger)
+    }
+
+    /// The aliases, sorted.
+    public var aliases: [String] { instances.keys.sorted() }
+
+    /// The cache for an alias (Django's `caches[alias]`), or its override inside
+    /// ``withOverride(_:_:operation:)``.
+    ///
+    /// - Throws: ``CacheError/Code/unknownAlias`` naming the alias and the aliases there are.
+    public subscript(alias: String) -> any Cache {
+        get throws {
+            if let override = Self.overrides[OverrideKey(caches: ObjectIdentifier(self), alias: alias)] {
+                return override
+            }
+            guard let cache = instances[alias] else {
+                throw CacheError(
+                    .unknownAlias,
+                    "The cache alias '\(alias)' doesn't exist; configured aliases: \(aliases.isEmpty ? "none" : aliases.joined(separator: ", "))"
+                )
+            }
+            return cache
+        }
+    }
+
+    /// The `default` alias (Django's `cache`).
+    public var `default`: any Cache {
+        get throws { try self[Self.defaultAlias] }
+    }
+
+    /// Closes every alias's cache (Django's `close_all`).
+    public func closeAll() async throws {
+        for alias in aliases {
+            try await instances[alias]?.close()
+        }
+    }
+
+    struct OverrideKey: Hashable, Sendable {
+        var caches: ObjectIdentifier
+        var alias: String
+    }
+
+    @TaskLocal static var overrides: [OverrideKey: any Cache] = [:]
+
+    /// Replaces one alias with another cache while `operation` runs, for the tasks inside it only.
+    ///
+    /// Other tasks (a test running in parallel) still see the configured cache. The alias
+    /// need not exist in the settings.
+    ///
+    /// ```swift
+    /// try await caches.withOverride("default", LocalMemoryCache()) {
+    ///     try await handler.handle(request)   // sees the throwaway cache
+    /// }
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - alias: The alias to replace.
+    ///   - cache: The cache to use instead.
+    ///   - operation: The code that should see the replacement.
+    /// - Returns: What `operation` returns.
+    public func withOverride<R: Sendable>(
+        _ alias: String, _ cache: any Cache, operation: () async throws -> R
+    ) async rethrows -> R {
+        var overrides = Self.overrides
+        overrides[OverrideKey(caches: ObjectIdentifier(self), alias: alias)] = cache
+        return try await Self.$overrides.withValue(overrides, operation: operation)
+    }
+}
