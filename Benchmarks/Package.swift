@@ -1,0 +1,22 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Benchmarks live apart from the library so its own build stays lean.
+// Run from this folder: `swift run -c release <BenchmarkName>` (see docs/PERFORMANCE.md).
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "swift-caching-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: ".."),
+    ],
+    targets: [
+        .target(name: "BenchmarkSupport", swiftSettings: swiftSettings),
+    ]
+)
