@@ -1,0 +1,32 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// The logout server example lives in a package of its own, so the library's users never
+// resolve Hummingbird. Run it from the repository root:
+//   swift run --package-path Examples/LogoutServer LogoutServer
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "LogoutServer",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "swift-caching", path: "../.."),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+    ],
+    targets: [
+        .target(
+            name: "LogoutServerApp",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

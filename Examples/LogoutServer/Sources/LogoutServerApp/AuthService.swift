@@ -1,0 +1,108 @@
+public import Caching
+public import TokenAuth
+public import TokenRevocation
+import Hummingbird
+import Logging
+
+/// Issues, checks and revokes tokens for the HTTP routes.
+public struct AuthService: Sendable {
+    public let configuration: ServerConfiguration
+    public let users: UserDirectory
+    /// The revocation store, or `nil` for the `none` strategy.
+    public let store: (any RevocationStore)?
+    /// Accepts access tokens only.
+    public let accessAuthentication: JWTAuthentication
+    /// Accepts refresh tokens only.
+    public let refreshAuthentication: JWTAuthentication
+    /// What backs revocation, for logs and `/health`.
+    public let revocationDescription: String
+
+    public init(
+        configuration: ServerConfiguration, users: UserDirectory, store: (any RevocationStore)?,
+        revocationDescription: String, logger: Logger
+    ) throws {
+        self.configuration = configuration
+        self.users = users
+        self.store = store
+        self.revocationDescription = revocationDescription
+        let timeout = Duration.milliseconds(configuration.revocationTimeoutMilliseconds)
+        accessAuthentication = try JWTAuthentication(
+            secret: configuration.signingSecret, revocationStore: store, leeway: configuration.leeway,
+            expectedType: .access, requireTokenType: true, revocationTimeout: timeout, logger: logger)
+        refreshAuthentication = try JWTAuthentication(
+            secret: configuration.signingSecret, revocationStore: store, leeway: configuration.leeway,
+            expectedType: .refresh, requireTokenType: true, revocationTimeout: timeout, logger: logger)
+    }
+
+    /// A fresh access/refresh pair for a user, both in one token family.
+    func issuePair(for user: DemoUser, family: String) throws -> TokenPairResponse {
+        let access = try Token.create(
+            sub: user.userID, expiresIn: configuration.accessLifetime, isStaff: user.isStaff, isAdmin: user.isAdmin,
+            permissions: user.permissions, type: .access, family: family)
+        let refresh = try Token.create(
+            sub: user.userID, expiresIn: configuration.refreshLifetime, isStaff: user.isStaff, isAdmin: user.isAdmin,
+            permissions: user.permissions, type: .refresh, family: family)
+        return TokenPairResponse(
+            accessToken: try access.encode(secret: configuration.signingSecret),
+            refreshToken: try refresh.encode(secret: configuration.signingSecret),
+            expiresIn: Int(configuration.accessLifetime.components.seconds),
+            refreshExpiresIn: Int(configuration.refreshLifetime.components.seconds))
+    }
+
+    /// The user a token stands for, or the API error to answer with.
+    func authenticate(_ authorization: String?, as type: TokenType) async throws(APIError) -> AuthenticatedUser {
+        let authentication = type == .refresh ? refreshAuthentication : accessAuthentication
+        do {
+            return try await authentication.authenticate(authorization: authorization)
+        } catch {
+            throw APIError(error)
+        }
+    }
+
+    func authenticate(token: String, as type: TokenType) async throws(APIError) -> AuthenticatedUser {
+        let authentication = type == .refresh ? refreshAuthentication : accessAuthentication
+        do {
+            return try await authentication.authenticate(token: token)
+        } catch {
+            throw APIError(error)
+        }
+    }
+
+    func userRecord(forID id: String) -> DemoUser? {
+        users.users.values.first { $0.userID == id }
+    }
+}
+
+/// The body of a successful login or refresh.
+struct TokenPairResponse: Encodable, Sendable {
+    var accessToken: String
+    var refreshToken: String
+    var tokenType = "Bearer"
+    var expiresIn: Int
+    var refreshExpiresIn: Int
+
+    enum CodingKeys: String, CodingKey {
+        case accessToken = "access_token"
+        case refreshToken = "refresh_token"
+        case tokenType = "token_type"
+        case expiresIn = "expires_in"
+        case refreshExpiresIn = "refresh_expires_in"
+    }
+}
+
+extension APIError {
+    /// The answer for a refused token: 401 with `WWW-Authenticate`, or 503 when the
+    /// revocation store could not answer (fail closed).
+    init(_ error: AuthenticationError) {
+        if error.code == .revocationUnavailable {
+            self.init(.serviceUnavailable, error.code.description, error.message, headers: [.retryAfter: "1"])
+        } else {
+            self.init(.unauthorized, error.code.description, error.message, headers: [.wwwAuthenticate: error.wwwAuthenticate])
+        }
+    }
+
+    /// The answer when a revocation could not be stored: 503, because the logout did not happen.
+    static func revocationFailed(_ error: any Error) -> APIError {
+        APIError(.serviceUnavailable, "revocation_unavailable", "The revocation could not be stored, so nothing was revoked: \(error)", headers: [.retryAfter: "1"])
+    }
+}

@@ -1,0 +1,66 @@
+public import Caching
+import CachingMemcached
+public import Hummingbird
+public import Logging
+import NIOCore
+import TokenAuth
+import TokenRevocation
+
+/// Builds the logout server from its configuration: caches, revocation store, users, routes.
+public enum LogoutServerApplication {
+    /// What was built, for start-up logs and shutdown.
+    public struct Built: Sendable {
+        public var auth: AuthService
+        public var caches: Caches
+    }
+
+    /// Builds the caches and the authentication service.
+    ///
+    /// - Throws: ``ServerConfigurationError`` or `CacheError` for bad settings or an unknown alias.
+    public static func makeAuth(_ configuration: ServerConfiguration, logger: Logger) async throws -> Built {
+        let caches: Caches
+        if let file = configuration.cachesFile {
+            caches = try Caches(contentsOf: file, backends: CacheBackends.standard.withMemcached(), logger: logger)
+        } else {
+            caches = try Caches(["default": CacheSettings(backend: "locmem", location: "logout-server")], logger: logger)
+        }
+        let store: (any RevocationStore)?
+        let description: String
+        switch configuration.revocation {
+        case "none":
+            store = nil
+            description = "none (logout cannot revoke)"
+        case "memory":
+            store = InMemoryRevocation()
+            description = "InMemoryRevocation (this process only)"
+        case let alias:
+            let cache = try caches[alias]
+            let backend = caches.settings[alias]?.backend ?? "?"
+            store = CacheRevocation(caches: caches, alias: alias)
+            description = "CacheRevocation over cache alias '\(alias)' (\(backend)\(configuration.cachesFile == nil ? ", local memory: no caches file given" : ""), keys like '\(cache.makeKey("revoked:<jti>"))')"
+        }
+        let users = try await configuration.usersFile.map(UserDirectory.load(path:)) ?? UserDirectory.demo()
+        let auth = try AuthService(
+            configuration: configuration, users: users, store: store, revocationDescription: description, logger: logger)
+        return Built(auth: auth, caches: caches)
+    }
+
+    /// Builds the HTTP application.
+    ///
+    /// - Parameters:
+    ///   - built: The caches and authentication service.
+    ///   - logger: The server's logger.
+    ///   - onRunning: Called with the bound port once the server listens.
+    public static func makeApplication(
+        _ built: Built, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = Router()
+        addRoutes(to: router, auth: built.auth)
+        let configuration = built.auth.configuration
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "LogoutServer"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
+            logger: logger)
+    }
+}

@@ -1,0 +1,116 @@
+import Caching
+public import Hummingbird
+import TokenAuth
+import TokenRevocation
+
+/// The JSON body of `POST /auth/login`.
+struct LoginRequest: Decodable, Sendable {
+    var username: String
+    var password: String
+}
+
+/// The JSON body of `POST /auth/refresh`.
+struct RefreshRequest: Decodable, Sendable {
+    var refreshToken: String
+    enum CodingKeys: String, CodingKey { case refreshToken = "refresh_token" }
+}
+
+/// The body of `GET /profile`.
+struct ProfileResponse: Encodable, Sendable {
+    var userID: String
+    var isStaff: Bool
+    var isAdmin: Bool
+    var permissions: [String]
+    enum CodingKeys: String, CodingKey {
+        case userID = "user_id"
+        case isStaff = "is_staff"
+        case isAdmin = "is_admin"
+        case permissions
+    }
+}
+
+/// Adds the API's routes to a router.
+///
+/// | route | auth | answers |
+/// | --- | --- | --- |
+/// | `POST /auth/login` `{username, password}` | — | 200 token pair; 400 malformed; 401 wrong credentials |
+/// | `GET /profile` | access token | 200 `{user_id, is_staff, is_admin, permissions}` |
+/// | `POST /auth/logout` | access token | 200; the token is revoked until `exp` + leeway |
+/// | `POST /auth/refresh` `{refresh_token}` | refresh token in the body | 200 new pair (rotation); 401 reused or revoked |
+/// | `POST /auth/logout-all` | access token | 200; every token of the user issued until now is revoked |
+/// | `GET /health` | — | 200 `{status, revocation}` |
+///
+/// A refused token answers 401 with `WWW-Authenticate`; a revocation store that cannot
+/// answer gives 503 (fail closed); bad input never gives a 500.
+public func addRoutes(to router: Router<some RequestContext>, auth: AuthService) {
+    router.get("/health") { _, _ in
+        JSONBody.response(.ok, ["status": "ok", "revocation": auth.revocationDescription])
+    }
+
+    router.post("/auth/login") { request, _ in
+        let body = try await JSONBody.decode(LoginRequest.self, from: request)
+        guard let user = await auth.users.verify(username: body.username, password: body.password) else {
+            throw APIError(.unauthorized, "invalid_credentials", "Unknown username or wrong password")
+        }
+        return JSONBody.response(.ok, try auth.issuePair(for: user, family: Token.randomID()))
+    }
+
+    router.get("/profile") { request, _ in
+        let user = try await auth.authenticate(request.headers[.authorization], as: .access)
+        return JSONBody.response(
+            .ok,
+            ProfileResponse(userID: user.userID, isStaff: user.isStaff, isAdmin: user.isAdmin, permissions: user.permissions))
+    }
+
+    router.post("/auth/logout") { request, _ in
+        let user = try await auth.authenticate(request.headers[.authorization], as: .access)
+        guard auth.store != nil else {
+            throw APIError(.notImplemented, "revocation_disabled", "This server runs without revocation (--revocation none), so a token cannot be revoked")
+        }
+        do {
+            try await auth.accessAuthentication.logout(user)
+        } catch {
+            throw APIError.revocationFailed(error)
+        }
+        return JSONBody.response(.ok, ["detail": "Logged out: the token is revoked"])
+    }
+
+    router.post("/auth/logout-all") { request, _ in
+        let user = try await auth.authenticate(request.headers[.authorization], as: .access)
+        guard auth.store != nil else {
+            throw APIError(.notImplemented, "revocation_disabled", "This server runs without revocation (--revocation none), so tokens cannot be revoked")
+        }
+        do {
+            try await auth.accessAuthentication.logoutEverywhere(subject: user.userID, maxTokenLifetime: auth.configuration.refreshLifetime)
+        } catch {
+            throw APIError.revocationFailed(error)
+        }
+        return JSONBody.response(.ok, ["detail": "Logged out everywhere: every token issued until now is revoked"])
+    }
+
+    router.post("/auth/refresh") { request, _ in
+        let body = try await JSONBody.decode(RefreshRequest.self, from: request)
+        let presented = try await auth.authenticate(token: body.refreshToken, as: .refresh)
+        guard let record = auth.userRecord(forID: presented.userID) else {
+            throw APIError(.unauthorized, "unknown_user", "The refresh token's user no longer exists")
+        }
+        let family = presented.family ?? Token.randomID()
+        if let store = auth.store, let jti = presented.jti {
+            let first: Bool
+            do {
+                first = try await store.consume(jti, expiresAt: presented.expiresAt, leeway: auth.configuration.leeway)
+            } catch {
+                throw APIError.revocationFailed(error)
+            }
+            guard first else {
+                // A rotated refresh token came back: someone holds a copy. End the whole family.
+                try? await store.revokeFamily(family, ttl: auth.configuration.refreshLifetime + auth.configuration.leeway)
+                throw APIError(
+                    .unauthorized, "refresh_token_reused",
+                    "This refresh token was already used; every token of its login is now revoked",
+                    headers: [.wwwAuthenticate: #"Bearer error="invalid_token""#])
+            }
+        }
+        return JSONBody.response(.ok, try auth.issuePair(for: record, family: family))
+    }
+}

@@ -1,0 +1,109 @@
+/// How the logout server runs: where it listens, which caches it uses, how it revokes.
+///
+/// Every setting comes from a command-line option or, failing that, an environment variable:
+///
+/// | option | environment | default | meaning |
+/// | --- | --- | --- | --- |
+/// | `--host` | `LOGOUT_HOST` | `127.0.0.1` | address to listen on |
+/// | `--port` | `LOGOUT_PORT` | `8000` | port (0 picks a free one) |
+/// | `--caches` | `CACHES_FILE` | none: local memory | a JSON file in the shape of Django's `CACHES` |
+/// | `--revocation` | `REVOCATION` | `default` | `none`, `memory`, or a cache alias (`CacheRevocation` over it) |
+/// | `--secret` | `JWT_SECRET` | a development secret | the HMAC secret; required outside development mode |
+/// | `--mode` | `APP_MODE` | `development` | `development` or `production` |
+/// | `--users` | `USERS_FILE` | the demo users | a JSON file of users with bcrypt password hashes |
+/// | `--revocation-timeout-ms` | `REVOCATION_TIMEOUT_MS` | `1000` | longest wait for the revocation store (then 503) |
+public struct ServerConfiguration: Sendable, Equatable {
+    public enum Mode: String, Sendable, Equatable {
+        case development
+        case production
+    }
+
+    public var host = "127.0.0.1"
+    public var port = 8000
+    public var cachesFile: String?
+    public var revocation = "default"
+    public var secret: String?
+    public var mode = Mode.development
+    public var usersFile: String?
+    public var revocationTimeoutMilliseconds = 1000
+    /// Lifetime of access tokens (15 minutes).
+    public var accessLifetime = Duration.seconds(15 * 60)
+    /// Lifetime of refresh tokens (30 days).
+    public var refreshLifetime = Duration.seconds(30 * 24 * 3600)
+    /// Clock-skew tolerance when verifying tokens; revocations outlive `exp` by this much.
+    public var leeway = Duration.seconds(60)
+
+    /// The secret used in development mode when none is given. Never use it in production.
+    public static let developmentSecret = "development-secret-do-not-use-in-production"
+
+    public init() {}
+
+    /// Reads the configuration from arguments (`--name value` or `--name=value`) and the environment.
+    ///
+    /// - Throws: ``ServerConfigurationError`` for an unknown option, a missing value, a bad
+    ///   number, an unknown mode, or a missing secret outside development mode.
+    public init(arguments: [String], environment: [String: String]) throws(ServerConfigurationError) {
+        var options: [String: String] = [:]
+        var index = 0
+        let known: Set<String> = ["host", "port", "caches", "revocation", "secret", "mode", "users", "revocation-timeout-ms"]
+        while index < arguments.count {
+            let argument = arguments[index]
+            guard argument.hasPrefix("--") else {
+                throw ServerConfigurationError("unexpected argument '\(argument)'; options are --\(known.sorted().joined(separator: ", --"))")
+            }
+            var name = String(argument.dropFirst(2))
+            let value: String
+            if let equals = name.firstIndex(of: "=") {
+                value = String(name[name.index(after: equals)...])
+                name = String(name[..<equals])
+            } else {
+                index += 1
+                guard index < arguments.count else { throw ServerConfigurationError("--\(name) needs a value") }
+                value = arguments[index]
+            }
+            guard known.contains(name) else {
+                throw ServerConfigurationError("unknown option --\(name); options are --\(known.sorted().joined(separator: ", --"))")
+            }
+            options[name] = value
+            index += 1
+        }
+        func setting(_ option: String, _ variable: String) -> String? { options[option] ?? environment[variable] }
+
+        if let host = setting("host", "LOGOUT_HOST") { self.host = host }
+        if let port = setting("port", "LOGOUT_PORT") {
+            guard let number = Int(port), (0...65535).contains(number) else {
+                throw ServerConfigurationError("the port must be a number from 0 to 65535; found '\(port)'")
+            }
+            self.port = number
+        }
+        cachesFile = setting("caches", "CACHES_FILE").flatMap { $0.isEmpty ? nil : $0 }
+        if let revocation = setting("revocation", "REVOCATION"), !revocation.isEmpty { self.revocation = revocation }
+        secret = setting("secret", "JWT_SECRET").flatMap { $0.isEmpty ? nil : $0 }
+        if let mode = setting("mode", "APP_MODE") {
+            guard let parsed = Mode(rawValue: mode) else {
+                throw ServerConfigurationError("the mode must be 'development' or 'production'; found '\(mode)'")
+            }
+            self.mode = parsed
+        }
+        usersFile = setting("users", "USERS_FILE").flatMap { $0.isEmpty ? nil : $0 }
+        if let timeout = setting("revocation-timeout-ms", "REVOCATION_TIMEOUT_MS") {
+            guard let number = Int(timeout), number > 0 else {
+                throw ServerConfigurationError("the revocation timeout must be a positive number of milliseconds; found '\(timeout)'")
+            }
+            revocationTimeoutMilliseconds = number
+        }
+        if secret == nil, mode != .development {
+            throw ServerConfigurationError("a JWT secret is required in \(mode.rawValue) mode: pass --secret or set JWT_SECRET")
+        }
+    }
+
+    /// The secret to sign with: the configured one, or the development secret in development mode.
+    public var signingSecret: String { secret ?? Self.developmentSecret }
+}
+
+/// A configuration problem, reported at start-up.
+public struct ServerConfigurationError: Error, Sendable, CustomStringConvertible, Equatable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { "configuration error: \(message)" }
+}
