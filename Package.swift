@@ -16,10 +16,14 @@ let package = Package(
     products: [
         .library(name: "Caching", targets: ["Caching"]),
         .library(name: "CachingTesting", targets: ["CachingTesting"]),
+        .library(name: "TokenRevocation", targets: ["TokenRevocation"]),
+        .library(name: "TokenAuth", targets: ["TokenAuth"]),
         .executable(name: "CacheTour", targets: ["CacheTour"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        // TokenAuth only: HMAC-SHA2 for HS256/384/512 (see Sources/TokenAuth/JWS).
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .target(
@@ -30,6 +34,20 @@ let package = Package(
         .target(
             name: "CachingTesting",
             dependencies: ["Caching", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TokenRevocation",
+            dependencies: ["Caching"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TokenAuth",
+            dependencies: [
+                "TokenRevocation", "Caching",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -44,6 +62,19 @@ let package = Package(
                 "Caching", "CachingTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TokenRevocationTests",
+            dependencies: ["TokenRevocation", "Caching", "CachingTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TokenAuthTests",
+            dependencies: [
+                "TokenAuth", "TokenRevocation", "Caching", "CachingTesting",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
