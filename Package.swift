@@ -16,6 +16,7 @@ let package = Package(
     products: [
         .library(name: "Caching", targets: ["Caching"]),
         .library(name: "CachingTesting", targets: ["CachingTesting"]),
+        .library(name: "CachingMemcached", targets: ["CachingMemcached"]),
         .executable(name: "CacheTour", targets: ["CacheTour"]),
     ],
     dependencies: [
@@ -25,6 +26,16 @@ let package = Package(
         .target(
             name: "Caching",
             dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .systemLibrary(
+            name: "CLibmemcached",
+            pkgConfig: "libmemcached",
+            providers: [.apt(["libmemcached-dev"])]
+        ),
+        .target(
+            name: "CachingMemcached",
+            dependencies: ["Caching", "CLibmemcached", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -40,7 +51,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CachingTests",
-            dependencies: ["Caching", "CachingTesting"],
+            dependencies: ["Caching", "CachingTesting", "CachingMemcached"],
             swiftSettings: swiftSettings
         ),
     ]
