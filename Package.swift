@@ -51,7 +51,11 @@ let package = Package(
         ),
         .testTarget(
             name: "CachingTests",
-            dependencies: ["Caching", "CachingTesting", "CachingMemcached"],
+            dependencies: [
+                "Caching", "CachingTesting", "CachingMemcached",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]
