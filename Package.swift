@@ -15,6 +15,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Caching", targets: ["Caching"]),
+        .library(name: "CachingMemcached", targets: ["CachingMemcached"]),
         .library(name: "CachingTesting", targets: ["CachingTesting"]),
         .library(name: "TokenRevocation", targets: ["TokenRevocation"]),
         .library(name: "TokenAuth", targets: ["TokenAuth"]),
@@ -29,6 +30,16 @@ let package = Package(
         .target(
             name: "Caching",
             dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .systemLibrary(
+            name: "CLibmemcached",
+            pkgConfig: "libmemcached",
+            providers: [.apt(["libmemcached-dev"])]
+        ),
+        .target(
+            name: "CachingMemcached",
+            dependencies: ["Caching", "CLibmemcached", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -59,7 +70,7 @@ let package = Package(
         .testTarget(
             name: "CachingTests",
             dependencies: [
-                "Caching", "CachingTesting",
+                "Caching", "CachingTesting", "CachingMemcached",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],

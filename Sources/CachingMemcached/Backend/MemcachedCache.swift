@@ -1,0 +1,250 @@
+public import Caching
+import CLibmemcached
+import Logging
+
+/// A cache on one or more memcached servers, over libmemcached: Django's `PyLibMCCache` and
+/// `PyMemcacheCache`.
+///
+/// Keys are spread over the servers by consistent hashing (ketama) by default. Every
+/// libmemcached call runs on the cache's own worker threads (``MemcachedOptions/poolSize``
+/// of them, each with its own connection to every server), never on Swift concurrency's
+/// cooperative threads; concurrent single-key reads are coalesced into multi-gets.
+///
+/// Behaviour shared with the other backends comes from ``Cache``; what memcached adds:
+///
+/// - **Expiry** is kept by the server with 1-second granularity. An expiry is sent as the
+///   seconds left, **rounded up** (Django truncates, so `timeout=0.5` expires at once there
+///   and lives up to a second here); up to 30 days (2 592 000 s) it is sent as is, longer as
+///   an absolute Unix time (memcached's rule, as Django applies it). A deadline already past
+///   deletes the key instead of sending a negative expiry.
+/// - **Keys** must follow ``CacheKeyRules`` even in ``CacheKeyValidation/warn`` mode
+///   (``requiresValidKeys``): an invalid key throws and nothing is sent.
+/// - **Values** larger than the item size limit (``MemcachedOptions/maxValueSize``, memcached's
+///   `-I`, 1 MiB by default, counting the key and ``MemcachedOptions/itemOverhead`` bytes)
+///   are refused with ``CacheError/Code/valueTooLarge`` before anything is sent, so the old
+///   value stays (Django's clients lose it: the server drops the old item).
+/// - **incr/decr** are memcached's own, atomic on the server: the value must be an unsigned
+///   64-bit decimal (a negative number stored with `set` is ``CacheError/Code/notAnInteger``);
+///   `decr` stops at 0 instead of going negative; `incr` past 2⁶⁴−1 wraps to 0; a result above
+///   `Int.max` is stored but reported as ``CacheError/Code/integerOverflow``. A digit string
+///   (stored as text) can be incremented and stays text, as in Django on memcached.
+/// - **clear** sends `flush_all` to every server: it empties them for every application.
+/// - **Failures** are ``CacheError/Code/unavailable`` (connection refused, server marked
+///   dead), ``CacheError/Code/timeout`` or ``CacheError/Code/protocolError``, naming the
+///   server; a call never waits longer than the configured timeouts. A server that fails
+///   ``MemcachedOptions/failureLimit`` times in a row is ejected (its keys move to the other
+///   servers) and tried again after ``MemcachedOptions/retryTimeout``.
+public final class MemcachedCache: Cache {
+    public let configuration: CacheConfiguration
+    /// The servers, in `LOCATION` order.
+    public let servers: [MemcachedServerAddress]
+    /// The options the cache was created with.
+    public let options: MemcachedOptions
+    private let pool: MemcachedWorkerPool
+    private let wallClock = SystemCacheClock()
+
+    /// memcached cannot store a key that breaks the key rules, so it is refused in every mode.
+    public var requiresValidKeys: Bool { true }
+
+    /// Relative expirations up to this many seconds; longer ones are sent as Unix times.
+    public static let maximumRelativeExpiration = 2_592_000
+
+    /// Creates a cache on servers.
+    ///
+    /// No connection is made until the first call, so a server that is down at start is not an
+    /// error here; calls fail with ``CacheError/Code/unavailable`` until it is up.
+    ///
+    /// - Parameters:
+    ///   - servers: The servers.
+    ///   - options: Pool size, timeouts, failure handling, item size, behaviours.
+    ///   - configuration: Key prefix, version, default timeout, clock and logger.
+    ///   - alias: The alias, named in errors.
+    /// - Throws: ``CacheError/Code/invalidSettings`` for an option out of range or a server
+    ///   libmemcached refuses.
+    public init(
+        servers: [MemcachedServerAddress], options: MemcachedOptions = MemcachedOptions(),
+        configuration: CacheConfiguration = CacheConfiguration(), alias: String = "memcached"
+    ) throws(CacheError) {
+        guard !servers.isEmpty else {
+            throw CacheSettings.invalid(alias, "LOCATION", "names no memcached server; give one or more as host:port")
+        }
+        try options.validate(alias: alias)
+        var connections: [MemcachedConnection] = []
+        for _ in 0..<options.poolSize {
+            connections.append(try MemcachedConnection(servers: servers, options: options, alias: alias))
+        }
+        self.servers = servers
+        self.options = options
+        self.configuration = configuration
+        self.pool = MemcachedWorkerPool(connections: connections, alias: alias)
+    }
+
+    /// Creates a cache from `LOCATION` strings (`host:port`, `[::1]:11211`, `unix:/path`, or
+    /// several separated by `;` or `,`).
+    ///
+    /// - Parameters:
+    ///   - location: The server addresses.
+    ///   - options: Pool size, timeouts, failure handling, item size, behaviours.
+    ///   - configuration: Key prefix, version, default timeout, clock and logger.
+    ///   - alias: The alias, named in errors.
+    /// - Throws: ``CacheError/Code/invalidSettings`` naming the alias and the address that
+    ///   does not parse.
+    public convenience init(
+        location: [String], options: MemcachedOptions = MemcachedOptions(),
+        configuration: CacheConfiguration = CacheConfiguration(), alias: String = "memcached"
+    ) throws(CacheError) {
+        try self.init(
+            servers: MemcachedServerAddress.parse(location: location, alias: alias), options: options,
+            configuration: configuration, alias: alias)
+    }
+
+    /// Creates a cache from an alias's settings, as ``Caches`` does.
+    ///
+    /// - Parameter context: The alias, its settings and its configuration.
+    /// - Throws: ``CacheError/Code/invalidSettings`` naming the alias and the setting.
+    public convenience init(context: CacheBackendContext) throws(CacheError) {
+        let options = try MemcachedOptions(settings: context.settings, alias: context.alias)
+        try self.init(
+            location: context.settings.location, options: options, configuration: context.configuration,
+            alias: context.alias)
+    }
+
+    deinit {
+        pool.shutdown()
+    }
+
+    // MARK: Expiry and size
+
+    /// The expiration memcached is sent for an expiry, or `nil` when the deadline has passed.
+    ///
+    /// - Parameter expiry: The expiry.
+    /// - Returns: 0 for never; the seconds left rounded up when at most 30 days; else an
+    ///   absolute Unix time (capped at 2³¹−1, memcached's limit).
+    public func expiration(for expiry: CacheExpiry) -> Int? {
+        switch expiry {
+        case .never:
+            return 0
+        case .at(let deadline):
+            let remaining = deadline - configuration.clock.now()
+            guard remaining > 0 else { return nil }
+            let seconds = remaining >= Double(Int32.max) ? Int(Int32.max) : Int(remaining.rounded(.up))
+            if seconds <= Self.maximumRelativeExpiration { return seconds }
+            return min(Int(wallClock.now()) + seconds, Int(Int32.max))
+        }
+    }
+
+    private func checkSize(_ entry: CacheEntry, key: String) throws(CacheError) {
+        let size = key.utf8.count + entry.bytes.count + MemcachedOptions.itemOverhead
+        guard size > options.maxValueSize else { return }
+        throw CacheError(
+            .valueTooLarge,
+            "The value for key '\(key)' is \(entry.bytes.count) bytes; with the key and memcached's item overhead it needs \(size) bytes, over the item size limit of \(options.maxValueSize) (OPTIONS max_value_size, memcached -I); nothing was sent and the old value is kept",
+            key: key)
+    }
+
+    // MARK: Cache
+
+    public func entry(forKey key: String) async throws -> CacheEntry? {
+        try await pool.get(key)
+    }
+
+    public func entries(forKeys keys: [String]) async throws -> [String: CacheEntry] {
+        guard !keys.isEmpty else { return [:] }
+        return try await pool.run { connection throws(CacheError) in try connection.getMany(keys) }
+    }
+
+    public func store(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws {
+        try checkSize(entry, key: key)
+        guard let expiration = expiration(for: expiry) else {
+            _ = try await removeEntry(forKey: key)
+            return
+        }
+        _ = try await pool.run { connection throws(CacheError) in
+            try connection.store(key, entry, expiration: expiration, mode: .set)
+        }
+    }
+
+    public func storeIfAbsent(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws -> Bool {
+        try checkSize(entry, key: key)
+        guard let expiration = expiration(for: expiry) else {
+            return try await !containsEntry(forKey: key)
+        }
+        return try await pool.run { connection throws(CacheError) in
+            try connection.store(key, entry, expiration: expiration, mode: .add)
+        }
+    }
+
+    public func store(_ entries: [(key: String, entry: CacheEntry)], expiry: CacheExpiry) async throws -> [String] {
+        guard !entries.isEmpty else { return [] }
+        for (key, entry) in entries { try checkSize(entry, key: key) }
+        guard let expiration = expiration(for: expiry) else {
+            try await removeEntries(forKeys: entries.map(\.key))
+            return []
+        }
+        let batch = entries.map { Pair(key: $0.key, entry: $0.entry) }
+        let logger = configuration.logger
+        return try await pool.run { connection throws(CacheError) -> [String] in
+            var failed: [String] = []
+            for pair in batch {
+                do throws(CacheError) {
+                    _ = try connection.store(pair.key, pair.entry, expiration: expiration, mode: .set)
+                } catch {
+                    logger.error("memcached set_many could not store a key", metadata: ["cache.key": "\(pair.key)", "cache.error": "\(error)"])
+                    failed.append(pair.key)
+                }
+            }
+            return failed
+        }
+    }
+
+    private struct Pair: Sendable {
+        var key: String
+        var entry: CacheEntry
+    }
+
+    public func removeEntry(forKey key: String) async throws -> Bool {
+        try await pool.run { connection throws(CacheError) in try connection.delete(key) }
+    }
+
+    public func removeEntries(forKeys keys: [String]) async throws {
+        guard !keys.isEmpty else { return }
+        try await pool.run { connection throws(CacheError) in
+            var firstError: CacheError?
+            for key in keys {
+                do throws(CacheError) {
+                    _ = try connection.delete(key)
+                } catch {
+                    if firstError == nil { firstError = error }
+                }
+            }
+            if let firstError { throw firstError }
+        }
+    }
+
+    public func updateExpiry(forKey key: String, to expiry: CacheExpiry) async throws -> Bool {
+        guard let expiration = expiration(for: expiry) else {
+            return try await removeEntry(forKey: key)
+        }
+        return try await pool.run { connection throws(CacheError) in try connection.touch(key, expiration: expiration) }
+    }
+
+    public func increment(entryForKey key: String, by delta: Int) async throws -> Int {
+        let value = try await pool.run { connection throws(CacheError) in try connection.increment(key, by: delta) }
+        guard let result = Int(exactly: value) else {
+            throw CacheError(
+                .integerOverflow,
+                "memcached stored \(value) under key '\(key)' after adding \(delta), which is above Int.max; memcached counters are unsigned 64-bit",
+                key: key)
+        }
+        return result
+    }
+
+    public func clear() async throws {
+        try await pool.run { connection throws(CacheError) in try connection.flush() }
+    }
+
+    /// Closes every connection; the next call reconnects. The cache stays usable.
+    public func close() async throws {
+        pool.quitConnections()
+    }
+}

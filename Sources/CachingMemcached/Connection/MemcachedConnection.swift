@@ -1,0 +1,365 @@
+import Caching
+import CLibmemcached
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One libmemcached handle (`memcached_st`), with a connection to each server.
+///
+/// Not thread-safe and not `Sendable`: a connection belongs to one worker thread for its
+/// whole life, and every method blocks that thread. Return codes are turned into
+/// ``CacheError`` values here, and the differences between the text and binary protocols
+/// are normalized (`add` on an existing key is `NOTSTORED` or `DATA_EXISTS`; both mean "not
+/// stored").
+final class MemcachedConnection {
+    private let handle: UnsafeMutablePointer<memcached_st>
+    private let result: UnsafeMutablePointer<memcached_result_st>
+    let servers: [MemcachedServerAddress]
+
+    /// Creates a handle with the servers and behaviours. Nothing connects until the first call.
+    init(servers: [MemcachedServerAddress], options: MemcachedOptions, alias: String) throws(CacheError) {
+        guard let handle = memcached_create(nil) else {
+            throw CacheError(.storageFailure, "libmemcached could not allocate a handle for alias '\(alias)'")
+        }
+        guard let result = memcached_result_create(handle, nil) else {
+            memcached_free(handle)
+            throw CacheError(.storageFailure, "libmemcached could not allocate a result for alias '\(alias)'")
+        }
+        self.handle = handle
+        self.result = result
+        self.servers = servers
+        do {
+            try configure(options: options, alias: alias)
+        } catch {
+            memcached_result_free(result)
+            memcached_free(handle)
+            throw error
+        }
+    }
+
+    deinit {
+        memcached_result_free(result)
+        memcached_free(handle)
+    }
+
+    private func set(_ behavior: memcached_behavior_t, _ value: UInt64, _ name: String, alias: String) throws(CacheError) {
+        let rc = memcached_behavior_set(handle, behavior, value)
+        guard rc == MEMCACHED_SUCCESS else {
+            throw CacheSettings.invalid(
+                alias, "OPTIONS\"][\"\(name)", "was refused by libmemcached: \(String(cString: memcached_strerror(handle, rc)))")
+        }
+    }
+
+    private func configure(options: MemcachedOptions, alias: String) throws(CacheError) {
+        let ms = { (seconds: Double) in UInt64((seconds * 1000).rounded(.up)) }
+        let us = { (seconds: Double) in UInt64((seconds * 1_000_000).rounded(.up)) }
+        try set(MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, options.binaryProtocol ? 1 : 0, "binary", alias: alias)
+        try set(MEMCACHED_BEHAVIOR_TCP_NODELAY, options.tcpNoDelay ? 1 : 0, "tcp_nodelay", alias: alias)
+        try set(MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, ms(options.connectTimeout), "connect_timeout", alias: alias)
+        try set(MEMCACHED_BEHAVIOR_POLL_TIMEOUT, ms(options.pollTimeout), "poll_timeout", alias: alias)
+        try set(MEMCACHED_BEHAVIOR_SND_TIMEOUT, us(options.sendTimeout), "send_timeout", alias: alias)
+        try set(MEMCACHED_BEHAVIOR_RCV_TIMEOUT, us(options.receiveTimeout), "receive_timeout", alias: alias)
+        try set(MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT, UInt64(options.failureLimit), "failure_limit", alias: alias)
+        let retry = UInt64(max(0, options.retryTimeout.rounded(.up)))
+        try set(MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, retry, "retry_timeout", alias: alias)
+        try set(MEMCACHED_BEHAVIOR_DEAD_TIMEOUT, retry, "retry_timeout", alias: alias)
+        try set(MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS, options.removeFailedServers ? 1 : 0, "remove_failed_servers", alias: alias)
+        try set(MEMCACHED_BEHAVIOR_DISTRIBUTION, MemcachedBehaviors.distributions[options.distribution] ?? 0, "distribution", alias: alias)
+        for (name, value) in options.behaviors.sorted(by: { $0.key < $1.key }) {
+            let (behavior, number) = try MemcachedBehaviors.resolve(name: name, value: value, alias: alias)
+            try set(behavior, number, "behaviors\"][\"\(name)", alias: alias)
+        }
+        for server in servers {
+            let rc: memcached_return_t
+            switch server {
+            case .tcp(let host, let port): rc = memcached_server_add(handle, host, in_port_t(port))
+            case .unixSocket(let path): rc = memcached_server_add_unix_socket(handle, path)
+            }
+            guard rc == MEMCACHED_SUCCESS else {
+                throw CacheSettings.invalid(
+                    alias, "LOCATION", "holds \(server), which libmemcached refused: \(String(cString: memcached_strerror(handle, rc)))")
+            }
+        }
+    }
+
+    // MARK: Errors
+
+    /// The server a key maps to, for messages.
+    private func serverName(forKey key: UnsafeRawBufferPointer) -> String {
+        var rc = MEMCACHED_SUCCESS
+        guard let instance = memcached_server_by_key(handle, key.baseAddress?.assumingMemoryBound(to: CChar.self), key.count, &rc),
+            let name = memcached_server_name(instance)
+        else { return allServers }
+        let host = String(cString: name)
+        let port = memcached_server_port(instance)
+        if port == 0 { return "unix:\(host)" }
+        return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    private var allServers: String { servers.map(\.description).joined(separator: ", ") }
+
+    /// Turns a failure into a ``CacheError`` and resynchronizes the handle when the reply stream
+    /// may be out of step (after a timeout or an I/O failure, GHSA-wwmh-39wj-fx59).
+    private func failure(_ rc: memcached_return_t, _ operation: String, key: UnsafeRawBufferPointer?) -> CacheError {
+        let server = key.map(serverName(forKey:)) ?? allServers
+        let keyText = key.map { String(decoding: $0, as: UTF8.self) }
+        var detail = String(cString: memcached_strerror(handle, rc))
+        if let message = memcached_last_error_message(handle) {
+            let text = String(cString: message)
+            if !text.isEmpty, text != detail { detail += " (\(text))" }
+        }
+        let subject = keyText.map { "\(operation) of key '\($0)'" } ?? operation
+        let code: CacheError.Code
+        let advice: String
+        switch rc {
+        case MEMCACHED_TIMEOUT:
+            code = .timeout
+            advice = "the server did not answer in time; check that it is running and not overloaded, or raise poll_timeout"
+        case MEMCACHED_CONNECTION_FAILURE, MEMCACHED_HOST_LOOKUP_FAILURE, MEMCACHED_CONNECTION_BIND_FAILURE,
+            MEMCACHED_WRITE_FAILURE, MEMCACHED_READ_FAILURE, MEMCACHED_UNKNOWN_READ_FAILURE, MEMCACHED_ERRNO,
+            MEMCACHED_SERVER_MARKED_DEAD, MEMCACHED_SERVER_TEMPORARILY_DISABLED, MEMCACHED_NO_SERVERS,
+            MEMCACHED_FAIL_UNIX_SOCKET, MEMCACHED_PARTIAL_READ, MEMCACHED_SOME_ERRORS:
+            code = .unavailable
+            advice = "check that memcached runs at that address; a failed server is retried after retry_timeout"
+        case MEMCACHED_E2BIG:
+            code = .valueTooLarge
+            advice = "the server refused the item as too large; raise memcached's -I or store less"
+        case MEMCACHED_SERVER_MEMORY_ALLOCATION_FAILURE, MEMCACHED_MEMORY_ALLOCATION_FAILURE:
+            code = .storageFailure
+            advice = "memory ran out"
+        default:
+            code = .protocolError
+            advice = "the reply was not one this client expects"
+        }
+        switch rc {
+        case MEMCACHED_TIMEOUT, MEMCACHED_WRITE_FAILURE, MEMCACHED_READ_FAILURE, MEMCACHED_UNKNOWN_READ_FAILURE,
+            MEMCACHED_PROTOCOL_ERROR, MEMCACHED_PARTIAL_READ, MEMCACHED_ERRNO, MEMCACHED_SOME_ERRORS, MEMCACHED_ERROR,
+            MEMCACHED_UNKNOWN_STAT_KEY, MEMCACHED_FAILURE:
+            memcached_quit(handle)
+        default:
+            break
+        }
+        return CacheError(code, "memcached \(subject) on \(server) failed: \(detail); \(advice)", key: keyText)
+    }
+
+    // MARK: Operations
+
+    /// Runs `body` with the key's UTF-8 bytes as a C buffer.
+    @inline(__always)
+    private func withKey<R, E: Error>(_ key: String, _ body: (UnsafePointer<CChar>, Int, UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        var key = key
+        let result: Result<R, E> = key.withUTF8 { buffer in
+            let raw = UnsafeRawBufferPointer(buffer)
+            do throws(E) {
+                return .success(try body(raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count, raw))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// The entry under one key, or `nil`.
+    func get(_ key: String) throws(CacheError) -> CacheEntry? {
+        try withKey(key) { (pointer, length, raw) throws(CacheError) -> CacheEntry? in
+            var valueLength = 0
+            var flags: UInt32 = 0
+            var rc = MEMCACHED_SUCCESS
+            let value = memcached_get(handle, pointer, length, &valueLength, &flags, &rc)
+            defer { free(value) }
+            // A zero-length value comes back as NULL with SUCCESS: decide on the code, not the pointer.
+            switch rc {
+            case MEMCACHED_SUCCESS:
+                let bytes = valueLength > 0 && value != nil
+                    ? Array(UnsafeRawBufferPointer(start: value, count: valueLength)) : []
+                return CacheEntry(flags: flags, bytes: bytes)
+            case MEMCACHED_NOTFOUND:
+                return nil
+            default:
+                throw failure(rc, "get", key: raw)
+            }
+        }
+    }
+
+    /// The entries under several keys, in one multi-get. Missing keys are left out.
+    ///
+    /// - Throws: The first error of ``getEach(_:)``.
+    func getMany(_ keys: [String]) throws(CacheError) -> [String: CacheEntry] {
+        if keys.count == 1 {
+            return try get(keys[0]).map { [keys[0]: $0] } ?? [:]
+        }
+        let (found, errors) = getEach(keys)
+        if let first = keys.first(where: { errors[$0] != nil }), let error = errors[first] { throw error }
+        return found
+    }
+
+    /// Reads several keys in one multi-get and reports, for each key, its entry or its error.
+    ///
+    /// If the multi-get fails part way (a server down), the keys not yet answered are read one
+    /// by one, so each gets its own value or error; once a server has failed, its other keys
+    /// get the same error without another attempt, so a dead server costs one timeout per call.
+    func getEach(_ keys: [String]) -> (found: [String: CacheEntry], errors: [String: CacheError]) {
+        var found: [String: CacheEntry] = [:]
+        found.reserveCapacity(keys.count)
+        var storage: [UInt8] = []
+        var offsets: [Int] = []
+        var lengths: [Int] = []
+        offsets.reserveCapacity(keys.count)
+        lengths.reserveCapacity(keys.count)
+        for key in keys {
+            offsets.append(storage.count)
+            storage.append(contentsOf: key.utf8)
+            lengths.append(storage.count - offsets.last!)
+        }
+        storage.append(0)
+        var clean = true
+        storage.withUnsafeBufferPointer { bytes in
+            let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
+            let pointers: [UnsafePointer<CChar>?] = offsets.map { base + $0 }
+            let rc = pointers.withUnsafeBufferPointer { memcached_mget(handle, $0.baseAddress, lengths, keys.count) }
+            guard rc == MEMCACHED_SUCCESS else {
+                clean = false
+                return
+            }
+            while true {
+                var fetchRC = MEMCACHED_SUCCESS
+                guard memcached_fetch_result(handle, result, &fetchRC) != nil else {
+                    if fetchRC != MEMCACHED_END && fetchRC != MEMCACHED_NOTFOUND && fetchRC != MEMCACHED_SUCCESS {
+                        clean = false
+                    }
+                    break
+                }
+                guard fetchRC == MEMCACHED_SUCCESS else {
+                    clean = false
+                    break
+                }
+                let keyLength = memcached_result_key_length(result)
+                let key = String(decoding: UnsafeRawBufferPointer(start: memcached_result_key_value(result), count: keyLength), as: UTF8.self)
+                let valueLength = memcached_result_length(result)
+                // A zero-length value has a NULL pointer: the length decides, not the pointer.
+                let bytes = valueLength > 0
+                    ? Array(UnsafeRawBufferPointer(start: memcached_result_value(result), count: valueLength)) : []
+                found[key] = CacheEntry(flags: memcached_result_flags(result), bytes: bytes)
+            }
+        }
+        var errors: [String: CacheError] = [:]
+        if !clean {
+            memcached_quit(handle)
+            var failedServers: [String: CacheError] = [:]
+            for key in keys where found[key] == nil {
+                let server = withKey(key) { _, _, raw in serverName(forKey: raw) }
+                if let error = failedServers[server] {
+                    errors[key] = CacheError(error.code, error.message, key: key, underlying: error)
+                    continue
+                }
+                do throws(CacheError) {
+                    if let entry = try get(key) { found[key] = entry }
+                } catch {
+                    errors[key] = error
+                    if error.code == .unavailable || error.code == .timeout { failedServers[server] = error }
+                }
+            }
+        }
+        return (found, errors)
+    }
+
+    enum StoreMode { case set, add }
+
+    /// Stores an entry; returns `false` when `add` found the key present.
+    func store(_ key: String, _ entry: CacheEntry, expiration: Int, mode: StoreMode) throws(CacheError) -> Bool {
+        try withKey(key) { (pointer, length, raw) throws(CacheError) -> Bool in
+            let rc: memcached_return_t = entry.bytes.withUnsafeBytes { value in
+                let valuePointer = (value.baseAddress ?? UnsafeRawPointer(pointer)).assumingMemoryBound(to: CChar.self)
+                switch mode {
+                case .set:
+                    return memcached_set(handle, pointer, length, valuePointer, value.count, time_t(expiration), entry.flags)
+                case .add:
+                    return memcached_add(handle, pointer, length, valuePointer, value.count, time_t(expiration), entry.flags)
+                }
+            }
+            switch rc {
+            case MEMCACHED_SUCCESS, MEMCACHED_STORED: return true
+            case MEMCACHED_NOTSTORED, MEMCACHED_DATA_EXISTS:
+                // Text says NOTSTORED, binary says DATA_EXISTS: both mean "add found the key".
+                if mode == .add { return false }
+                throw failure(rc, "set", key: raw)
+            default: throw failure(rc, mode == .add ? "add" : "set", key: raw)
+            }
+        }
+    }
+
+    /// Deletes a key; returns whether it was there.
+    func delete(_ key: String) throws(CacheError) -> Bool {
+        try withKey(key) { (pointer, length, raw) throws(CacheError) -> Bool in
+            let rc = memcached_delete(handle, pointer, length, 0)
+            switch rc {
+            case MEMCACHED_SUCCESS, MEMCACHED_DELETED: return true
+            case MEMCACHED_NOTFOUND, MEMCACHED_DATA_DOES_NOT_EXIST: return false
+            default: throw failure(rc, "delete", key: raw)
+            }
+        }
+    }
+
+    /// Sets a new expiration; returns whether the key was there.
+    func touch(_ key: String, expiration: Int) throws(CacheError) -> Bool {
+        try withKey(key) { (pointer, length, raw) throws(CacheError) -> Bool in
+            let rc = memcached_touch(handle, pointer, length, time_t(expiration))
+            switch rc {
+            case MEMCACHED_SUCCESS: return true
+            case MEMCACHED_NOTFOUND, MEMCACHED_DATA_DOES_NOT_EXIST: return false
+            default: throw failure(rc, "touch", key: raw)
+            }
+        }
+    }
+
+    /// memcached's `incr` (positive delta) or `decr` (negative delta) with 64-bit offsets.
+    ///
+    /// - Returns: The new value as memcached computed it (unsigned, `decr` floored at 0).
+    func increment(_ key: String, by delta: Int) throws(CacheError) -> UInt64 {
+        try withKey(key) { (pointer, length, raw) throws(CacheError) -> UInt64 in
+            var value: UInt64 = 0
+            let rc =
+                delta >= 0
+                ? memcached_increment_by_key(handle, pointer, length, pointer, length, UInt64(delta), &value)
+                : memcached_decrement_by_key(handle, pointer, length, pointer, length, UInt64(delta.magnitude), &value)
+            switch rc {
+            case MEMCACHED_SUCCESS: return value
+            case MEMCACHED_NOTFOUND, MEMCACHED_DATA_DOES_NOT_EXIST:
+                let keyText = String(decoding: raw, as: UTF8.self)
+                throw CacheError(.keyNotFound, "Key '\(keyText)' not found", key: keyText)
+            case let other where (other == MEMCACHED_CLIENT_ERROR || other == MEMCACHED_INVALID_ARGUMENTS
+                || other == MEMCACHED_PROTOCOL_ERROR || other == MEMCACHED_SERVER_ERROR) && isNonNumericReply:
+                let keyText = String(decoding: raw, as: UTF8.self)
+                throw CacheError(
+                    .notAnInteger,
+                    "Key '\(keyText)' holds a value that memcached cannot \(delta >= 0 ? "increment" : "decrement"): incr and decr need an unsigned 64-bit decimal integer",
+                    key: keyText)
+            default:
+                throw failure(rc, delta >= 0 ? "incr" : "decr", key: raw)
+            }
+        }
+    }
+
+    /// Whether the last error was memcached's "non-numeric value" reply.
+    private var isNonNumericReply: Bool {
+        guard let message = memcached_last_error_message(handle) else { return false }
+        let text = String(cString: message).lowercased()
+        return text.contains("non-numeric") || text.contains("invalid numeric") || text.contains("incr/decr")
+    }
+
+    /// `flush_all` on every server.
+    func flush() throws(CacheError) {
+        let rc = memcached_flush(handle, 0)
+        guard rc == MEMCACHED_SUCCESS else { throw failure(rc, "flush_all", key: nil) }
+    }
+
+    /// Closes the connections; the next call reconnects.
+    func quit() {
+        memcached_quit(handle)
+    }
+}

@@ -1,0 +1,251 @@
+import Caching
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A throwaway `memcached` server on a free loopback port, for tests and benchmarks.
+///
+/// ```swift
+/// let server = try await MemcachedServer.start()
+/// let cache = try MemcachedCache(servers: [server.address])
+/// // ...
+/// await server.stop()
+/// ```
+///
+/// The server runs `memcached -l 127.0.0.1 -p PORT -U 0` (plus any extra arguments) as a
+/// child process of this one. ``start(arguments:)`` returns once the server accepts TCP
+/// connections. The process is stopped by ``stop()``, or when the last reference to the
+/// server goes away. Only the process this object started is ever signalled.
+///
+/// Starting, stopping and waiting block a thread briefly, so they run on
+/// ``BlockingThreadPool/shared``, never on Swift concurrency's cooperative threads.
+public final class MemcachedServer: Sendable {
+    /// The loopback address the server listens on.
+    public let host = "127.0.0.1"
+    /// The TCP port the server listens on; it stays the same across ``restart()``.
+    public let port: Int
+    /// The extra command-line arguments the server was started with.
+    public let arguments: [String]
+    private let executable: String
+    private let process: Mutex<pid_t?>
+
+    /// `host:port`, the form `LOCATION` takes.
+    public var address: String { "\(host):\(port)" }
+
+    /// The process id of the running server, or `nil` when it is stopped.
+    public var processID: Int32? { process.withLock { $0 } }
+
+    private init(executable: String, port: Int, arguments: [String], pid: pid_t) {
+        self.executable = executable
+        self.port = port
+        self.arguments = arguments
+        self.process = Mutex(pid)
+    }
+
+    deinit {
+        if let pid = process.withLock({ $0 }) {
+            Self.terminate(pid, signal: SIGTERM)
+        }
+    }
+
+    /// Starts a server on a free loopback port and waits until it accepts connections.
+    ///
+    /// - Parameter arguments: Extra `memcached` arguments, such as `["-I", "2m"]`.
+    /// - Returns: The running server.
+    /// - Throws: ``MemcachedServerError`` when the `memcached` binary is missing (install it
+    ///   with `apt-get install memcached`), cannot be launched, or does not start listening
+    ///   within five seconds.
+    public static func start(arguments: [String] = []) async throws -> MemcachedServer {
+        try await BlockingThreadPool.shared.run { () throws(MemcachedServerError) -> MemcachedServer in
+            let executable = try findExecutable()
+            var lastError: MemcachedServerError?
+            // A port found free can be taken by someone else before memcached binds it: retry.
+            for _ in 0..<5 {
+                let port = try freePort()
+                do throws(MemcachedServerError) {
+                    let pid = try launch(executable, port: port, arguments: arguments)
+                    return MemcachedServer(executable: executable, port: port, arguments: arguments, pid: pid)
+                } catch {
+                    lastError = error
+                }
+            }
+            throw lastError ?? MemcachedServerError(.launchFailed, "memcached could not be started")
+        }
+    }
+
+    /// Stops the server with `SIGTERM` and waits for it to exit. Does nothing when it is stopped.
+    public func stop() async {
+        guard let pid = process.withLock({ current in defer { current = nil }; return current }) else { return }
+        await BlockingThreadPool.shared.run { Self.terminate(pid, signal: SIGTERM) }
+    }
+
+    /// Kills the server with `SIGKILL` (a crash, as clients see it) and reaps it.
+    public func kill() async {
+        guard let pid = process.withLock({ current in defer { current = nil }; return current }) else { return }
+        await BlockingThreadPool.shared.run { Self.terminate(pid, signal: SIGKILL) }
+    }
+
+    /// Starts the server again on the same port, stopping it first if it runs.
+    ///
+    /// The restarted server is empty.
+    ///
+    /// - Throws: ``MemcachedServerError`` when it does not start (the port may have been taken).
+    public func restart() async throws {
+        await stop()
+        let executable = executable, port = port, arguments = arguments
+        let pid = try await BlockingThreadPool.shared.run { () throws(MemcachedServerError) -> pid_t in
+            var lastError: MemcachedServerError?
+            // The old socket may linger for a moment; memcached sets SO_REUSEADDR, so retries suffice.
+            for _ in 0..<20 {
+                do throws(MemcachedServerError) {
+                    return try MemcachedServer.launch(executable, port: port, arguments: arguments)
+                } catch {
+                    lastError = error
+                    usleep(50_000)
+                }
+            }
+            throw lastError!
+        }
+        process.withLock { $0 = pid }
+    }
+
+    // MARK: Process handling (blocking; runs on the blocking pool or in deinit)
+
+    private static func terminate(_ pid: pid_t, signal: Int32) {
+        sendSignal(pid, signal)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+    }
+
+    private static func findExecutable() throws(MemcachedServerError) -> String {
+        var directories = ["/usr/bin", "/usr/local/bin", "/usr/sbin", "/opt/homebrew/bin"]
+        if let path = getenv("PATH") {
+            directories = String(cString: path).split(separator: ":").map(String.init) + directories
+        }
+        for directory in directories {
+            let candidate = directory + "/memcached"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        throw MemcachedServerError(
+            .binaryNotFound,
+            "The memcached server binary was not found on PATH or in /usr/bin; install it with `apt-get install memcached` (or run scripts/setup-test-env.sh)"
+        )
+    }
+
+    /// A loopback port that was free a moment ago: bind port 0 and read what the kernel chose.
+    private static func freePort() throws(MemcachedServerError) -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw MemcachedServerError(.launchFailed, "socket() failed: errno \(errno)") }
+        defer { close(fd) }
+        var address = loopback(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw MemcachedServerError(.launchFailed, "bind to 127.0.0.1:0 failed: errno \(errno)") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0 else { throw MemcachedServerError(.launchFailed, "getsockname failed: errno \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    private static func loopback(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        return address
+    }
+
+    /// Whether something accepts TCP connections on 127.0.0.1:`port`.
+    static func accepts(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = loopback(port: port)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return connected == 0
+    }
+
+    /// Spawns memcached and waits until it accepts connections or exits.
+    private static func launch(_ executable: String, port: Int, arguments: [String]) throws(MemcachedServerError) -> pid_t {
+        let argv = [executable, "-l", "127.0.0.1", "-p", String(port), "-U", "0"] + arguments
+        var cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for pointer in cArguments { free(pointer) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        // Keep the test output clean: memcached's own messages go to /dev/null.
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, executable, &actions, nil, &cArguments, environ)
+        guard spawned == 0 else {
+            throw MemcachedServerError(.launchFailed, "posix_spawn of \(executable) failed: error \(spawned)")
+        }
+        let deadline = monotonicSeconds() + 5
+        var pause: UInt32 = 200
+        while monotonicSeconds() < deadline {
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid {
+                throw MemcachedServerError(
+                    .launchFailed, "memcached exited at start on port \(port) (exit status \(status)); the port may be taken")
+            }
+            if accepts(port: port) { return pid }
+            usleep(pause)
+            pause = min(pause * 2, 20_000)
+        }
+        terminate(pid, signal: SIGKILL)
+        throw MemcachedServerError(.notReady, "memcached did not accept connections on 127.0.0.1:\(port) within 5 seconds")
+    }
+
+    private static func monotonicSeconds() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
+}
+
+/// An error from ``MemcachedServer``.
+public struct MemcachedServerError: Error, Sendable, CustomStringConvertible {
+    /// The kind of a ``MemcachedServerError``.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private let name: String
+        private init(_ name: String) { self.name = name }
+
+        /// The `memcached` binary is not installed.
+        public static let binaryNotFound = Code("binaryNotFound")
+        /// The process could not be spawned, or exited at once.
+        public static let launchFailed = Code("launchFailed")
+        /// The process did not accept connections in time.
+        public static let notReady = Code("notReady")
+
+        public var description: String { name }
+    }
+
+    /// The kind of error.
+    public let code: Code
+    /// What went wrong and what to do.
+    public let message: String
+
+    init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "MemcachedServerError.\(code): \(message)" }
+}
+
+/// `kill(2)`, under a name the server's own `kill()` does not hide.
+private func sendSignal(_ pid: pid_t, _ signal: Int32) {
+    _ = kill(pid, signal)
+}
