@@ -23,8 +23,28 @@ let package = Package(
         .target(
             name: "LogoutServerApp",
             dependencies: [
+                .product(name: "Caching", package: "swift-caching"),
+                .product(name: "CachingMemcached", package: "swift-caching"),
+                .product(name: "TokenAuth", package: "swift-caching"),
+                .product(name: "TokenRevocation", package: "swift-caching"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "LogoutServer",
+            dependencies: [
+                "LogoutServerApp",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LogoutServerTests",
+            dependencies: [
+                "LogoutServer", "LogoutServerApp",
+                .product(name: "CachingTesting", package: "swift-caching"),
             ],
             swiftSettings: swiftSettings
         ),

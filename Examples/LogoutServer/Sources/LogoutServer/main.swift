@@ -4,6 +4,8 @@
 //   swift run --package-path Examples/LogoutServer LogoutServer --caches caches.json --revocation default
 //
 // See LogoutServerApp.ServerConfiguration for every option.
+import Caching
+import FoundationEssentials
 import Hummingbird
 import Logging
 import LogoutServerApp
@@ -18,9 +20,9 @@ logger.logLevel = .info
 let configuration: ServerConfiguration
 do {
     configuration = try ServerConfiguration(
-        arguments: Array(CommandLine.arguments.dropFirst()), environment: Environment().getAll())
+        arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
 } catch {
-    FileHandleOutput.standardError("LogoutServer: \(error)\n")
+    Output.write(2, "LogoutServer: \(error)\n")
     exit(2)
 }
 
@@ -32,20 +34,20 @@ do {
     logger.info("Revocation: \(built.auth.revocationDescription)")
     let app = LogoutServerApplication.makeApplication(built, logger: logger) { port in
         // Tests and scripts read this line to learn the port.
-        print("LogoutServer listening on http://\(configuration.host):\(port)")
-        fflush(stdout)
+        Output.write(1, "LogoutServer listening on http://\(configuration.host):\(port)\n")
     }
     try await app.runService()
     try await built.caches.closeAll()
     logger.info("LogoutServer stopped; caches closed")
 } catch {
-    FileHandleOutput.standardError("LogoutServer: \(error)\n")
+    Output.write(2, "LogoutServer: \(error)\n")
     exit(1)
 }
 
-enum FileHandleOutput {
-    static func standardError(_ text: String) {
+/// Unbuffered writes, so a line is seen at once by whoever reads the pipe.
+enum Output {
+    static func write(_ descriptor: Int32, _ text: String) {
         var text = text
-        text.withUTF8 { buffer in _ = write(2, buffer.baseAddress, buffer.count) }
+        text.withUTF8 { buffer in _ = Glibc.write(descriptor, buffer.baseAddress, buffer.count) }
     }
 }

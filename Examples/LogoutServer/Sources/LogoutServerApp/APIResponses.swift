@@ -47,7 +47,6 @@ enum JSONBody {
     /// Decodes a JSON request body, answering 413 for an enormous body and 400 for anything
     /// that is not the expected JSON object.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
-        var request = request
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: maxBodySize)

@@ -1,8 +1,7 @@
-public import Caching
+public import Logging
 public import TokenAuth
 public import TokenRevocation
 import Hummingbird
-import Logging
 
 /// Issues, checks and revokes tokens for the HTTP routes.
 public struct AuthService: Sendable {
@@ -68,6 +67,20 @@ public struct AuthService: Sendable {
         }
     }
 
+    /// Revokes every token of the login a (correctly signed) refresh token belongs to: what a
+    /// server does when a rotated refresh token is presented again.
+    func revokeFamily(ofRevokedRefreshToken token: String) async throws(APIError) {
+        guard let store,
+            let decoded = try? Token.decode(token, secret: configuration.signingSecret, leeway: configuration.leeway),
+            let family = decoded.family
+        else { return }
+        do {
+            try await store.revokeFamily(family, ttl: configuration.refreshLifetime + configuration.leeway)
+        } catch {
+            throw APIError.revocationFailed(error)
+        }
+    }
+
     func userRecord(forID id: String) -> DemoUser? {
         users.users.values.first { $0.userID == id }
     }
@@ -100,6 +113,12 @@ extension APIError {
             self.init(.unauthorized, error.code.description, error.message, headers: [.wwwAuthenticate: error.wwwAuthenticate])
         }
     }
+
+    /// The answer when a rotated refresh token is presented again.
+    static let refreshTokenReused = APIError(
+        .unauthorized, "refresh_token_reused",
+        "This refresh token was already used; every token of its login is now revoked",
+        headers: [.wwwAuthenticate: #"Bearer error="invalid_token""#])
 
     /// The answer when a revocation could not be stored: 503, because the logout did not happen.
     static func revocationFailed(_ error: any Error) -> APIError {

@@ -39,7 +39,12 @@ public enum LogoutServerApplication {
             store = CacheRevocation(caches: caches, alias: alias)
             description = "CacheRevocation over cache alias '\(alias)' (\(backend)\(configuration.cachesFile == nil ? ", local memory: no caches file given" : ""), keys like '\(cache.makeKey("revoked:<jti>"))')"
         }
-        let users = try await configuration.usersFile.map(UserDirectory.load(path:)) ?? UserDirectory.demo()
+        let users: UserDirectory
+        if let usersFile = configuration.usersFile {
+            users = try UserDirectory.load(path: usersFile)
+        } else {
+            users = await UserDirectory.demo()
+        }
         let auth = try AuthService(
             configuration: configuration, users: users, store: store, revocationDescription: description, logger: logger)
         return Built(auth: auth, caches: caches)

@@ -90,7 +90,16 @@ public func addRoutes(to router: Router<some RequestContext>, auth: AuthService)
 
     router.post("/auth/refresh") { request, _ in
         let body = try await JSONBody.decode(RefreshRequest.self, from: request)
-        let presented = try await auth.authenticate(token: body.refreshToken, as: .refresh)
+        let presented: AuthenticatedUser
+        do {
+            presented = try await auth.refreshAuthentication.authenticate(token: body.refreshToken)
+        } catch let error as AuthenticationError where error.code == .revoked {
+            // A refresh token already used (rotated) came back: someone holds a copy.
+            try await auth.revokeFamily(ofRevokedRefreshToken: body.refreshToken)
+            throw APIError.refreshTokenReused
+        } catch let error as AuthenticationError {
+            throw APIError(error)
+        }
         guard let record = auth.userRecord(forID: presented.userID) else {
             throw APIError(.unauthorized, "unknown_user", "The refresh token's user no longer exists")
         }
@@ -103,12 +112,9 @@ public func addRoutes(to router: Router<some RequestContext>, auth: AuthService)
                 throw APIError.revocationFailed(error)
             }
             guard first else {
-                // A rotated refresh token came back: someone holds a copy. End the whole family.
-                try? await store.revokeFamily(family, ttl: auth.configuration.refreshLifetime + auth.configuration.leeway)
-                throw APIError(
-                    .unauthorized, "refresh_token_reused",
-                    "This refresh token was already used; every token of its login is now revoked",
-                    headers: [.wwwAuthenticate: #"Bearer error="invalid_token""#])
+                // Two requests raced with the same refresh token: only the first wins.
+                try await auth.revokeFamily(ofRevokedRefreshToken: body.refreshToken)
+                throw APIError.refreshTokenReused
             }
         }
         return JSONBody.response(.ok, try auth.issuePair(for: record, family: family))

@@ -1,0 +1,165 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A LogoutServer process started by a test on a free loopback port, and an HTTP client for it.
+final class ServerProcess: @unchecked Sendable {
+    let process: Process
+    let port: Int
+    private let output: Pipe
+    private let errors: Pipe
+
+    /// The server binary, built next to this test bundle by `swift test`.
+    static var binary: String {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments.first ?? "").deletingLastPathComponent()
+        let candidates = [
+            bundle.appendingPathComponent("LogoutServer").path,
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent(".build/debug/LogoutServer").path,
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[1]
+    }
+
+    /// Starts a server and waits (at most 30 s) until it says which port it listens on.
+    static func start(_ arguments: [String] = [], environment: [String: String] = [:]) async throws -> ServerProcess {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["--port", "0", "--host", "127.0.0.1"] + arguments
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let line = try await readLine(from: output, containing: "listening on http://", process: process, errors: errors)
+        guard let portText = line.split(separator: ":").last, let port = Int(portText.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            process.terminate()
+            throw ServerTestError("could not read the port from '\(line)'")
+        }
+        return ServerProcess(process: process, port: port, output: output, errors: errors)
+    }
+
+    /// Runs the server with arguments that should make it fail at start-up; returns its exit code and stderr.
+    static func runExpectingFailure(_ arguments: [String], environment: [String: String] = [:]) async throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["--port", "0"] + arguments
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = Pipe()
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while process.isRunning, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        if process.isRunning {
+            process.terminate()
+            throw ServerTestError("the server kept running with \(arguments)")
+        }
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return (process.terminationStatus, text)
+    }
+
+    private init(process: Process, port: Int, output: Pipe, errors: Pipe) {
+        self.process = process
+        self.port = port
+        self.output = output
+        self.errors = errors
+    }
+
+    private static func readLine(from pipe: Pipe, containing marker: String, process: Process, errors: Pipe) async throws -> String {
+        let handle = pipe.fileHandleForReading
+        let deadline = Date().addingTimeInterval(30)
+        var buffer = ""
+        while Date() < deadline {
+            // A blocking read, kept off Swift concurrency's threads.
+            let chunk = await withCheckedContinuation { continuation in
+                DispatchQueue.global().async { continuation.resume(returning: handle.availableData) }
+            }
+            if chunk.isEmpty {
+                if !process.isRunning {
+                    let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                    throw ServerTestError("the server exited with \(process.terminationStatus) before listening: \(text)")
+                }
+                continue
+            }
+            buffer += String(decoding: chunk, as: UTF8.self)
+            if let line = buffer.split(separator: "\n").first(where: { $0.contains(marker) }) { return String(line) }
+        }
+        process.terminate()
+        throw ServerTestError("the server did not start listening within 30 s; output: \(buffer)")
+    }
+
+    /// Stops the server with SIGTERM and waits for it to exit.
+    func stop() async {
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(10)
+        while process.isRunning, Date() < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    var exitStatus: Int32? { process.isRunning ? nil : process.terminationStatus }
+
+    // MARK: HTTP
+
+    struct Reply: Sendable {
+        var status: Int
+        var json: [String: any Sendable]
+        var headers: [String: String]
+        var text: String
+        subscript(_ key: String) -> String? { json[key] as? String }
+    }
+
+    func request(
+        _ method: String, _ path: String, token: String? = nil, authorization: String? = nil, body: String? = nil,
+        bodyData: Data? = nil
+    ) async throws -> Reply {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.httpMethod = method
+        request.timeoutInterval = 20
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let authorization { request.setValue(authorization, forHTTPHeaderField: "Authorization") }
+        if let body { request.httpBody = Data(body.utf8) }
+        if let bodyData { request.httpBody = bodyData }
+        if request.httpBody != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as! HTTPURLResponse
+        let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        var headers: [String: String] = [:]
+        for (key, value) in http.allHeaderFields { headers["\(key)".lowercased()] = "\(value)" }
+        return Reply(
+            status: http.statusCode, json: json.mapValues { SendableValue.wrap($0) }, headers: headers,
+            text: String(decoding: data, as: UTF8.self))
+    }
+
+    /// Logs in and returns (access, refresh).
+    func login(_ username: String = "alice", _ password: String = "wonderland") async throws -> (String, String) {
+        let reply = try await request("POST", "/auth/login", body: #"{"username": "\#(username)", "password": "\#(password)"}"#)
+        guard reply.status == 200, let access = reply["access_token"], let refresh = reply["refresh_token"] else {
+            throw ServerTestError("login failed: \(reply.status) \(reply.text)")
+        }
+        return (access, refresh)
+    }
+}
+
+/// JSON values as Sendable.
+enum SendableValue {
+    static func wrap(_ value: Any) -> any Sendable {
+        switch value {
+        case let string as String: return string
+        case let number as NSNumber: return number.doubleValue
+        case let array as [Any]: return array.map { "\($0)" }
+        default: return "\(value)"
+        }
+    }
+}
+
+struct ServerTestError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
