@@ -57,12 +57,12 @@ run_one() { # strategy -> requests/s
         | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
     [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "http://127.0.0.1:$port/profile")" = 200 ] \
         || { echo "profile did not answer 200 for $strategy" >&2; kill "$pid"; return 1; }
-    local rps
-    rps=$(wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H "Authorization: Bearer $token" "http://127.0.0.1:$port/profile" \
-        | awk '/Requests\/sec/ {print $2}')
-    local non2xx
+    wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H "Authorization: Bearer $token" "http://127.0.0.1:$port/profile" >"$work/wrk.out"
     kill "$pid"; wait "$pid" 2>/dev/null || true
-    echo "$rps"
+    if grep -q "Non-2xx" "$work/wrk.out"; then
+        echo "$strategy: some responses were not 200:" >&2; cat "$work/wrk.out" >&2; return 1
+    fi
+    awk '/Requests\/sec/ {print $2}' "$work/wrk.out"
 }
 
 strategies=(none memory memcached file)
