@@ -26,7 +26,11 @@ final class MemcachedConnection {
         guard let handle = memcached_create(nil) else {
             throw CacheError(.storageFailure, "libmemcached could not allocate a handle for alias '\(alias)'")
         }
-        guard let result = memcached_result_create(handle, nil) else {
+        // The result lives in memory of our own: libmemcached frees a result it allocated itself
+        // when a fetch reaches the end, which would leave this pointer dangling.
+        let result = UnsafeMutablePointer<memcached_result_st>.allocate(capacity: 1)
+        guard memcached_result_create(handle, result) != nil else {
+            result.deallocate()
             memcached_free(handle)
             throw CacheError(.storageFailure, "libmemcached could not allocate a result for alias '\(alias)'")
         }
@@ -37,6 +41,7 @@ final class MemcachedConnection {
             try configure(options: options, alias: alias)
         } catch {
             memcached_result_free(result)
+            result.deallocate()
             memcached_free(handle)
             throw error
         }
@@ -44,6 +49,7 @@ final class MemcachedConnection {
 
     deinit {
         memcached_result_free(result)
+        result.deallocate()
         memcached_free(handle)
     }
 

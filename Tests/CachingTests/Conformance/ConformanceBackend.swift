@@ -29,6 +29,7 @@ struct ConformanceBackend: Sendable, CustomTestStringConvertible {
     /// Every backend the suite runs against.
     static let all: [ConformanceBackend] = [
         .localMemory,
+        .memcached,
     ]
 
     static let localMemory = ConformanceBackend(name: "LocalMemoryCache", usesConfiguredClock: true) {
