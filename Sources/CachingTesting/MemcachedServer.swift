@@ -80,6 +80,28 @@ public final class MemcachedServer: Sendable {
         }
     }
 
+    /// Starts a server, runs `body` with it, and stops the server afterwards, whether `body`
+    /// returns or throws.
+    ///
+    /// - Parameters:
+    ///   - arguments: Extra `memcached` arguments.
+    ///   - body: The work that needs the server.
+    /// - Returns: What `body` returns.
+    /// - Throws: ``MemcachedServerError`` when the server does not start, or what `body` throws.
+    public static func with<R: Sendable>(
+        arguments: [String] = [], _ body: (MemcachedServer) async throws -> R
+    ) async throws -> R {
+        let server = try await start(arguments: arguments)
+        do {
+            let result = try await body(server)
+            await server.stop()
+            return result
+        } catch {
+            await server.stop()
+            throw error
+        }
+    }
+
     /// Stops the server with `SIGTERM` and waits for it to exit. Does nothing when it is stopped.
     public func stop() async {
         guard let pid = process.withLock({ current in defer { current = nil }; return current }) else { return }

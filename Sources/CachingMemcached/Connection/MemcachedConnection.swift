@@ -338,24 +338,34 @@ final class MemcachedConnection {
             case MEMCACHED_NOTFOUND, MEMCACHED_DATA_DOES_NOT_EXIST:
                 let keyText = String(decoding: raw, as: UTF8.self)
                 throw CacheError(.keyNotFound, "Key '\(keyText)' not found", key: keyText)
-            case let other where (other == MEMCACHED_CLIENT_ERROR || other == MEMCACHED_INVALID_ARGUMENTS
-                || other == MEMCACHED_PROTOCOL_ERROR || other == MEMCACHED_SERVER_ERROR) && isNonNumericReply:
+            case MEMCACHED_CLIENT_ERROR, MEMCACHED_UNKNOWN_READ_FAILURE, MEMCACHED_INVALID_ARGUMENTS,
+                MEMCACHED_PROTOCOL_ERROR, MEMCACHED_SERVER_ERROR:
+                // The text protocol says CLIENT_ERROR for a non-numeric value; libmemcached turns the
+                // binary protocol's "non-numeric" status into UNKNOWN_READ_FAILURE. Tell them apart
+                // from real failures by reading the value, on a fresh connection unless the reply
+                // was a clean CLIENT_ERROR line.
                 let keyText = String(decoding: raw, as: UTF8.self)
-                throw CacheError(
-                    .notAnInteger,
-                    "Key '\(keyText)' holds a value that memcached cannot \(delta >= 0 ? "increment" : "decrement"): incr and decr need an unsigned 64-bit decimal integer",
-                    key: keyText)
+                if rc != MEMCACHED_CLIENT_ERROR { memcached_quit(handle) }
+                if let entry = try? get(keyText), !Self.isUnsignedDecimal(entry.bytes) {
+                    throw CacheError(
+                        .notAnInteger,
+                        "Key '\(keyText)' holds a value that memcached cannot \(delta >= 0 ? "increment" : "decrement"): incr and decr need an unsigned 64-bit decimal integer (item flags \(entry.flags))",
+                        key: keyText)
+                }
+                throw failure(rc, delta >= 0 ? "incr" : "decr", key: raw)
             default:
                 throw failure(rc, delta >= 0 ? "incr" : "decr", key: raw)
             }
         }
     }
 
-    /// Whether the last error was memcached's "non-numeric value" reply.
-    private var isNonNumericReply: Bool {
-        guard let message = memcached_last_error_message(handle) else { return false }
-        let text = String(cString: message).lowercased()
-        return text.contains("non-numeric") || text.contains("invalid numeric") || text.contains("incr/decr")
+    /// Whether bytes are what memcached's incr accepts: decimal digits of a value below 2⁶⁴,
+    /// maybe padded with spaces.
+    static func isUnsignedDecimal(_ bytes: [UInt8]) -> Bool {
+        var end = bytes.count
+        while end > 0, bytes[end - 1] == UInt8(ascii: " ") { end -= 1 }
+        guard end > 0, end <= 20 else { return false }
+        return UInt64(String(decoding: bytes[0..<end], as: UTF8.self)) != nil
     }
 
     /// `flush_all` on every server.
