@@ -253,6 +253,12 @@ final class MemcachedConnection {
                 found[key] = CacheEntry(flags: memcached_result_flags(result), bytes: bytes)
             }
         }
+        // A server that dies mid-fetch is skipped by libmemcached, and its keys look missing:
+        // the handle's last error (reset at the start of every query) tells them apart.
+        if clean {
+            let last = memcached_last_error(handle)
+            clean = last == MEMCACHED_SUCCESS || last == MEMCACHED_END || last == MEMCACHED_NOTFOUND
+        }
         var errors: [String: CacheError] = [:]
         if !clean {
             memcached_quit(handle)
