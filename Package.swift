@@ -56,6 +56,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],
+            exclude: ["Interop/django_memcached_interop.py"],
             swiftSettings: swiftSettings
         ),
     ]
