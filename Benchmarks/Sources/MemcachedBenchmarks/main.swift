@@ -4,7 +4,7 @@
 //   cd Benchmarks && swift run -c release MemcachedBenchmarks
 //
 // Environment: MEMCACHED_BENCH_ROUNDS (default 5), MEMCACHED_BENCH_SECONDS per round (default 0.4),
-// MEMCACHED_BENCH_POOL (pool_size, default 4).
+// MEMCACHED_BENCH_POOL (pool_size, default 4), MEMCACHED_BENCH_CASES (get,set,getmany,concurrent).
 
 import BenchmarkSupport
 import CMemcachedBaseline
@@ -109,10 +109,29 @@ let swiftConcurrent = BenchCase("MemcachedCache.get, \(tasks) concurrent tasks",
 }
 
 printTableHeader(title: "Memcached: MemcachedCache vs libmemcached from C (pool_size \(poolSize), \(rounds) rounds × \(seconds) s)")
-printRow(try await compare(baseline: cGet, subject: swiftGet, rounds: rounds, roundDuration: seconds), target: 0.6)
-printRow(try await compare(baseline: cSet, subject: swiftSet, rounds: rounds, roundDuration: seconds), target: 0.6)
-printRow(try await compare(baseline: cMget, subject: swiftMget, rounds: rounds, roundDuration: seconds), target: 0.9)
-printRow(try await compare(baseline: cGet, subject: swiftConcurrent, rounds: rounds, roundDuration: seconds), target: 3)
+let selected = Set((environment("MEMCACHED_BENCH_CASES") ?? "get,set,getmany,concurrent").split(separator: ",").map(String.init))
+if selected.contains("get") {
+    printRow(try await compare(baseline: cGet, subject: swiftGet, rounds: rounds, roundDuration: seconds), target: 0.6)
+}
+if selected.contains("set") {
+    printRow(try await compare(baseline: cSet, subject: swiftSet, rounds: rounds, roundDuration: seconds), target: 0.6)
+}
+if selected.contains("getmany") {
+    printRow(try await compare(baseline: cMget, subject: swiftMget, rounds: rounds, roundDuration: seconds), target: 0.9)
+}
+if selected.contains("core") {
+    // The part of getMany that is not memcached's: key making and validation, decoding, dictionaries.
+    let local = LocalMemoryCache(maxEntries: 1000)
+    for key in keys { try await local.set(key, value, timeout: .never) }
+    let localMget = BenchCase("LocalMemoryCache.getMany(100) (no I/O)", operationsPerCall: 100) {
+        let found = try await local.getMany(keys, as: [UInt8].self)
+        precondition(found.count == 100)
+    }
+    printRow(try await compare(baseline: cMget, subject: localMget, rounds: rounds, roundDuration: seconds))
+}
+if selected.contains("concurrent") {
+    printRow(try await compare(baseline: cGet, subject: swiftConcurrent, rounds: rounds, roundDuration: seconds), target: 3)
+}
 
 for pointer in cKeys { free(pointer) }
 await server.stop()

@@ -155,6 +155,23 @@ final class MemcachedConnection {
 
     // MARK: Operations
 
+    /// Runs an idempotent call, and once more on a fresh connection when it failed the way a
+    /// connection the server has closed fails (a restarted server, an idle timeout). A timeout
+    /// is not retried, so a call never waits twice. `add`, `incr` and `decr` are not idempotent
+    /// and never come here.
+    @inline(__always)
+    private func retryingOnStaleConnection(_ call: () -> memcached_return_t) -> memcached_return_t {
+        let rc = call()
+        switch rc {
+        case MEMCACHED_CONNECTION_FAILURE, MEMCACHED_WRITE_FAILURE, MEMCACHED_READ_FAILURE,
+            MEMCACHED_UNKNOWN_READ_FAILURE, MEMCACHED_ERRNO:
+            memcached_quit(handle)
+            return call()
+        default:
+            return rc
+        }
+    }
+
     /// Runs `body` with the key's UTF-8 bytes as a C buffer.
     @inline(__always)
     private func withKey<R, E: Error>(_ key: String, _ body: (UnsafePointer<CChar>, Int, UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
@@ -175,8 +192,13 @@ final class MemcachedConnection {
         try withKey(key) { (pointer, length, raw) throws(CacheError) -> CacheEntry? in
             var valueLength = 0
             var flags: UInt32 = 0
-            var rc = MEMCACHED_SUCCESS
-            let value = memcached_get(handle, pointer, length, &valueLength, &flags, &rc)
+            var value: UnsafeMutablePointer<CChar>?
+            let rc = retryingOnStaleConnection { () -> memcached_return_t in
+                free(value)
+                var rc = MEMCACHED_SUCCESS
+                value = memcached_get(handle, pointer, length, &valueLength, &flags, &rc)
+                return rc
+            }
             defer { free(value) }
             // A zero-length value comes back as NULL with SUCCESS: decide on the code, not the pointer.
             switch rc {
@@ -289,8 +311,11 @@ final class MemcachedConnection {
                 let valuePointer = (value.baseAddress ?? UnsafeRawPointer(pointer)).assumingMemoryBound(to: CChar.self)
                 switch mode {
                 case .set:
-                    return memcached_set(handle, pointer, length, valuePointer, value.count, time_t(expiration), entry.flags)
+                    return retryingOnStaleConnection {
+                        memcached_set(handle, pointer, length, valuePointer, value.count, time_t(expiration), entry.flags)
+                    }
                 case .add:
+                    // Not retried: if the first attempt stored the value, a retry would report "not stored".
                     return memcached_add(handle, pointer, length, valuePointer, value.count, time_t(expiration), entry.flags)
                 }
             }
@@ -308,7 +333,7 @@ final class MemcachedConnection {
     /// Deletes a key; returns whether it was there.
     func delete(_ key: String) throws(CacheError) -> Bool {
         try withKey(key) { (pointer, length, raw) throws(CacheError) -> Bool in
-            let rc = memcached_delete(handle, pointer, length, 0)
+            let rc = retryingOnStaleConnection { memcached_delete(handle, pointer, length, 0) }
             switch rc {
             case MEMCACHED_SUCCESS, MEMCACHED_DELETED: return true
             case MEMCACHED_NOTFOUND, MEMCACHED_DATA_DOES_NOT_EXIST: return false
@@ -320,7 +345,7 @@ final class MemcachedConnection {
     /// Sets a new expiration; returns whether the key was there.
     func touch(_ key: String, expiration: Int) throws(CacheError) -> Bool {
         try withKey(key) { (pointer, length, raw) throws(CacheError) -> Bool in
-            let rc = memcached_touch(handle, pointer, length, time_t(expiration))
+            let rc = retryingOnStaleConnection { memcached_touch(handle, pointer, length, time_t(expiration)) }
             switch rc {
             case MEMCACHED_SUCCESS: return true
             case MEMCACHED_NOTFOUND, MEMCACHED_DATA_DOES_NOT_EXIST: return false
