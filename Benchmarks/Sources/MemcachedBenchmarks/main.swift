@@ -4,7 +4,7 @@
 //   cd Benchmarks && swift run -c release MemcachedBenchmarks
 //
 // Environment: MEMCACHED_BENCH_ROUNDS (default 5), MEMCACHED_BENCH_SECONDS per round (default 0.4),
-// MEMCACHED_BENCH_POOL (pool_size, default 4), MEMCACHED_BENCH_CASES (get,set,getmany,concurrent).
+// MEMCACHED_BENCH_POOL (pool_size, default 2), MEMCACHED_BENCH_CASES (get,set,getmany,core,concurrent).
 
 import BenchmarkSupport
 import CMemcachedBaseline
@@ -31,7 +31,7 @@ func environment(_ name: String) -> String? {
 
 let rounds = Int(environment("MEMCACHED_BENCH_ROUNDS") ?? "") ?? 5
 let seconds = Double(environment("MEMCACHED_BENCH_SECONDS") ?? "") ?? 0.4
-let poolSize = Int(environment("MEMCACHED_BENCH_POOL") ?? "") ?? 4
+let poolSize = Int(environment("MEMCACHED_BENCH_POOL") ?? "") ?? 2
 
 let server = try await MemcachedServer.start()
 var options = MemcachedOptions()
@@ -109,7 +109,7 @@ let swiftConcurrent = BenchCase("MemcachedCache.get, \(tasks) concurrent tasks",
 }
 
 printTableHeader(title: "Memcached: MemcachedCache vs libmemcached from C (pool_size \(poolSize), \(rounds) rounds × \(seconds) s)")
-let selected = Set((environment("MEMCACHED_BENCH_CASES") ?? "get,set,getmany,concurrent").split(separator: ",").map(String.init))
+let selected = Set((environment("MEMCACHED_BENCH_CASES") ?? "get,set,getmany,core,concurrent").split(separator: ",").map(String.init))
 if selected.contains("get") {
     printRow(try await compare(baseline: cGet, subject: swiftGet, rounds: rounds, roundDuration: seconds), target: 0.6)
 }
