@@ -254,6 +254,7 @@ final class MemcachedConnection {
                 clean = false
                 return
             }
+            var cursor = 0
             while true {
                 var fetchRC = MEMCACHED_SUCCESS
                 guard memcached_fetch_result(handle, result, &fetchRC) != nil else {
@@ -267,12 +268,25 @@ final class MemcachedConnection {
                     break
                 }
                 let keyLength = memcached_result_key_length(result)
-                let key = String(decoding: UnsafeRawBufferPointer(start: memcached_result_key_value(result), count: keyLength), as: UTF8.self)
+                guard let resultKey = memcached_result_key_value(result) else { continue }
+                // Replies come in request order per server: look for the key from where the
+                // last one matched, comparing bytes instead of building a String per reply.
+                var index = -1
+                var probe = cursor
+                for _ in 0..<keys.count {
+                    if lengths[probe] == keyLength, memcmp(base + offsets[probe], resultKey, keyLength) == 0 {
+                        index = probe
+                        break
+                    }
+                    probe = probe + 1 == keys.count ? 0 : probe + 1
+                }
+                guard index >= 0 else { continue }
+                cursor = index + 1 == keys.count ? 0 : index + 1
                 let valueLength = memcached_result_length(result)
                 // A zero-length value has a NULL pointer: the length decides, not the pointer.
                 let bytes = valueLength > 0
                     ? Array(UnsafeRawBufferPointer(start: memcached_result_value(result), count: valueLength)) : []
-                found[key] = CacheEntry(flags: memcached_result_flags(result), bytes: bytes)
+                found[keys[index]] = CacheEntry(flags: memcached_result_flags(result), bytes: bytes)
             }
         }
         // A server that dies mid-fetch is skipped by libmemcached, and its keys look missing:
