@@ -38,9 +38,15 @@ let package = Package(
             path: "Examples/CacheTour",
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "FileCacheProcessHelper",
+            dependencies: ["Caching"],
+            path: "Tests/FileCacheProcessHelper",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "CachingTests",
-            dependencies: ["Caching", "CachingTesting"],
+            dependencies: ["Caching", "CachingTesting", "FileCacheProcessHelper"],
             swiftSettings: swiftSettings
         ),
     ]
