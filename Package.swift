@@ -46,7 +46,11 @@ let package = Package(
         ),
         .testTarget(
             name: "CachingTests",
-            dependencies: ["Caching", "CachingTesting", "FileCacheProcessHelper"],
+            dependencies: [
+                "Caching", "CachingTesting", "FileCacheProcessHelper",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,0 +1,168 @@
+import Caching
+import InMemoryLogging
+import Logging
+import Testing
+
+/// getMany, setMany, deleteMany and key validation (Django's R-GETMANY… and R-KEYVALID).
+@Suite("Conformance: many-key operations and key validation")
+struct ManyAndKeyValidationTests {
+    @Test("getMany returns only present keys, by the caller's keys", arguments: ConformanceBackend.all)
+    func getMany(backend: ConformanceBackend) async throws {
+        try await Fixture.with(backend) { fx async throws in
+            try await fx.cache.set("a", "a")
+            try await fx.cache.set("b", "b")
+            try await fx.cache.set("c", "c")
+            try await fx.cache.set("d", "d")
+            #expect(try await fx.cache.getMany(["a", "c", "d"], as: String.self) == ["a": "a", "c": "c", "d": "d"])
+            #expect(try await fx.cache.getMany(["a", "b", "e"], as: String.self) == ["a": "a", "b": "b"])
+            #expect(try await fx.cache.getMany(["a", "a", "b"], as: String.self) == ["a": "a", "b": "b"])
+            #expect(try await fx.cache.getMany(["a", "b", "e"].lazy.map { $0 }, as: String.self) == ["a": "a", "b": "b"])
+            #expect(try await fx.cache.getMany([String](), as: String.self) == [:])
+        }
+    }
+
+    @Test("getMany skips expired keys", arguments: ConformanceBackend.all)
+    func getManyExpired(backend: ConformanceBackend) async throws {
+        try await Fixture.with(backend) { fx async throws in
+            try await fx.cache.set("short", 1, timeout: 1)
+            try await fx.cache.set("long", 2, timeout: 100)
+            try await fx.pass(1)
+            #expect(try await fx.cache.getMany(["short", "long"], as: Int.self) == ["long": 2])
+        }
+    }
+
+    @Test("setMany stores every value and returns no failed keys", arguments: ConformanceBackend.all)
+    func setMany(backend: ConformanceBackend) async throws {
+        try await Fixture.with(backend) { fx async throws in
+            #expect(try await fx.cache.setMany(["key1": "spam", "key2": "eggs"]) == [])
+            #expect(try await fx.cache.get("key1", as: String.self) == "spam")
+            #expect(try await fx.cache.get("key2", as: String.self) == "eggs")
+            #expect(try await fx.cache.setMany([String: Int]()) == [])
+        }
+    }
+
+    @Test("setMany applies the timeout", arguments: ConformanceBackend.all)
+    func setManyExpiration(backend: ConformanceBackend) async throws {
+        try await Fixture.with(backend) { fx async throws in
+            try await fx.cache.setMany(["key1": "spam", "key2": "eggs"], timeout: 2)
+            try await fx.pass(2)
+            #expect(try await fx.cache.get("key1", as: String.self) == nil)
+            #expect(try await fx.cache.get("key2", as: String.self) == nil)
+        }
+    }
+
+    @Test("deleteMany removes the named keys only", arguments: ConformanceBackend.all)
+    func deleteMany(backend: ConformanceBackend) async throws {
+        try await Fixture.with(backend) { fx async throws in
+            try await fx.cache.setMany(["key1": "spam", "key2": "eggs", "key3": "ham"])
+            try await fx.cache.deleteMany(["key1", "key2", "missing"])
+            #expect(try await fx.cache.get("key1", as: String.self) == nil)
+            #expect(try await fx.cache.get("key2", as: String.self) == nil)
+            #expect(try await fx.cache.get("key3", as: String.self) == "ham")
+            try await fx.cache.deleteMany([String]())
+            #expect(try await fx.cache.get("key3", as: String.self) == "ham")
+        }
+    }
+
+    /// Keys whose made form (`:1:` + key) breaks a memcached rule.
+    static let invalidKeys: [(String, String)] = [
+        ("key with spaces", "space"),
+        ("key\twith\ttab", "control character"),
+        ("key\u{0}nul", "NUL"),
+        ("key\u{7F}del", "DEL"),
+        ("key\nnewline", "newline"),
+        (String(repeating: "a", count: 248), "251 code points"),
+        (String(repeating: "é", count: 247), "250 code points but 497 UTF-8 bytes"),
+        (String(repeating: "🇫🇷", count: 124), "248 flags: 127 characters, 251 code points"),
+    ]
+
+    @Test("strict validation: every operation throws invalidKey and touches nothing", arguments: ConformanceBackend.all)
+    func invalidKeysThrow(backend: ConformanceBackend) async throws {
+        try await Fixture.with(backend) { fx async throws in
+            let cache = fx.cache
+            try await cache.set("bystander", "safe")
+            for (key, why) in Self.invalidKeys {
+                let operations: [(String, () async throws -> Void)] = [
+                    ("get", { _ = try await cache.get(key, as: Int.self) }),
+                    ("set", { try await cache.set(key, 1) }),
+                    ("add", { try await cache.add(key, 1) }),
+                    ("delete", { try await cache.delete(key) }),
+                    ("hasKey", { _ = try await cache.hasKey(key) }),
+                    ("incr", { try await cache.incr(key) }),
+                    ("decr", { try await cache.decr(key) }),
+                    ("touch", { try await cache.touch(key) }),
+                    ("getOrSet", { _ = try await cache.getOrSet(key, default: 1) }),
+                    ("incrVersion", { try await cache.incrVersion(key) }),
+                    ("getMany", { _ = try await cache.getMany(["bystander", key], as: String.self) }),
+                    ("setMany", { try await cache.setMany(["bystander": "overwritten", key: "x"]) }),
+                    ("deleteMany", { try await cache.deleteMany(["bystander", key]) }),
+                ]
+                for (name, operation) in operations {
+                    let error = await #expect(throws: CacheError.self, "\(name) with a key with \(why)") { try await operation() }
+                    #expect(error?.code == .invalidKey, "\(name) with a key with \(why)")
+                    #expect(error?.key == ":1:" + key)
+                }
+            }
+            #expect(try await cache.get("bystander", as: String.self) == "safe")
+        }
+    }
+
+    @Test("the longest valid keys and unusual but valid characters are accepted", arguments: ConformanceBackend.all)
+    func validEdgeKeys(backend: ConformanceBackend) async throws {
+        try await Fixture.with(backend) { fx async throws in
+            let keys = [
+                String(repeating: "a", count: 247),
+                String(repeating: "é", count: 123),
+                "nbsp\u{00A0}key", "next-line\u{0085}key", "punctuation!@#$%^&*()[]{};'\",./<>?`~|\\",
+            ]
+            for key in keys {
+                try await fx.cache.set(key, key)
+                #expect(try await fx.cache.get(key, as: String.self) == key)
+            }
+        }
+    }
+
+    @Test("an invalid key message names the made key and the rule", arguments: ConformanceBackend.all)
+    func invalidKeyMessage(backend: ConformanceBackend) async throws {
+        try await Fixture.with(backend) { fx async throws in
+            let spaced = await #expect(throws: CacheError.self) { try await fx.cache.set("key with spaces", 1) }
+            #expect(spaced?.message.contains("':1:key with spaces'") == true)
+            #expect(spaced?.message.contains("U+0020") == true)
+            let long = await #expect(throws: CacheError.self) { try await fx.cache.set(String(repeating: "a", count: 248), 1) }
+            #expect(long?.message.contains("251 code points long (longer than 250)") == true)
+            let bytes = await #expect(throws: CacheError.self) { try await fx.cache.set(String(repeating: "é", count: 247), 1) }
+            #expect(bytes?.message.contains("497 bytes long in UTF-8") == true)
+            #expect(throws: CacheError.self) { try fx.cache.validateKey("a b") }
+            try fx.cache.validateKey(":1:fine")
+        }
+    }
+
+    @Test("a key function's result is what gets validated", arguments: ConformanceBackend.all)
+    func validationAfterKeyFunction(backend: ConformanceBackend) async throws {
+        try await Fixture.with(backend) { fx async throws in
+            let appending = try await fx.cache(keyFunction: { key, _, _ in key + ":1" })
+            try await appending.set(String(repeating: "k", count: 248), 1)
+            let error = await #expect(throws: CacheError.self) { try await appending.set(String(repeating: "k", count: 249), 1) }
+            #expect(error?.code == .invalidKey)
+        }
+    }
+
+    @Test("warn mode logs Django's CacheKeyWarning and proceeds where the backend can store the key", arguments: ConformanceBackend.all)
+    func warnMode(backend: ConformanceBackend) async throws {
+        try await Fixture.with(backend) { fx async throws in
+            let lenient = try await fx.cache(validation: .warn)
+            if lenient.requiresValidKeys {
+                let error = await #expect(throws: CacheError.self) { try await lenient.set("key with spaces", 1) }
+                #expect(error?.code == .invalidKey)
+            } else {
+                fx.logs.clear()
+                try await lenient.set("key with spaces", 1)
+                #expect(try await lenient.get("key with spaces", as: Int.self) == 1)
+                let warnings = fx.logs.entries.filter { $0.level == .warning }
+                #expect(warnings.count == 2)
+                #expect(warnings.allSatisfy { "\($0.message)".contains("':1:key with spaces'") })
+                #expect(warnings.first?.metadata["cache.warning"] == "CacheKeyWarning")
+            }
+        }
+    }
+}
