@@ -17,7 +17,8 @@ import Darwin
 #endif
 
 func fail(_ message: String) -> Never {
-    fputs("FileCacheProcessHelper: \(message)\n", stderr)
+    let text = Array("FileCacheProcessHelper: \(message)\n".utf8)
+    _ = text.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     exit(2)
 }
 

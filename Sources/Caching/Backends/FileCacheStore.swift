@@ -157,26 +157,36 @@ final class FileCacheStore: Sendable {
             throw failure("open", path, code, key: key)
         }
         defer { close(descriptor) }
-        var buffer = [UInt8](repeating: 0, count: 0)
-        var capacity = 8192
-        var filled = 0
+        var capacity = 16384
         while true {
-            if filled == capacity || buffer.isEmpty {
-                if !buffer.isEmpty { capacity *= 4 }
-                buffer.append(contentsOf: repeatElement(0, count: capacity - buffer.count))
+            var readError: Int32 = 0
+            var complete = false
+            let bytes = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+                var filled = 0
+                while filled < capacity {
+                    let wanted = capacity - filled
+                    let got = read(descriptor, buffer.baseAddress! + filled, wanted)
+                    if got < 0 {
+                        if errno == EINTR { continue }
+                        readError = errno
+                        break
+                    }
+                    filled += got
+                    if got == 0 || (!strict && got < wanted) {
+                        complete = true
+                        break
+                    }
+                }
+                count = filled
             }
-            let wanted = capacity - filled
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + filled, wanted) }
-            if count < 0 {
-                let code = errno
-                if code == EINTR { continue }
-                throw failure("read", path, code, key: key)
-            }
-            filled += count
-            if count == 0 || (!strict && count < wanted) { break }
+            if readError != 0 { throw Self.failure("read", path, readError, key: key) }
+            if complete { return bytes }
+            // Larger than the buffer: read it again from the start with room for all of it.
+            var info = stat()
+            let size = fstat(descriptor, &info) == 0 ? Int(info.st_size) : 0
+            capacity = max(capacity * 4, size + 1)
+            guard lseek(descriptor, 0, SEEK_SET) == 0 else { throw Self.failure("seek", path, errno, key: key) }
         }
-        buffer.removeLast(buffer.count - filled)
-        return buffer
     }
 
     /// Removes a key's file if, looked at again under the lock, it is still expired or corrupt.
@@ -249,17 +259,75 @@ final class FileCacheStore: Sendable {
         }
     }
 
-    /// Renames a temporary file over a cache file.
+    /// How ``install(_:as:key:)`` put a file in place.
+    enum Installed {
+        /// The key had no file before.
+        case created
+        /// The key's file was replaced; the old file now has the temporary name (remove it,
+        /// preferably after the lock is released).
+        case replaced(old: String?)
+        /// The temporary file had vanished (a concurrent `clear`, or the directory was deleted).
+        case vanished
+    }
+
+    /// Puts a temporary file in place of a cache file, atomically.
     ///
-    /// A temporary file that vanished (a concurrent `clear`, or the directory deleted) is not an
-    /// error: the write happened before the clear, as far as any reader can tell.
-    private func install(_ temporary: String, as name: String, key: String) throws(CacheError) {
+    /// On Linux the temporary file and the cache file are swapped with
+    /// `renameat2(RENAME_EXCHANGE)` and the old one is removed afterwards: a plain `rename` over
+    /// an existing file makes ext4 start writing the new file's data at once
+    /// (`auto_da_alloc`), which measured 0.9–1.7 ms per write here against ~50 µs for the swap.
+    /// Readers see the old file or the new one either way. Where the swap is not available,
+    /// a plain `rename`.
+    ///
+    /// A temporary file that vanished is not an error: as far as any reader can tell, the
+    /// write happened just before the clear.
+    private func install(_ temporary: String, as name: String, key: String) throws(CacheError) -> Installed {
         let destination = path(ofFile: name)
+        if let exchange = Self.renameExchange.function {
+            if exchange(AT_FDCWD, temporary, AT_FDCWD, destination, 2 /* RENAME_EXCHANGE */) == 0 {
+                return .replaced(old: temporary)
+            }
+            let code = errno
+            if code != ENOENT, code != EINVAL, code != ENOSYS, code != EOPNOTSUPP {
+                unlink(temporary)
+                throw Self.failure("swap a temporary file with", destination, code, key: key)
+            }
+            if code == ENOENT, rename(temporary, destination) == 0 { return .created }
+            if code == ENOENT, errno == ENOENT { return .vanished }
+        }
+        let existed = exists(name)
         if rename(temporary, destination) != 0 {
             let code = errno
-            if code == ENOENT { return }
+            if code == ENOENT { return .vanished }
             unlink(temporary)
             throw Self.failure("rename a temporary file to", destination, code, key: key)
+        }
+        return existed ? .replaced(old: nil) : .created
+    }
+
+    private struct RenameExchange: @unchecked Sendable {
+        typealias Function = @convention(c) (Int32, UnsafePointer<CChar>?, Int32, UnsafePointer<CChar>?, UInt32) -> Int32
+        let function: Function?
+    }
+
+    /// `renameat2`, looked up at run time (Swift's Glibc module does not declare it).
+    private static let renameExchange: RenameExchange = {
+        #if os(Linux)
+        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "renameat2") else {
+            return RenameExchange(function: nil)
+        }
+        return RenameExchange(function: unsafeBitCast(symbol, to: RenameExchange.Function.self))
+        #else
+        return RenameExchange(function: nil)
+        #endif
+    }()
+
+    /// Removes the file an install displaced, and counts a created file.
+    private func finish(_ installed: Installed) {
+        switch installed {
+        case .created: noteCreated()
+        case .replaced(let old?): unlink(old)
+        case .replaced(nil), .vanished: break
         }
     }
 
@@ -272,48 +340,41 @@ final class FileCacheStore: Sendable {
         let name = FileCacheFormat.fileName(forKey: key)
         try cullIfDue(beforeWriting: name, limits: limits, now: now)
         let temporary = try writeTemporaryFile(FileCacheFormat.encode(key: key, entry: entry, expiry: expiry), key: key)
-        let created = try locked(name) { () throws(CacheError) -> Bool in
-            let existed = exists(name)
-            try install(temporary, as: name, key: key)
-            return !existed
-        }
-        if created { noteCreated() }
+        finish(try locked(name) { () throws(CacheError) -> Installed in try install(temporary, as: name, key: key) })
     }
 
     func storeIfAbsent(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry, limits: CullLimits, now: Double) throws(CacheError) -> Bool {
         let name = FileCacheFormat.fileName(forKey: key)
+        // A live entry seen without the lock is a linearizable "no": skip writing a file.
+        if case .live = try lookup(key, file: name, now: now) { return false }
         try cullIfDue(beforeWriting: name, limits: limits, now: now)
         let temporary = try writeTemporaryFile(FileCacheFormat.encode(key: key, entry: entry, expiry: expiry), key: key)
-        enum Outcome { case present, replaced, created }
-        let outcome: Outcome
+        let outcome: Installed?
         do {
-            outcome = try locked(name) { () throws(CacheError) -> Outcome in
-                let found = try lookup(key, file: name, now: now)
-                if case .live = found { return .present }
-                try install(temporary, as: name, key: key)
-                if case .missing = found { return .created }
-                return .replaced
+            outcome = try locked(name) { () throws(CacheError) -> Installed? in
+                if case .live = try lookup(key, file: name, now: now) { return nil }
+                return try install(temporary, as: name, key: key)
             }
         } catch {
             unlink(temporary)
             throw error
         }
-        switch outcome {
-        case .present:
+        guard let outcome else {
             unlink(temporary)
             return false
-        case .created:
-            noteCreated()
-            return true
-        case .replaced:
-            return true
         }
+        finish(outcome)
+        return true
     }
 
     func increment(_ key: String, by delta: Int, now: Double) throws(CacheError) -> Int {
         let name = FileCacheFormat.fileName(forKey: key)
         var removed = false
-        defer { if removed { adjustCount(by: -1) } }
+        var installed: Installed?
+        defer {
+            if removed { adjustCount(by: -1) }
+            if let installed { finish(installed) }
+        }
         return try locked(name) { () throws(CacheError) -> Int in
             switch try lookup(key, file: name, now: now) {
             case .missing, .otherKey:
@@ -327,7 +388,7 @@ final class FileCacheStore: Sendable {
                 if overflow { throw CacheError.overflow(key, value: value, delta: delta) }
                 let temporary = try writeTemporaryFile(
                     FileCacheFormat.encode(key: key, entry: .integer(result), expiry: expiry), key: key)
-                try install(temporary, as: name, key: key)
+                installed = try install(temporary, as: name, key: key)
                 return result
             }
         }
