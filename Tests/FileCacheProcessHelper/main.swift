@@ -6,7 +6,8 @@
 //   get DIR KEY                prints the value, or "<miss>"
 //   add DIR KEY VALUE          prints true or false
 //   rewrite DIR KEY SIZE N     stores N byte values of SIZE bytes, value i filled with byte i % 251
-//   readcheck DIR KEY N        reads KEY N times; prints "reads=R uniform=U torn=T"
+//   fill DIR PREFIX N          stores N keys PREFIX0 … PREFIX(N-1), never expiring
+//   readcheck DIR KEY SIZE N   reads KEY N times; prints "reads=R uniform=U torn=T"
 //                              (a value is uniform when all its bytes are equal and its size is right)
 import Caching
 
@@ -59,14 +60,22 @@ do {
             try await cache.set(key, [UInt8](repeating: UInt8(index % 251), count: size), timeout: .never)
         }
         print("ok")
+    case "fill":
+        for index in 0..<integer(4) { try await cache.set("\(key)\(index)", index, timeout: .never) }
+        print("ok")
     case "readcheck":
         var reads = 0
         var uniform = 0
         var torn = 0
-        for _ in 0..<integer(4) {
+        let size = integer(4)
+        for _ in 0..<integer(5) {
             guard let value = try await cache.get(key, as: [UInt8].self) else { continue }
             reads += 1
-            if let first = value.first, value.allSatisfy({ $0 == first }) { uniform += 1 } else { torn += 1 }
+            if value.count == size, let first = value.first, value.allSatisfy({ $0 == first }) {
+                uniform += 1
+            } else {
+                torn += 1
+            }
         }
         print("reads=\(reads) uniform=\(uniform) torn=\(torn)")
     default:
