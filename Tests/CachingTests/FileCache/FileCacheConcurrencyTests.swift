@@ -97,10 +97,10 @@ struct FileCacheConcurrencyTests {
     @Test("a reader never sees a torn value while another process rewrites a large one")
     func noTornReads() async throws {
         try await withCache { cache, directory in
-            let size = 256 * 1024
+            let size = 96 * 1024
             try await cache.set("big", [UInt8](repeating: 7, count: size), timeout: .never)
             // The child writes while this process reads…
-            let writer = try HelperProcess(["rewrite", directory.path, "big", "\(size)", "60"])
+            let writer = try HelperProcess(["rewrite", directory.path, "big", "\(size)", "40"])
             let done = Flag()
             let watcher = Task {
                 defer { done.value.store(true, ordering: .releasing) }
@@ -115,15 +115,15 @@ struct FileCacheConcurrencyTests {
             }
             #expect(try await watcher.value == "ok")
             // …and this process writes while the child reads.
-            let reader = try HelperProcess(["readcheck", directory.path, "big", "\(size)", "150"])
+            let reader = try HelperProcess(["readcheck", directory.path, "big", "\(size)", "100"])
             for index in 0..<60 { try await cache.set("big", [UInt8](repeating: UInt8(index), count: size), timeout: .never) }
             let report = try await reader.finish()
             let fields = Dictionary(uniqueKeysWithValues: report.split(separator: " ").map {
                 let parts = $0.split(separator: "=")
                 return (String(parts[0]), Int(parts[1]) ?? -1)
             })
-            #expect(fields["reads"] == 150, "\(report)")
-            #expect(fields["uniform"] == 150, "\(report)")
+            #expect(fields["reads"] == 100, "\(report)")
+            #expect(fields["uniform"] == 100, "\(report)")
             #expect(fields["torn"] == 0, "\(report)")
         }
     }
