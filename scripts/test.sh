@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine: installs what the tests need
+# (libmemcached-dev, memcached, a Python venv with Django, pymemcache, pylibmc and
+# PyJWT for the interop tests), builds, and runs every test. Tests that need a
+# memcached server start their own on loopback ports.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/opt/swift/usr/bin:$PATH"
+./scripts/setup-test-env.sh
+swift build --build-tests
+swift test
