@@ -14,9 +14,14 @@ let package = Package(
     name: "swift-caching-benchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(path: ".."),
+        .package(name: "swift-caching", path: ".."),
     ],
     targets: [
         .target(name: "BenchmarkSupport", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "CachingBenchmarks",
+            dependencies: ["BenchmarkSupport", .product(name: "Caching", package: "swift-caching")],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

@@ -51,7 +51,27 @@ enum FileCacheFormat {
     /// The file name for a made key: 32 hex digits and ``fileExtension``.
     static func fileName(forKey key: String) -> String {
         let (high, low) = fnv1a128(key.utf8)
-        return hex(high) + hex(low) + fileExtension
+        return fileName(high: high, low: low)
+    }
+
+    /// The file name for a hash: 32 lowercase hex digits, high half first, and ``fileExtension``.
+    static func fileName(high: UInt64, low: UInt64) -> String {
+        let digits: StaticString = "0123456789abcdef"
+        let extensionBytes = fileExtension.utf8
+        return String(unsafeUninitializedCapacity: 32 + extensionBytes.count) { buffer in
+            digits.withUTF8Buffer { digits in
+                for index in 0..<16 {
+                    buffer[index] = digits[Int((high >> (60 - 4 * UInt64(index))) & 0xF)]
+                    buffer[16 + index] = digits[Int((low >> (60 - 4 * UInt64(index))) & 0xF)]
+                }
+            }
+            var offset = 32
+            for byte in extensionBytes {
+                buffer[offset] = byte
+                offset += 1
+            }
+            return offset
+        }
     }
 
     /// The lock shard of a cache file name (from its first hex digit).
@@ -242,11 +262,6 @@ enum FileCacheFormat {
             low = product.low
         }
         return (high, low)
-    }
-
-    private static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.utf8.count) + digits
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {

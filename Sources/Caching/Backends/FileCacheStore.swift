@@ -35,6 +35,7 @@ import Synchronization
 /// recently written; reads do not change a file), as Django's rule counts them.
 final class FileCacheStore: Sendable {
     let directory: String
+    private let directoryPrefix: String
     private let locks: [FileCacheLock]
     private let census = Mutex(Census())
     private let tempCounter = Atomic<UInt64>(0)
@@ -58,6 +59,7 @@ final class FileCacheStore: Sendable {
 
     private init(directory: String) {
         self.directory = directory
+        self.directoryPrefix = directory + "/"
         self.locks = (0..<FileCacheFormat.lockShards).map { shard in
             FileCacheLock(path: directory + "/" + FileCacheFormat.lockPrefix + String(shard, radix: 16))
         }
@@ -76,12 +78,27 @@ final class FileCacheStore: Sendable {
 
     func path(ofFile name: String) -> String { directory + "/" + name }
 
-    private func lock(forFile name: String) -> FileCacheLock {
-        locks[FileCacheFormat.shard(ofFileName: name)]
+    /// A cache file: its name in the directory, its path and its lock shard.
+    struct CacheFile {
+        var name: String
+        var path: String
+        var shard: Int
     }
 
-    private func locked<T>(_ name: String, _ body: () throws(CacheError) -> T) throws(CacheError) -> T {
-        try lock(forFile: name).withLock(createDirectory: createDirectory, body)
+    /// The file for a made key, its name and path built in one pass each (this runs on every operation).
+    func file(forKey key: String) -> CacheFile {
+        let (high, low) = FileCacheFormat.fnv1a128(key.utf8)
+        let name = FileCacheFormat.fileName(high: high, low: low)
+        return CacheFile(name: name, path: directoryPrefix + name, shard: Int(high >> 60) % FileCacheFormat.lockShards)
+    }
+
+    /// The file for a name found in the directory.
+    func file(named name: String) -> CacheFile {
+        CacheFile(name: name, path: directoryPrefix + name, shard: FileCacheFormat.shard(ofFileName: name))
+    }
+
+    private func locked<T>(_ file: CacheFile, _ body: () throws(CacheError) -> T) throws(CacheError) -> T {
+        try locks[file.shard].withLock(createDirectory: createDirectory, body)
     }
 
     /// Creates the directory and any missing parents, mode 0700.
@@ -125,8 +142,8 @@ final class FileCacheStore: Sendable {
     ///
     /// A torn expiry (a `touch` caught half-way) is read again, up to three times; a file that
     /// looks corrupt is read again once with a strict read, to be sure before it is removed.
-    func lookup(_ key: String, file name: String, now: Double) throws(CacheError) -> Lookup {
-        let path = path(ofFile: name)
+    func lookup(_ key: String, file: CacheFile, now: Double) throws(CacheError) -> Lookup {
+        let path = file.path
         var attempt = 0
         while true {
             attempt += 1
@@ -192,26 +209,26 @@ final class FileCacheStore: Sendable {
     /// Removes a key's file if, looked at again under the lock, it is still expired or corrupt.
     ///
     /// - Returns: Whether a file was removed.
-    private func reap(_ key: String, file name: String, now: Double) throws(CacheError) -> Bool {
-        try locked(name) { () throws(CacheError) -> Bool in
-            switch try lookup(key, file: name, now: now) {
-            case .expired, .corrupt: return unlinkFile(name)
+    private func reap(_ key: String, file: CacheFile, now: Double) throws(CacheError) -> Bool {
+        try locked(file) { () throws(CacheError) -> Bool in
+            switch try lookup(key, file: file, now: now) {
+            case .expired, .corrupt: return unlinkFile(file)
             case .missing, .live, .otherKey: return false
             }
         }
     }
 
-    private func unlinkFile(_ name: String) -> Bool {
-        unlink(path(ofFile: name)) == 0
+    private func unlinkFile(_ file: CacheFile) -> Bool {
+        unlink(file.path) == 0
     }
 
     func entry(forKey key: String, now: Double) throws(CacheError) -> CacheEntry? {
-        let name = FileCacheFormat.fileName(forKey: key)
-        switch try lookup(key, file: name, now: now) {
+        let file = file(forKey: key)
+        switch try lookup(key, file: file, now: now) {
         case .live(let entry, _):
             return entry
         case .expired, .corrupt:
-            if try reap(key, file: name, now: now) { adjustCount(by: -1) }
+            if try reap(key, file: file, now: now) { adjustCount(by: -1) }
             return nil
         case .missing, .otherKey:
             return nil
@@ -281,8 +298,8 @@ final class FileCacheStore: Sendable {
     ///
     /// A temporary file that vanished is not an error: as far as any reader can tell, the
     /// write happened just before the clear.
-    private func install(_ temporary: String, as name: String, key: String) throws(CacheError) -> Installed {
-        let destination = path(ofFile: name)
+    private func install(_ temporary: String, as file: CacheFile, key: String) throws(CacheError) -> Installed {
+        let destination = file.path
         if let exchange = Self.renameExchange.function {
             if exchange(AT_FDCWD, temporary, AT_FDCWD, destination, 2 /* RENAME_EXCHANGE */) == 0 {
                 return .replaced(old: temporary)
@@ -295,7 +312,7 @@ final class FileCacheStore: Sendable {
             if code == ENOENT, rename(temporary, destination) == 0 { return .created }
             if code == ENOENT, errno == ENOENT { return .vanished }
         }
-        let existed = exists(name)
+        let existed = exists(file)
         if rename(temporary, destination) != 0 {
             let code = errno
             if code == ENOENT { return .vanished }
@@ -331,29 +348,29 @@ final class FileCacheStore: Sendable {
         }
     }
 
-    private func exists(_ name: String) -> Bool {
+    private func exists(_ file: CacheFile) -> Bool {
         var info = stat()
-        return lstat(path(ofFile: name), &info) == 0
+        return lstat(file.path, &info) == 0
     }
 
     func store(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry, limits: CullLimits, now: Double) throws(CacheError) {
-        let name = FileCacheFormat.fileName(forKey: key)
-        try cullIfDue(beforeWriting: name, limits: limits, now: now)
+        let file = file(forKey: key)
+        try cullIfDue(beforeWriting: file, limits: limits, now: now)
         let temporary = try writeTemporaryFile(FileCacheFormat.encode(key: key, entry: entry, expiry: expiry), key: key)
-        finish(try locked(name) { () throws(CacheError) -> Installed in try install(temporary, as: name, key: key) })
+        finish(try locked(file) { () throws(CacheError) -> Installed in try install(temporary, as: file, key: key) })
     }
 
     func storeIfAbsent(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry, limits: CullLimits, now: Double) throws(CacheError) -> Bool {
-        let name = FileCacheFormat.fileName(forKey: key)
+        let file = file(forKey: key)
         // A live entry seen without the lock is a linearizable "no": skip writing a file.
-        if case .live = try lookup(key, file: name, now: now) { return false }
-        try cullIfDue(beforeWriting: name, limits: limits, now: now)
+        if case .live = try lookup(key, file: file, now: now) { return false }
+        try cullIfDue(beforeWriting: file, limits: limits, now: now)
         let temporary = try writeTemporaryFile(FileCacheFormat.encode(key: key, entry: entry, expiry: expiry), key: key)
         let outcome: Installed?
         do {
-            outcome = try locked(name) { () throws(CacheError) -> Installed? in
-                if case .live = try lookup(key, file: name, now: now) { return nil }
-                return try install(temporary, as: name, key: key)
+            outcome = try locked(file) { () throws(CacheError) -> Installed? in
+                if case .live = try lookup(key, file: file, now: now) { return nil }
+                return try install(temporary, as: file, key: key)
             }
         } catch {
             unlink(temporary)
@@ -368,19 +385,19 @@ final class FileCacheStore: Sendable {
     }
 
     func increment(_ key: String, by delta: Int, now: Double) throws(CacheError) -> Int {
-        let name = FileCacheFormat.fileName(forKey: key)
+        let file = file(forKey: key)
         var removed = false
         var installed: Installed?
         defer {
             if removed { adjustCount(by: -1) }
             if let installed { finish(installed) }
         }
-        return try locked(name) { () throws(CacheError) -> Int in
-            switch try lookup(key, file: name, now: now) {
+        return try locked(file) { () throws(CacheError) -> Int in
+            switch try lookup(key, file: file, now: now) {
             case .missing, .otherKey:
                 throw CacheError.keyNotFound(key)
             case .expired, .corrupt:
-                removed = unlinkFile(name)
+                removed = unlinkFile(file)
                 throw CacheError.keyNotFound(key)
             case .live(let entry, let expiry):
                 guard let value = entry.integerValue else { throw CacheError.notAnInteger(key, flags: entry.flags) }
@@ -388,25 +405,25 @@ final class FileCacheStore: Sendable {
                 if overflow { throw CacheError.overflow(key, value: value, delta: delta) }
                 let temporary = try writeTemporaryFile(
                     FileCacheFormat.encode(key: key, entry: .integer(result), expiry: expiry), key: key)
-                installed = try install(temporary, as: name, key: key)
+                installed = try install(temporary, as: file, key: key)
                 return result
             }
         }
     }
 
     func updateExpiry(forKey key: String, to expiry: CacheExpiry, now: Double) throws(CacheError) -> Bool {
-        let name = FileCacheFormat.fileName(forKey: key)
+        let file = file(forKey: key)
         var removed = false
         defer { if removed { adjustCount(by: -1) } }
-        return try locked(name) { () throws(CacheError) -> Bool in
-            switch try lookup(key, file: name, now: now) {
+        return try locked(file) { () throws(CacheError) -> Bool in
+            switch try lookup(key, file: file, now: now) {
             case .missing, .otherKey:
                 return false
             case .expired, .corrupt:
-                removed = unlinkFile(name)
+                removed = unlinkFile(file)
                 return false
             case .live:
-                let path = path(ofFile: name)
+                let path = file.path
                 let descriptor = open(path, O_WRONLY | O_CLOEXEC)
                 guard descriptor >= 0 else { throw Self.failure("open", path, errno, key: key) }
                 defer { close(descriptor) }
@@ -421,18 +438,18 @@ final class FileCacheStore: Sendable {
     }
 
     func removeEntry(forKey key: String, now: Double) throws(CacheError) -> Bool {
-        let name = FileCacheFormat.fileName(forKey: key)
+        let file = file(forKey: key)
         var removed = false
         defer { if removed { adjustCount(by: -1) } }
-        return try locked(name) { () throws(CacheError) -> Bool in
-            switch try lookup(key, file: name, now: now) {
+        return try locked(file) { () throws(CacheError) -> Bool in
+            switch try lookup(key, file: file, now: now) {
             case .missing, .otherKey:
                 return false
             case .expired, .corrupt:
-                removed = unlinkFile(name)
+                removed = unlinkFile(file)
                 return false
             case .live:
-                removed = unlinkFile(name)
+                removed = unlinkFile(file)
                 return removed
             }
         }
@@ -490,17 +507,17 @@ final class FileCacheStore: Sendable {
 
     /// Django's cull, run before a write: when the directory holds `MAX_ENTRIES` files or more
     /// and `name` is a new key, removes files (see the type's discussion).
-    private func cullIfDue(beforeWriting name: String, limits: CullLimits, now: Double) throws(CacheError) {
+    private func cullIfDue(beforeWriting file: CacheFile, limits: CullLimits, now: Double) throws(CacheError) {
         try census.withLock { (census: inout Census) throws(CacheError) in
             let resyncDue = census.createsSinceScan >= max(1, limits.maxEntries / 2)
             if let count = census.count, !resyncDue {
                 if count < limits.maxEntries { return }
                 // At capacity: an existing key never culls, and costs one stat to tell.
-                if exists(name) { return }
+                if exists(file) { return }
             }
             let files = try listDirectory().filter(FileCacheFormat.isCacheFileName)
             census.createsSinceScan = 0
-            guard files.count >= limits.maxEntries, !files.contains(name) else {
+            guard files.count >= limits.maxEntries, !files.contains(file.name) else {
                 census.count = files.count
                 return
             }
@@ -515,7 +532,7 @@ final class FileCacheStore: Sendable {
     private func cull(_ files: [String], limits: CullLimits, now: Double) throws(CacheError) -> Int {
         if limits.cullFrequency == 0 {
             var left = files.count
-            for name in files where unlinkFile(name) { left -= 1 }
+            for name in files where unlinkFile(file(named: name)) { left -= 1 }
             return left
         }
         var left = files.count
@@ -533,7 +550,7 @@ final class FileCacheStore: Sendable {
         }
         guard left >= limits.maxEntries else { return left }
         live.sort { $0.modified != $1.modified ? $0.modified < $1.modified : $0.name < $1.name }
-        for victim in live.prefix(left / limits.cullFrequency) where unlinkFile(victim.name) {
+        for victim in live.prefix(left / limits.cullFrequency) where unlinkFile(file(named: victim.name)) {
             left -= 1
         }
         return left
@@ -569,8 +586,9 @@ final class FileCacheStore: Sendable {
     }
 
     private func reapIfStillRemovable(_ name: String, now: Double) throws(CacheError) -> Bool {
-        try locked(name) { () -> Bool in
-            if case .removable = inspect(name, now: now) { return unlinkFile(name) }
+        let file = file(named: name)
+        return try locked(file) { () -> Bool in
+            if case .removable = inspect(name, now: now) { return unlinkFile(file) }
             return false
         }
     }
