@@ -173,11 +173,12 @@ public final class BlockingThreadPool: @unchecked Sendable {
 
 /// The pool as a task executor: a task that prefers it runs its code on the pool's threads,
 /// which may block, and its ``BlockingThreadPool/run(_:)`` calls run inline, without the two
-/// thread switches a hop from the cooperative pool costs.
+/// thread switches a hop from the cooperative pool costs. (The task moves onto the pool at
+/// its first suspension, typically the first `run`; from then on it resumes there.)
 ///
 /// ```swift
 /// try await withTaskExecutorPreference(BlockingThreadPool.shared) {
-///     for key in keys { _ = try await fileCache.get(key, as: String.self) }  // no hops
+///     for key in keys { _ = try await fileCache.get(key, as: String.self) }  // one hop, then none
 /// }
 /// ```
 ///
