@@ -1,7 +1,9 @@
 // Caching benchmarks: LocalMemoryCache against a locked dictionary, FileCache against raw
 // POSIX file I/O, each case interleaved with its baseline (see docs/PERFORMANCE.md).
 //
-//     cd Benchmarks && swift run -c release CachingBenchmarks [--quick]
+//     cd Benchmarks && swift run -c release CachingBenchmarks [local|file] [--quick]
+//
+// `--profile-local-get` and `--profile-file-getmany` run one long loop instead, for `perf record`.
 import BenchmarkSupport
 import Caching
 import Synchronization
@@ -312,25 +314,25 @@ print("\nMedians of \(rounds) interleaved rounds of \(roundDuration) s each; rat
 nonisolated func profileLocalGet() async throws {
     let cache = LocalMemoryCache()
     try await cache.set("key7", value, timeout: .never)
-    for index in 0..<3_000_000 { _ = try await cache.get(index < 0 ? "missing" : "key7", as: String.self) }
+    for _ in 0..<3_000_000 { _ = try await cache.get("key7", as: String.self) }
 }
 
-/// A long loop of FileCache get-hits on the pool executor, for `perf record`.
-nonisolated func profileFileGet() async throws {
+/// A long loop of FileCache getMany(100) calls, for `perf record`.
+nonisolated func profileFileGetMany() async throws {
     let directory = "/tmp/swcache-profile-\(getpid())"
     defer { system("rm -rf '\(directory)'") }
     let cache = try FileCache(directory: directory)
     try await cache.set("key7", value, timeout: .never)
-    try await withTaskExecutorPreference(BlockingThreadPool.shared) {
-        for _ in 0..<300_000 { _ = try await cache.get("key7", as: String.self) }
-    }
+    let keys = (0..<100).map { "key\($0)" }
+    for key in keys { try await cache.set(key, value, timeout: .never) }
+    for _ in 0..<3000 { _ = try await cache.getMany(keys, as: String.self) }
 }
 
 let only = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("--") }
 if CommandLine.arguments.contains("--profile-local-get") {
     try await profileLocalGet()
-} else if CommandLine.arguments.contains("--profile-file-get") {
-    try await profileFileGet()
+} else if CommandLine.arguments.contains("--profile-file-getmany") {
+    try await profileFileGetMany()
 } else {
     if only == nil || only == "local" { try await localMemoryBenchmarks() }
     if only == nil || only == "file" { try await fileBenchmarks() }
