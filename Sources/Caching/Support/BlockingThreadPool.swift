@@ -185,6 +185,9 @@ public final class BlockingThreadPool: @unchecked Sendable {
 /// Use it for work that is mostly blocking I/O; the pool has few threads, so long CPU-bound
 /// work belongs on the cooperative pool.
 extension BlockingThreadPool: TaskExecutor {
+    /// Runs a job of a task that prefers this pool on one of the pool's threads.
+    ///
+    /// - Parameter job: The job the concurrency runtime hands over.
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         submit { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
