@@ -15,7 +15,7 @@ import Darwin
 #endif
 
 let quick = CommandLine.arguments.contains("--quick")
-let rounds = quick ? 3 : 5
+let rounds = quick ? 3 : 7
 let roundDuration = quick ? 0.2 : 0.4
 
 func run(
