@@ -35,6 +35,12 @@ final class HelperProcess: Sendable {
         self.output = output
     }
 
+    /// A child still running when its test ends (a failed expectation threw) is stopped, so
+    /// it does not go on writing into a removed directory.
+    deinit {
+        if process.isRunning { process.terminate() }
+    }
+
     /// Waits for the child to exit (on a thread of its own, not the cooperative pool) and
     /// returns its standard output, trimmed.
     func finish() async throws -> String {
