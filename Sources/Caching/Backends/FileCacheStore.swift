@@ -302,6 +302,14 @@ final class FileCacheStore: Sendable {
         let destination = file.path
         if let exchange = Self.renameExchange.function {
             if exchange(AT_FDCWD, temporary, AT_FDCWD, destination, 2 /* RENAME_EXCHANGE */) == 0 {
+                // Something that is not a file (a directory) sat at the key's path: put it back
+                // and fail as a plain rename would, rather than hide it under a temporary name.
+                var displaced = stat()
+                if lstat(temporary, &displaced) == 0, (displaced.st_mode & S_IFMT) != S_IFREG {
+                    _ = exchange(AT_FDCWD, temporary, AT_FDCWD, destination, 2)
+                    unlink(temporary)
+                    throw Self.failure("replace", destination, EISDIR, key: key)
+                }
                 return .replaced(old: temporary)
             }
             let code = errno

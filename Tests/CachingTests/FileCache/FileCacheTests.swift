@@ -108,7 +108,7 @@ struct FileCacheTests {
         }
     }
 
-    @Test("a directory where a key's file should be: get throws storageFailure (EISDIR), other keys intact")
+    @Test("a directory where a key's file should be: get and set throw storageFailure (EISDIR), other keys intact")
     func directoryInPlaceOfFile() async throws {
         try await withCache { cache, _ in
             try await cache.set("other", "intact")
@@ -118,6 +118,11 @@ struct FileCacheTests {
             #expect(error?.code == .storageFailure)
             #expect(error?.message.contains(path) == true)
             #expect(error?.message.contains("Is a directory") == true)
+            #expect(try await cache.get("other", as: String.self) == "intact")
+            let setError = await #expect(throws: CacheError.self) { try await cache.set("blocked", 1) }
+            #expect(setError?.code == .storageFailure)
+            #expect(setError?.message.contains("Is a directory") == true)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: cache.directory).filter { $0.hasPrefix(".swcache-tmp-") }.isEmpty)
             #expect(try await cache.get("other", as: String.self) == "intact")
             var isDirectory: ObjCBool = false
             #expect(FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue)
