@@ -10,29 +10,27 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
-/// The root package's identity is its directory's name (a path dependency), whatever the
-/// clone or worktree is called.
-let rootPackage: String = {
-    let parts = Context.packageDirectory.split(separator: "/")
-    return parts.count >= 2 ? String(parts[parts.count - 2]) : "swift-caching"
-}()
-
 let package = Package(
     name: "swift-caching-benchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(path: ".."),
+        .package(name: "swift-caching", path: ".."),
     ],
     targets: [
         .target(name: "BenchmarkSupport", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "CachingBenchmarks",
+            dependencies: ["BenchmarkSupport", .product(name: "Caching", package: "swift-caching")],
+            swiftSettings: swiftSettings
+        ),
         .target(name: "CMemcachedBaseline", linkerSettings: [.linkedLibrary("memcached")]),
         .executableTarget(
             name: "MemcachedBenchmarks",
             dependencies: [
                 "BenchmarkSupport", "CMemcachedBaseline",
-                .product(name: "Caching", package: rootPackage),
-                .product(name: "CachingMemcached", package: rootPackage),
-                .product(name: "CachingTesting", package: rootPackage),
+                .product(name: "Caching", package: "swift-caching"),
+                .product(name: "CachingMemcached", package: "swift-caching"),
+                .product(name: "CachingTesting", package: "swift-caching"),
             ],
             swiftSettings: swiftSettings
         ),
