@@ -14,9 +14,25 @@ let package = Package(
     name: "swift-caching-benchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(path: ".."),
+        .package(name: "swift-caching", path: ".."),
     ],
     targets: [
         .target(name: "BenchmarkSupport", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "CachingBenchmarks",
+            dependencies: ["BenchmarkSupport", .product(name: "Caching", package: "swift-caching")],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "CMemcachedBaseline", linkerSettings: [.linkedLibrary("memcached")]),
+        .executableTarget(
+            name: "MemcachedBenchmarks",
+            dependencies: [
+                "BenchmarkSupport", "CMemcachedBaseline",
+                .product(name: "Caching", package: "swift-caching"),
+                .product(name: "CachingMemcached", package: "swift-caching"),
+                .product(name: "CachingTesting", package: "swift-caching"),
+            ],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

@@ -18,7 +18,8 @@ import Darwin
 /// await server.stop()
 /// ```
 ///
-/// The server runs `memcached -l 127.0.0.1 -p PORT -U 0` (plus any extra arguments) as a
+/// The server runs `memcached -l 127.0.0.1 -p PORT -U 0` (plus `-u root` when this process
+/// runs as root, and any extra arguments) as a
 /// child process of this one. ``start(arguments:)`` returns once the server accepts TCP
 /// connections. The process is stopped by ``stop()``, or when the last reference to the
 /// server goes away. Only the process this object started is ever signalled.
@@ -79,6 +80,28 @@ public final class MemcachedServer: Sendable {
         }
     }
 
+    /// Starts a server, runs `body` with it, and stops the server afterwards, whether `body`
+    /// returns or throws.
+    ///
+    /// - Parameters:
+    ///   - arguments: Extra `memcached` arguments.
+    ///   - body: The work that needs the server.
+    /// - Returns: What `body` returns.
+    /// - Throws: ``MemcachedServerError`` when the server does not start, or what `body` throws.
+    public static func with<R: Sendable>(
+        arguments: [String] = [], _ body: (MemcachedServer) async throws -> R
+    ) async throws -> R {
+        let server = try await start(arguments: arguments)
+        do {
+            let result = try await body(server)
+            await server.stop()
+            return result
+        } catch {
+            await server.stop()
+            throw error
+        }
+    }
+
     /// Stops the server with `SIGTERM` and waits for it to exit. Does nothing when it is stopped.
     public func stop() async {
         guard let pid = process.withLock({ current in defer { current = nil }; return current }) else { return }
@@ -117,10 +140,24 @@ public final class MemcachedServer: Sendable {
 
     // MARK: Process handling (blocking; runs on the blocking pool or in deinit)
 
+    /// Signals the process and reaps it; escalates to `SIGKILL` if it has not exited within
+    /// three seconds, so a stop never hangs.
     private static func terminate(_ pid: pid_t, signal: Int32) {
         sendSignal(pid, signal)
+        let deadline = monotonicSeconds() + 3
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        var pause: UInt32 = 200
+        while true {
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == pid || (reaped == -1 && errno != EINTR) { return }
+            if monotonicSeconds() > deadline {
+                sendSignal(pid, SIGKILL)
+                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+                return
+            }
+            usleep(pause)
+            pause = min(pause * 2, 20_000)
+        }
     }
 
     private static func findExecutable() throws(MemcachedServerError) -> String {
@@ -178,7 +215,10 @@ public final class MemcachedServer: Sendable {
 
     /// Spawns memcached and waits until it accepts connections or exits.
     private static func launch(_ executable: String, port: Int, arguments: [String]) throws(MemcachedServerError) -> pid_t {
-        let argv = [executable, "-l", "127.0.0.1", "-p", String(port), "-U", "0"] + arguments
+        var argv = [executable, "-l", "127.0.0.1", "-p", String(port), "-U", "0"]
+        // memcached refuses to run as root unless told which user to run as.
+        if geteuid() == 0 { argv += ["-u", "root"] }
+        argv += arguments
         var cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for pointer in cArguments { free(pointer) } }
         var actions = posix_spawn_file_actions_t()
@@ -187,8 +227,21 @@ public final class MemcachedServer: Sendable {
         // Keep the test output clean: memcached's own messages go to /dev/null.
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        // The spawning thread may block signals (Dispatch's threads do); the child would inherit
+        // that mask and ignore SIGTERM. Give it an empty mask and default handlers.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var emptySet = sigset_t()
+        sigemptyset(&emptySet)
+        var defaultSet = sigset_t()
+        sigemptyset(&defaultSet)
+        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGUSR1, SIGUSR2] { sigaddset(&defaultSet, signal) }
+        posix_spawnattr_setsigmask(&attributes, &emptySet)
+        posix_spawnattr_setsigdefault(&attributes, &defaultSet)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, nil, &cArguments, environ)
+        let spawned = posix_spawn(&pid, executable, &actions, &attributes, &cArguments, environ)
         guard spawned == 0 else {
             throw MemcachedServerError(.launchFailed, "posix_spawn of \(executable) failed: error \(spawned)")
         }

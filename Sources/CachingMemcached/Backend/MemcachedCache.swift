@@ -12,11 +12,14 @@ import Logging
 ///
 /// Behaviour shared with the other backends comes from ``Cache``; what memcached adds:
 ///
-/// - **Expiry** is kept by the server with 1-second granularity. An expiry is sent as the
-///   seconds left, **rounded up** (Django truncates, so `timeout=0.5` expires at once there
-///   and lives up to a second here); up to 30 days (2 592 000 s) it is sent as is, longer as
-///   an absolute Unix time (memcached's rule, as Django applies it). A deadline already past
-///   deletes the key instead of sending a negative expiry.
+/// - **Expiry** is kept by the server with 1-second granularity: an item sent with `n`
+///   seconds lives between `n-1` and `n` seconds, depending on where the server's clock tick
+///   falls. So an expiry is sent as the seconds left **rounded up, plus one**: an entry lives
+///   at least its timeout and at most about a second longer (Django truncates instead, so
+///   `timeout=0.5` expires at once there and `timeout=1` can expire at once too). Up to 30 days
+///   (2 592 000 s) it is sent as relative seconds, longer as an absolute Unix time
+///   (memcached's rule, as Django applies it). A deadline already past deletes the key
+///   instead of sending a negative expiry.
 /// - **Keys** must follow ``CacheKeyRules`` even in ``CacheKeyValidation/warn`` mode
 ///   (``requiresValidKeys``): an invalid key throws and nothing is sent.
 /// - **Values** larger than the item size limit (``MemcachedOptions/maxValueSize``, memcached's
@@ -118,8 +121,9 @@ public final class MemcachedCache: Cache {
     /// The expiration memcached is sent for an expiry, or `nil` when the deadline has passed.
     ///
     /// - Parameter expiry: The expiry.
-    /// - Returns: 0 for never; the seconds left rounded up when at most 30 days; else an
-    ///   absolute Unix time (capped at 2³¹−1, memcached's limit).
+    /// - Returns: 0 for never; the seconds left rounded up, plus one for memcached's
+    ///   one-second clock, when that is at most 30 days; else an absolute Unix time (capped at
+    ///   2³¹−1, memcached's limit).
     public func expiration(for expiry: CacheExpiry) -> Int? {
         switch expiry {
         case .never:
@@ -127,7 +131,10 @@ public final class MemcachedCache: Cache {
         case .at(let deadline):
             let remaining = deadline - configuration.clock.now()
             guard remaining > 0 else { return nil }
-            let seconds = remaining >= Double(Int32.max) ? Int(Int32.max) : Int(remaining.rounded(.up))
+            // memcached's clock ticks once a second and an item is gone when the tick reaches its
+            // expiry, so `n` relative seconds live between n-1 and n. One more second makes an
+            // entry live at least its timeout (and at most about a second longer).
+            let seconds = remaining >= Double(Int32.max) ? Int(Int32.max) : Int(remaining.rounded(.up)) + 1
             if seconds <= Self.maximumRelativeExpiration { return seconds }
             return min(Int(wallClock.now()) + seconds, Int(Int32.max))
         }

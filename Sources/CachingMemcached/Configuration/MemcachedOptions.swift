@@ -6,7 +6,7 @@ import CLibmemcached
 ///
 /// | option | type | default | meaning |
 /// | --- | --- | --- | --- |
-/// | `pool_size` | integer ≥ 1 | 4 | connections to each server; each belongs to one worker thread |
+/// | `pool_size` | integer ≥ 1 | 2 | worker threads, each with its own connection to every server; concurrent gets are coalesced per worker, so a small pool batches better (see docs/PERFORMANCE.md); raise it when slow calls (large values, far servers) should not queue behind each other |
 /// | `connect_timeout` | seconds | 1.0 | how long a connect may take |
 /// | `send_timeout` | seconds | 1.0 | socket send timeout (`SO_SNDTIMEO`) |
 /// | `receive_timeout` | seconds | 1.0 | socket receive timeout (`SO_RCVTIMEO`) |
@@ -21,7 +21,7 @@ import CLibmemcached
 /// | `behaviors` | object | `{}` | any libmemcached behaviour by name, such as `{"ketama_weighted": true, "hash": "md5"}`; applied last |
 public struct MemcachedOptions: Sendable, Hashable {
     /// Connections per server, one per worker thread.
-    public var poolSize: Int = 4
+    public var poolSize: Int = 2
     /// Seconds a connect may take.
     public var connectTimeout: Double = 1
     /// Socket send timeout in seconds.

@@ -26,7 +26,11 @@ final class MemcachedConnection {
         guard let handle = memcached_create(nil) else {
             throw CacheError(.storageFailure, "libmemcached could not allocate a handle for alias '\(alias)'")
         }
-        guard let result = memcached_result_create(handle, nil) else {
+        // The result lives in memory of our own: libmemcached frees a result it allocated itself
+        // when a fetch reaches the end, which would leave this pointer dangling.
+        let result = UnsafeMutablePointer<memcached_result_st>.allocate(capacity: 1)
+        guard memcached_result_create(handle, result) != nil else {
+            result.deallocate()
             memcached_free(handle)
             throw CacheError(.storageFailure, "libmemcached could not allocate a result for alias '\(alias)'")
         }
@@ -37,6 +41,7 @@ final class MemcachedConnection {
             try configure(options: options, alias: alias)
         } catch {
             memcached_result_free(result)
+            result.deallocate()
             memcached_free(handle)
             throw error
         }
@@ -44,6 +49,7 @@ final class MemcachedConnection {
 
     deinit {
         memcached_result_free(result)
+        result.deallocate()
         memcached_free(handle)
     }
 
@@ -149,6 +155,23 @@ final class MemcachedConnection {
 
     // MARK: Operations
 
+    /// Runs an idempotent call, and once more on a fresh connection when it failed the way a
+    /// connection the server has closed fails (a restarted server, an idle timeout). A timeout
+    /// is not retried, so a call never waits twice. `add`, `incr` and `decr` are not idempotent
+    /// and never come here.
+    @inline(__always)
+    private func retryingOnStaleConnection(_ call: () -> memcached_return_t) -> memcached_return_t {
+        let rc = call()
+        switch rc {
+        case MEMCACHED_CONNECTION_FAILURE, MEMCACHED_WRITE_FAILURE, MEMCACHED_READ_FAILURE,
+            MEMCACHED_UNKNOWN_READ_FAILURE, MEMCACHED_ERRNO:
+            memcached_quit(handle)
+            return call()
+        default:
+            return rc
+        }
+    }
+
     /// Runs `body` with the key's UTF-8 bytes as a C buffer.
     @inline(__always)
     private func withKey<R, E: Error>(_ key: String, _ body: (UnsafePointer<CChar>, Int, UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
@@ -169,8 +192,13 @@ final class MemcachedConnection {
         try withKey(key) { (pointer, length, raw) throws(CacheError) -> CacheEntry? in
             var valueLength = 0
             var flags: UInt32 = 0
-            var rc = MEMCACHED_SUCCESS
-            let value = memcached_get(handle, pointer, length, &valueLength, &flags, &rc)
+            var value: UnsafeMutablePointer<CChar>?
+            let rc = retryingOnStaleConnection { () -> memcached_return_t in
+                free(value)
+                var rc = MEMCACHED_SUCCESS
+                value = memcached_get(handle, pointer, length, &valueLength, &flags, &rc)
+                return rc
+            }
             defer { free(value) }
             // A zero-length value comes back as NULL with SUCCESS: decide on the code, not the pointer.
             switch rc {
@@ -226,6 +254,7 @@ final class MemcachedConnection {
                 clean = false
                 return
             }
+            var cursor = 0
             while true {
                 var fetchRC = MEMCACHED_SUCCESS
                 guard memcached_fetch_result(handle, result, &fetchRC) != nil else {
@@ -239,13 +268,32 @@ final class MemcachedConnection {
                     break
                 }
                 let keyLength = memcached_result_key_length(result)
-                let key = String(decoding: UnsafeRawBufferPointer(start: memcached_result_key_value(result), count: keyLength), as: UTF8.self)
+                guard let resultKey = memcached_result_key_value(result) else { continue }
+                // Replies come in request order per server: look for the key from where the
+                // last one matched, comparing bytes instead of building a String per reply.
+                var index = -1
+                var probe = cursor
+                for _ in 0..<keys.count {
+                    if lengths[probe] == keyLength, memcmp(base + offsets[probe], resultKey, keyLength) == 0 {
+                        index = probe
+                        break
+                    }
+                    probe = probe + 1 == keys.count ? 0 : probe + 1
+                }
+                guard index >= 0 else { continue }
+                cursor = index + 1 == keys.count ? 0 : index + 1
                 let valueLength = memcached_result_length(result)
                 // A zero-length value has a NULL pointer: the length decides, not the pointer.
                 let bytes = valueLength > 0
                     ? Array(UnsafeRawBufferPointer(start: memcached_result_value(result), count: valueLength)) : []
-                found[key] = CacheEntry(flags: memcached_result_flags(result), bytes: bytes)
+                found[keys[index]] = CacheEntry(flags: memcached_result_flags(result), bytes: bytes)
             }
+        }
+        // A server that dies mid-fetch is skipped by libmemcached, and its keys look missing:
+        // the handle's last error (reset at the start of every query) tells them apart.
+        if clean {
+            let last = memcached_last_error(handle)
+            clean = last == MEMCACHED_SUCCESS || last == MEMCACHED_END || last == MEMCACHED_NOTFOUND
         }
         var errors: [String: CacheError] = [:]
         if !clean {
@@ -277,8 +325,11 @@ final class MemcachedConnection {
                 let valuePointer = (value.baseAddress ?? UnsafeRawPointer(pointer)).assumingMemoryBound(to: CChar.self)
                 switch mode {
                 case .set:
-                    return memcached_set(handle, pointer, length, valuePointer, value.count, time_t(expiration), entry.flags)
+                    return retryingOnStaleConnection {
+                        memcached_set(handle, pointer, length, valuePointer, value.count, time_t(expiration), entry.flags)
+                    }
                 case .add:
+                    // Not retried: if the first attempt stored the value, a retry would report "not stored".
                     return memcached_add(handle, pointer, length, valuePointer, value.count, time_t(expiration), entry.flags)
                 }
             }
@@ -296,7 +347,7 @@ final class MemcachedConnection {
     /// Deletes a key; returns whether it was there.
     func delete(_ key: String) throws(CacheError) -> Bool {
         try withKey(key) { (pointer, length, raw) throws(CacheError) -> Bool in
-            let rc = memcached_delete(handle, pointer, length, 0)
+            let rc = retryingOnStaleConnection { memcached_delete(handle, pointer, length, 0) }
             switch rc {
             case MEMCACHED_SUCCESS, MEMCACHED_DELETED: return true
             case MEMCACHED_NOTFOUND, MEMCACHED_DATA_DOES_NOT_EXIST: return false
@@ -308,7 +359,7 @@ final class MemcachedConnection {
     /// Sets a new expiration; returns whether the key was there.
     func touch(_ key: String, expiration: Int) throws(CacheError) -> Bool {
         try withKey(key) { (pointer, length, raw) throws(CacheError) -> Bool in
-            let rc = memcached_touch(handle, pointer, length, time_t(expiration))
+            let rc = retryingOnStaleConnection { memcached_touch(handle, pointer, length, time_t(expiration)) }
             switch rc {
             case MEMCACHED_SUCCESS: return true
             case MEMCACHED_NOTFOUND, MEMCACHED_DATA_DOES_NOT_EXIST: return false
@@ -332,24 +383,34 @@ final class MemcachedConnection {
             case MEMCACHED_NOTFOUND, MEMCACHED_DATA_DOES_NOT_EXIST:
                 let keyText = String(decoding: raw, as: UTF8.self)
                 throw CacheError(.keyNotFound, "Key '\(keyText)' not found", key: keyText)
-            case let other where (other == MEMCACHED_CLIENT_ERROR || other == MEMCACHED_INVALID_ARGUMENTS
-                || other == MEMCACHED_PROTOCOL_ERROR || other == MEMCACHED_SERVER_ERROR) && isNonNumericReply:
+            case MEMCACHED_CLIENT_ERROR, MEMCACHED_UNKNOWN_READ_FAILURE, MEMCACHED_INVALID_ARGUMENTS,
+                MEMCACHED_PROTOCOL_ERROR, MEMCACHED_SERVER_ERROR:
+                // The text protocol says CLIENT_ERROR for a non-numeric value; libmemcached turns the
+                // binary protocol's "non-numeric" status into UNKNOWN_READ_FAILURE. Tell them apart
+                // from real failures by reading the value, on a fresh connection unless the reply
+                // was a clean CLIENT_ERROR line.
                 let keyText = String(decoding: raw, as: UTF8.self)
-                throw CacheError(
-                    .notAnInteger,
-                    "Key '\(keyText)' holds a value that memcached cannot \(delta >= 0 ? "increment" : "decrement"): incr and decr need an unsigned 64-bit decimal integer",
-                    key: keyText)
+                if rc != MEMCACHED_CLIENT_ERROR { memcached_quit(handle) }
+                if let entry = try? get(keyText), !Self.isUnsignedDecimal(entry.bytes) {
+                    throw CacheError(
+                        .notAnInteger,
+                        "Key '\(keyText)' holds a value that memcached cannot \(delta >= 0 ? "increment" : "decrement"): incr and decr need an unsigned 64-bit decimal integer (item flags \(entry.flags))",
+                        key: keyText)
+                }
+                throw failure(rc, delta >= 0 ? "incr" : "decr", key: raw)
             default:
                 throw failure(rc, delta >= 0 ? "incr" : "decr", key: raw)
             }
         }
     }
 
-    /// Whether the last error was memcached's "non-numeric value" reply.
-    private var isNonNumericReply: Bool {
-        guard let message = memcached_last_error_message(handle) else { return false }
-        let text = String(cString: message).lowercased()
-        return text.contains("non-numeric") || text.contains("invalid numeric") || text.contains("incr/decr")
+    /// Whether bytes are what memcached's incr accepts: decimal digits of a value below 2⁶⁴,
+    /// maybe padded with spaces.
+    static func isUnsignedDecimal(_ bytes: [UInt8]) -> Bool {
+        var end = bytes.count
+        while end > 0, bytes[end - 1] == UInt8(ascii: " ") { end -= 1 }
+        guard end > 0, end <= 20 else { return false }
+        return UInt64(String(decoding: bytes[0..<end], as: UTF8.self)) != nil
     }
 
     /// `flush_all` on every server.

@@ -53,6 +53,11 @@ final class MemcachedWorkerPool: @unchecked Sendable {
     private let pending = Atomic<Int>(0)
     /// Whether a worker is spinning.
     private let spinning = Atomic<Bool>(false)
+    /// A moving average of how long workers waited for work, in nanoseconds. Spinning pays
+    /// only when work comes back quickly (a caller issuing calls back to back); when callers
+    /// spend longer between calls (decoding a large multi-get), spinning only takes a core
+    /// from them, so the worker parks at once.
+    private let recentIdleNanoseconds = Atomic<UInt64>(0)
     private let closedMessage: String
 
     init(connections: [MemcachedConnection], alias: String, maxBatch: Int = 128, spinNanoseconds: UInt64 = 100_000) {
@@ -171,6 +176,7 @@ final class MemcachedWorkerPool: @unchecked Sendable {
 
     private func spinForWork() {
         guard spinNanoseconds > 0, pending.load(ordering: .relaxed) == 0,
+            recentIdleNanoseconds.load(ordering: .relaxed) < spinNanoseconds / 2,
             spinning.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged
         else { return }
         let start = Self.nanoseconds()
@@ -190,6 +196,7 @@ final class MemcachedWorkerPool: @unchecked Sendable {
         var batch: [GetRequest] = []
         batch.reserveCapacity(maxBatch)
         while true {
+            let idleStart = Self.nanoseconds()
             spinForWork()
             pthread_mutex_lock(mutex)
             while gets.isEmpty, jobHead == jobs.count, running, quitGeneration == seenGeneration {
@@ -223,6 +230,11 @@ final class MemcachedWorkerPool: @unchecked Sendable {
             let left = taken > 0 ? pending.subtract(taken, ordering: .sequentiallyConsistent).newValue : pending.load(ordering: .relaxed)
             let wakeAnother = left > 0 && parked > 0
             pthread_mutex_unlock(mutex)
+            if taken > 0 {
+                let idle = Self.nanoseconds() - idleStart
+                let average = recentIdleNanoseconds.load(ordering: .relaxed)
+                recentIdleNanoseconds.store((average * 3 + min(idle, 10_000_000)) / 4, ordering: .relaxed)
+            }
             if wakeAnother { pthread_cond_signal(condition) }
 
             if quit { connection.quit() }
