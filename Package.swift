@@ -74,7 +74,9 @@ let package = Package(
             name: "TokenAuthTests",
             dependencies: [
                 "TokenAuth", "TokenRevocation", "Caching", "CachingTesting",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -123,14 +123,15 @@ public struct JWTAuthentication: Sendable {
             throw AuthenticationError(.missingHeader, "No Authorization header")
         }
         let utf8 = authorization.utf8
-        let scheme = "bearer ".utf8
-        guard utf8.count > scheme.count,
-            zip(utf8.prefix(scheme.count), scheme).allSatisfy({ $0 | 0x20 == $1 || ($0 == 0x20 && $1 == 0x20) })
+        let scheme = "bearer".utf8
+        guard utf8.count > scheme.count + 1,
+            zip(utf8.prefix(scheme.count), scheme).allSatisfy({ $0 | 0x20 == $1 }),
+            utf8[utf8.index(utf8.startIndex, offsetBy: scheme.count)] == 0x20
         else {
             throw AuthenticationError(.notBearer, "The Authorization header is not 'Bearer <token>'")
         }
-        let token = String(authorization.utf8.dropFirst(scheme.count))!
-        return try await authenticate(token: token)
+        let token = Substring(utf8.dropFirst(scheme.count + 1))
+        return try await authenticate(token: String(token))
     }
 
     /// Authenticates a bare token (from a cookie, say).
