@@ -10,6 +10,13 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+/// The root package's identity is its directory's name (a path dependency), whatever the
+/// clone or worktree is called.
+let rootPackage: String = {
+    let parts = Context.packageDirectory.split(separator: "/")
+    return parts.count >= 2 ? String(parts[parts.count - 2]) : "swift-caching"
+}()
+
 let package = Package(
     name: "swift-caching-benchmarks",
     platforms: [.macOS(.v15)],
@@ -18,5 +25,15 @@ let package = Package(
     ],
     targets: [
         .target(name: "BenchmarkSupport", swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "TokenBenchmarks",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "Caching", package: rootPackage),
+                .product(name: "TokenRevocation", package: rootPackage),
+                .product(name: "TokenAuth", package: rootPackage),
+            ],
+            swiftSettings: swiftSettings
+        ),
     ]
 )
