@@ -348,7 +348,8 @@ struct FailClosedTests {
         #expect(errors.allSatisfy { $0?.code == .revocationUnavailable })
         #expect(errors.first??.message.contains("did not answer within") == true)
         #expect(elapsed >= .milliseconds(100))
-        #expect(elapsed < .seconds(2), "bounded by the timeout, took \(elapsed)")
+        // A hang would never end; the margin over 100 ms absorbs a loaded 2-core machine.
+        #expect(elapsed < .seconds(5), "bounded by the timeout, took \(elapsed)")
     }
 
     @Test("fail open is explicit: the token is accepted and a warning is logged")

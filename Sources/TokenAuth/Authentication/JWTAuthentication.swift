@@ -36,7 +36,7 @@ public import TokenRevocation
 /// without `typ` counts as an access token (as Django-Bolt treats it) unless
 /// `requireTokenType` is set. For a refresh endpoint use `expectedType: .refresh`.
 public struct JWTAuthentication: Sendable {
-    private let key: SymmetricKey
+    private let key: PreparedHMACKey
     /// The algorithms a token may name in its `alg` header.
     public let algorithms: [JWTAlgorithm]
     /// The store consulted for every token, if any.
@@ -93,7 +93,7 @@ public struct JWTAuthentication: Sendable {
         guard revocationTimeout > .zero else {
             throw TokenError(.invalidConfiguration, "revocationTimeout must be more than zero")
         }
-        self.key = SymmetricKey(data: Array(secret.utf8))
+        self.key = PreparedHMACKey(Array(secret.utf8))
         self.algorithms = algorithms
         self.revocationStore = revocationStore
         var stores: [any RevocationStore] = []
