@@ -299,7 +299,10 @@ struct RevocationFlowTests {
         let caches = try Caches(
             ["default": CacheSettings(backend: "locmem", location: "auth-override-\(UInt64.random(in: 0...UInt64.max))")],
             clock: clock)
-        let auth = try JWTAuthentication(secret: secret, revocationStore: CacheRevocation(caches: caches), clock: clock)
+        #expect(CacheRevocation(caches: caches).answersInProcess, "local memory cannot hang: no race")
+        #expect(CacheRevocation(cache: FailingCacheForAuth()).answersInProcess == false)
+        let auth = try JWTAuthentication(
+            secret: secret, revocationStore: RacedStore(base: CacheRevocation(caches: caches)), clock: clock)
         #expect(auth.revocationStore?.answersInProcess == false, "the check runs under the timeout race")
         let token = try Token.create(sub: "1", jti: "in-override", clock: clock)
         let header = "Bearer " + (try token.encode(secret: secret))

@@ -66,3 +66,20 @@ final class HangingStore: RevocationStore {
 }
 
 import Synchronization
+
+/// Forwards to a store but says it may block, so authentication races it against the timeout
+/// (as it does a network store).
+struct RacedStore: RevocationStore {
+    let base: any RevocationStore
+    var clock: any CacheClock { base.clock }
+    func revoke(_ jti: String, ttl: Duration) async throws { try await base.revoke(jti, ttl: ttl) }
+    func isRevoked(_ jti: String) async throws -> Bool { try await base.isRevoked(jti) }
+    func consume(_ jti: String, ttl: Duration) async throws -> Bool { try await base.consume(jti, ttl: ttl) }
+    func revokeAll(subject: String, issuedBefore: Double, ttl: Duration) async throws {
+        try await base.revokeAll(subject: subject, issuedBefore: issuedBefore, ttl: ttl)
+    }
+    func revokedBefore(subject: String) async throws -> Double? { try await base.revokedBefore(subject: subject) }
+    func revokeFamily(_ family: String, ttl: Duration) async throws { try await base.revokeFamily(family, ttl: ttl) }
+    func isFamilyRevoked(_ family: String) async throws -> Bool { try await base.isFamilyRevoked(family) }
+    func check(_ query: RevocationQuery) async throws -> RevocationStatus { try await base.check(query) }
+}
