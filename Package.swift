@@ -56,10 +56,16 @@ let package = Package(
             path: "Examples/CacheTour",
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "FileCacheProcessHelper",
+            dependencies: ["Caching"],
+            path: "Tests/FileCacheProcessHelper",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "CachingTests",
             dependencies: [
-                "Caching", "CachingTesting",
+                "Caching", "CachingTesting", "FileCacheProcessHelper",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],

@@ -10,28 +10,26 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
-/// The root package's identity is its directory's name (a path dependency), whatever the
-/// clone or worktree is called.
-let rootPackage: String = {
-    let parts = Context.packageDirectory.split(separator: "/")
-    return parts.count >= 2 ? String(parts[parts.count - 2]) : "swift-caching"
-}()
-
 let package = Package(
     name: "swift-caching-benchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(path: ".."),
+        .package(name: "swift-caching", path: ".."),
     ],
     targets: [
         .target(name: "BenchmarkSupport", swiftSettings: swiftSettings),
         .executableTarget(
+            name: "CachingBenchmarks",
+            dependencies: ["BenchmarkSupport", .product(name: "Caching", package: "swift-caching")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "TokenBenchmarks",
             dependencies: [
                 "BenchmarkSupport",
-                .product(name: "Caching", package: rootPackage),
-                .product(name: "TokenRevocation", package: rootPackage),
-                .product(name: "TokenAuth", package: rootPackage),
+                .product(name: "Caching", package: "swift-caching"),
+                .product(name: "TokenRevocation", package: "swift-caching"),
+                .product(name: "TokenAuth", package: "swift-caching"),
             ],
             swiftSettings: swiftSettings
         ),

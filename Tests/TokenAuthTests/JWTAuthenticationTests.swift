@@ -1,4 +1,5 @@
 import Caching
+import Foundation
 import CachingTesting
 import InMemoryLogging
 import Logging
@@ -210,18 +211,27 @@ struct RefusalTests {
 @Suite("JWTAuthentication: revocation")
 struct RevocationFlowTests {
     /// Each store kind authentication is exercised against. Memcached joins as one more case.
-    static let stores: [String] = ["in-memory", "cache"]
+    /// "file" is a FileCache: file I/O, so every check runs under the timeout race.
+    static let stores: [String] = ["in-memory", "cache", "file"]
 
-    func store(_ kind: String, clock: ManualCacheClock) -> any RevocationStore {
-        kind == "in-memory"
-            ? InMemoryRevocation(clock: clock)
-            : CacheRevocation(cache: LocalMemoryCache(configuration: CacheConfiguration(clock: clock)))
+    func store(_ kind: String, clock: ManualCacheClock) throws -> any RevocationStore {
+        switch kind {
+        case "in-memory": return InMemoryRevocation(clock: clock)
+        case "cache": return CacheRevocation(cache: LocalMemoryCache(configuration: CacheConfiguration(clock: clock)))
+        default:
+            let directory = FileManager.default.temporaryDirectory
+                .appendingPathComponent("token-auth-\(UInt64.random(in: 0...UInt64.max))").path
+            let store = CacheRevocation(
+                cache: try FileCache(directory: directory, maxEntries: 10_000, configuration: CacheConfiguration(clock: clock)))
+            #expect(store.answersInProcess == false)
+            return store
+        }
     }
 
     @Test("logout revokes until exp + leeway: the token never comes back to life", arguments: stores)
     func logout(kind: String) async throws {
         let clock = ManualCacheClock()
-        let auth = try JWTAuthentication(secret: secret, revocationStore: store(kind, clock: clock), clock: clock)
+        let auth = try JWTAuthentication(secret: secret, revocationStore: try store(kind, clock: clock), clock: clock)
         let token = try Token.create(sub: "1", expiresIn: .seconds(300), clock: clock)
         let header = "Bearer " + (try token.encode(secret: secret))
         let user = try await auth.authenticate(authorization: header)
@@ -241,7 +251,7 @@ struct RevocationFlowTests {
     @Test("logout everywhere refuses every earlier token of the subject, and only of that subject", arguments: stores)
     func logoutEverywhere(kind: String) async throws {
         let clock = ManualCacheClock(start: 1_767_225_600.25)
-        let auth = try JWTAuthentication(secret: secret, revocationStore: store(kind, clock: clock), clock: clock)
+        let auth = try JWTAuthentication(secret: secret, revocationStore: try store(kind, clock: clock), clock: clock)
         let aliceOld = "Bearer " + (try Token.create(sub: "alice", clock: clock).encode(secret: secret))
         let bob = "Bearer " + (try Token.create(sub: "bob", clock: clock).encode(secret: secret))
         clock.advance(by: 5)
@@ -261,7 +271,7 @@ struct RevocationFlowTests {
     @Test("refresh rotation: consume once, a replay is detected and revokes the family", arguments: stores)
     func rotation(kind: String) async throws {
         let clock = ManualCacheClock()
-        let revocation = store(kind, clock: clock)
+        let revocation = try store(kind, clock: clock)
         let refreshAuth = try JWTAuthentication(
             secret: secret, revocationStore: revocation, expectedType: .refresh, clock: clock)
         let first = try Token.create(sub: "1", expiresIn: .seconds(86_400), type: .refresh, family: "fam-A", clock: clock)

@@ -22,11 +22,17 @@ public enum CacheKeyValidation: Sendable, Hashable {
 /// (`KEY_PREFIX`, `VERSION`, `KEY_FUNCTION`, `TIMEOUT`).
 public struct CacheConfiguration: Sendable {
     /// Prepended to every key (Django's `KEY_PREFIX`, empty by default).
-    public var keyPrefix: String
+    public var keyPrefix: String { didSet { madePrefix = Self.madePrefix(keyPrefix, version) } }
     /// The version used when a call gives none (Django's `VERSION`, 1 by default).
-    public var version: Int
+    public var version: Int { didSet { madePrefix = Self.madePrefix(keyPrefix, version) } }
     /// Replaces `prefix:version:key` when set (Django's `KEY_FUNCTION`).
     public var keyFunction: CacheKeyFunction?
+    /// `"\(keyPrefix):\(version):"`, kept up to date, so making a key at the default version
+    /// is one concatenation (this runs on every call).
+    @usableFromInline
+    var madePrefix: String
+
+    static func madePrefix(_ prefix: String, _ version: Int) -> String { "\(prefix):\(version):" }
     /// The timeout used when a call passes ``CacheTimeout/default`` (Django's `TIMEOUT`,
     /// 300 seconds by default). Must not itself be `.default`.
     public var defaultTimeout: CacheTimeout
@@ -61,6 +67,7 @@ public struct CacheConfiguration: Sendable {
     ) {
         self.keyPrefix = keyPrefix
         self.version = version
+        self.madePrefix = Self.madePrefix(keyPrefix, version)
         self.keyFunction = keyFunction
         self.defaultTimeout = defaultTimeout == .default ? .seconds(300) : defaultTimeout
         self.keyValidation = keyValidation
@@ -76,6 +83,7 @@ public struct CacheConfiguration: Sendable {
     /// - Returns: The made key. It is not validated.
     @inlinable
     public func makeKey(_ key: String, version: Int? = nil) -> String {
+        if keyFunction == nil, version == nil || version == self.version { return madePrefix + key }
         let version = version ?? self.version
         if let keyFunction { return keyFunction(key, keyPrefix, version) }
         return "\(keyPrefix):\(version):\(key)"

@@ -13,6 +13,13 @@ public enum CacheKeyRules: Sendable {
     /// - Parameter key: A made key.
     /// - Returns: One sentence per broken rule.
     public static func problems(with key: String) -> [String] {
+        // Fast path, exact: a key of at most 250 UTF-8 bytes has at most 250 code points, and a
+        // forbidden character is a single byte <= 0x20 or 0x7F (bytes of multi-byte characters
+        // are all >= 0x80).
+        let plain = key.utf8.withContiguousStorageIfAvailable { bytes in
+            bytes.count <= maxLength && !bytes.contains { $0 <= 0x20 || $0 == 0x7F }
+        }
+        if plain == true { return [] }
         var problems: [String] = []
         var scalars = 0
         var badCharacter: Unicode.Scalar?

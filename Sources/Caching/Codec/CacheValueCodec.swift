@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -51,6 +58,20 @@ public enum CacheValueCodec: Sendable {
     ///   requested type; ``CacheError/Code/foreignValue`` for a Python pickle, a zlib
     ///   payload or flags this library does not know.
     public static func decode<V: Decodable>(_ entry: CacheEntry, as type: V.Type, key: String) throws -> V {
+        // Fast paths for the commonest reads: without them a get of a String or an Int spends
+        // most of its time in dynamic casts. Each returns only what the general path below
+        // would; anything else (bad UTF-8, not a number) falls through to it for its error.
+        if V.self == String.self, entry.flags == CacheItemFlags.text, let text = validUTF8(entry.bytes) {
+            return unsafeBitCast(text, to: V.self)
+        }
+        if V.self == Int.self, entry.flags == CacheItemFlags.integer || entry.flags == CacheItemFlags.integerOrBool,
+            let number = CacheEntry.parseDecimal(entry.bytes)
+        {
+            return unsafeBitCast(number, to: V.self)
+        }
+        if V.self == [UInt8].self, entry.flags == CacheItemFlags.bytes {
+            return unsafeBitCast(entry.bytes, to: V.self)
+        }
         if entry.flags == CacheItemFlags.json {
             do {
                 return try JSONDecoder().decode(V.self, from: Data(entry.bytes))
@@ -90,7 +111,21 @@ public enum CacheValueCodec: Sendable {
 
     private static func decodeText(_ bytes: [UInt8], as target: any Any.Type) -> Any? {
         guard target == String.self else { return nil }
-        return String(validating: bytes, as: UTF8.self)
+        return validUTF8(bytes)
+    }
+
+    /// The bytes as a string if they are valid UTF-8. (`String(decoding:)` is specialized and
+    /// fast, and replaces each invalid sequence with U+FFFD, so an unchanged result means the
+    /// bytes were valid; `String(validating:as:)` is several times slower here.)
+    static func validUTF8(_ bytes: [UInt8]) -> String? {
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard text.utf8.count == bytes.count else { return nil }
+        guard !bytes.isEmpty else { return text }
+        let unchanged =
+            text.utf8.withContiguousStorageIfAvailable { stored in
+                bytes.withUnsafeBufferPointer { memcmp(stored.baseAddress!, $0.baseAddress!, $0.count) == 0 }
+            } ?? text.utf8.elementsEqual(bytes)
+        return unchanged ? text : nil
     }
 
     private static func decodeNumber(_ entry: CacheEntry, as target: any Any.Type) -> Any? {

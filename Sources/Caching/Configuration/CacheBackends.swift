@@ -57,6 +57,22 @@ public struct CacheBackends: Sendable {
                 cullFrequency: try cullFrequency(settings, alias: context.alias),
                 configuration: context.configuration)
         }
+        backends.register("file", "filebased", "django.core.cache.backends.filebased.FileBasedCache") { context in
+            let settings = context.settings
+            try settings.rejectUnknownOptions(allowed: ["MAX_ENTRIES", "CULL_FREQUENCY"], alias: context.alias, backend: "file")
+            guard settings.location.count <= 1, !settings.primaryLocation.isEmpty else {
+                throw CacheSettings.invalid(
+                    context.alias, "LOCATION",
+                    settings.location.count > 1
+                        ? "must be one directory for the file backend; found \(settings.location.count) locations"
+                        : "is missing or empty; the file backend needs a directory, such as \"/var/tmp/django_cache\"")
+            }
+            return try FileCache(
+                directory: settings.primaryLocation,
+                maxEntries: try settings.integerOption("MAX_ENTRIES", default: 300, alias: context.alias),
+                cullFrequency: try cullFrequency(settings, alias: context.alias),
+                configuration: context.configuration)
+        }
         backends.register("dummy", "django.core.cache.backends.dummy.DummyCache") { context in
             DummyCache(configuration: context.configuration)
         }

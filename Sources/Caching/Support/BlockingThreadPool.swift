@@ -5,12 +5,24 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// Threads for blocking work (file I/O, blocking C calls), so that it never runs on Swift
 /// concurrency's cooperative threads.
 ///
 /// ``run(_:)`` hands a closure to one of the pool's threads and suspends the calling task
 /// until it returns. The threads start with the pool and run until the process ends.
+///
+/// **Handoff.** Waking a sleeping thread (a futex wake and a context switch) costs several
+/// microseconds, often more than the job. So a thread that finds the queue empty first
+/// *spins* for a short while (``spinMicroseconds``, yielding the CPU on every turn with
+/// `sched_yield`, so a runnable thread — such as the one about to submit the next job — is
+/// not starved) before it sleeps on the condition variable. At most one thread spins at a
+/// time; ``run(_:)`` signals a sleeping thread only when no thread is spinning. The queue,
+/// the spinning and sleeping counts are all changed under one mutex, and a spinner
+/// re-checks the queue under that mutex before it sleeps, so a job submitted while a
+/// spinner gives up is never left waiting: either the spinner sees it, or the submitter
+/// sees no spinner and signals.
 public final class BlockingThreadPool: @unchecked Sendable {
     /// A process-wide pool for the library's file I/O, with four threads.
     public static let shared = BlockingThreadPool(threadCount: 4)
@@ -23,16 +35,24 @@ public final class BlockingThreadPool: @unchecked Sendable {
     private var jobs: [Job] = []
     private var nextJob = 0
     private var idleThreads = 0
+    private var spinningThreads = 0
+    /// Jobs queued and not yet taken; read without the mutex by a spinning thread.
+    private let queued = Atomic<Int>(0)
 
     /// The number of threads.
     public let threadCount: Int
+    /// How long an idle thread spins for new work before it sleeps, in microseconds.
+    public let spinMicroseconds: Int
 
     /// Creates a pool and starts its threads.
     ///
     /// - Parameters:
-    /// - Parameter threadCount: How many threads run jobs (at least one).
-    public init(threadCount: Int) {
+    ///   - threadCount: How many threads run jobs (at least one).
+    ///   - spinMicroseconds: How long an idle thread looks for new work before sleeping
+    ///     (0 never spins). One thread at most spins at a time, yielding the CPU as it does.
+    public init(threadCount: Int, spinMicroseconds: Int = 50) {
         self.threadCount = max(1, threadCount)
+        self.spinMicroseconds = max(0, spinMicroseconds)
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&condition, nil)
         for _ in 0..<self.threadCount {
@@ -57,12 +77,15 @@ public final class BlockingThreadPool: @unchecked Sendable {
 
     /// Runs `work` on one of the pool's threads and returns its result.
     ///
-    /// Task cancellation does not interrupt work that has started.
+    /// When the calling task already runs on one of this pool's threads (it prefers this pool
+    /// as its task executor, see ``BlockingThreadPool`` as a `TaskExecutor`), `work` runs
+    /// there at once, without a hop. Task cancellation does not interrupt work that has started.
     ///
     /// - Parameter work: The blocking work.
     /// - Returns: What `work` returns.
     /// - Throws: What `work` throws.
     public func run<T: Sendable, E: Error>(_ work: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
+        if isCurrentThreadInPool { return try work() }
         let result: Result<T, E> = await withUnsafeContinuation { continuation in
             submit {
                 do throws(E) {
@@ -78,30 +101,95 @@ public final class BlockingThreadPool: @unchecked Sendable {
     private func submit(_ job: @escaping Job) {
         pthread_mutex_lock(&mutex)
         jobs.append(job)
-        let wake = idleThreads > 0
+        queued.add(1, ordering: .releasing)
+        let wake = spinningThreads == 0 && idleThreads > 0
         pthread_mutex_unlock(&mutex)
         if wake { pthread_cond_signal(&condition) }
     }
 
+    /// Marks the pool's threads, so ``run(_:)`` can tell it is already on one of them.
+    private static let threadKey: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "BlockingThreadPool could not create a thread key")
+        return key
+    }()
+
+    private var isCurrentThreadInPool: Bool {
+        pthread_getspecific(Self.threadKey) == Unmanaged.passUnretained(self).toOpaque()
+    }
+
     private func workLoop() {
+        pthread_setspecific(Self.threadKey, Unmanaged.passUnretained(self).toOpaque())
+        pthread_mutex_lock(&mutex)
         while true {
-            pthread_mutex_lock(&mutex)
-            while nextJob == jobs.count {
-                idleThreads += 1
-                pthread_cond_wait(&condition, &mutex)
-                idleThreads -= 1
+            if nextJob < jobs.count {
+                let job = jobs[nextJob]
+                nextJob += 1
+                queued.subtract(1, ordering: .relaxed)
+                if nextJob == jobs.count {
+                    jobs.removeAll(keepingCapacity: true)
+                    nextJob = 0
+                } else if nextJob > 1024 {
+                    jobs.removeFirst(nextJob)
+                    nextJob = 0
+                }
+                // More work queued and nobody looking for it: wake a sleeper.
+                let wakeAnother = nextJob < jobs.count && spinningThreads == 0 && idleThreads > 0
+                pthread_mutex_unlock(&mutex)
+                if wakeAnother { pthread_cond_signal(&condition) }
+                job()
+                pthread_mutex_lock(&mutex)
+                continue
             }
-            let job = jobs[nextJob]
-            nextJob += 1
-            if nextJob == jobs.count {
-                jobs.removeAll(keepingCapacity: true)
-                nextJob = 0
-            } else if nextJob > 1024 {
-                jobs.removeFirst(nextJob)
-                nextJob = 0
+            if spinMicroseconds > 0, spinningThreads == 0 {
+                spinningThreads += 1
+                pthread_mutex_unlock(&mutex)
+                spinForWork()
+                pthread_mutex_lock(&mutex)
+                spinningThreads -= 1
+                continue  // re-check the queue under the mutex
             }
-            pthread_mutex_unlock(&mutex)
-            job()
+            idleThreads += 1
+            pthread_cond_wait(&condition, &mutex)
+            idleThreads -= 1
         }
+    }
+
+    /// Returns when a job is queued or the spin time is up.
+    private func spinForWork() {
+        let deadline = Self.monotonicMicroseconds() + spinMicroseconds
+        while queued.load(ordering: .acquiring) == 0 {
+            if Self.monotonicMicroseconds() >= deadline { return }
+            sched_yield()
+        }
+    }
+
+    private static func monotonicMicroseconds() -> Int {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Int(spec.tv_sec) * 1_000_000 + Int(spec.tv_nsec) / 1000
+    }
+}
+
+/// The pool as a task executor: a task that prefers it runs its code on the pool's threads,
+/// which may block, and its ``BlockingThreadPool/run(_:)`` calls run inline, without the two
+/// thread switches a hop from the cooperative pool costs. (The task moves onto the pool at
+/// its first suspension, typically the first `run`; from then on it resumes there.)
+///
+/// ```swift
+/// try await withTaskExecutorPreference(BlockingThreadPool.shared) {
+///     for key in keys { _ = try await fileCache.get(key, as: String.self) }  // one hop, then none
+/// }
+/// ```
+///
+/// Use it for work that is mostly blocking I/O; the pool has few threads, so long CPU-bound
+/// work belongs on the cooperative pool.
+extension BlockingThreadPool: TaskExecutor {
+    /// Runs a job of a task that prefers this pool on one of the pool's threads.
+    ///
+    /// - Parameter job: The job the concurrency runtime hands over.
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        submit { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }

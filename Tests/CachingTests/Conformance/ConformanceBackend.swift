@@ -29,6 +29,7 @@ struct ConformanceBackend: Sendable, CustomTestStringConvertible {
     /// Every backend the suite runs against.
     static let all: [ConformanceBackend] = [
         .localMemory,
+        .file,
     ]
 
     static let localMemory = ConformanceBackend(name: "LocalMemoryCache", usesConfiguredClock: true) {
@@ -36,6 +37,17 @@ struct ConformanceBackend: Sendable, CustomTestStringConvertible {
         return Store(makeCache: { configuration in
             LocalMemoryCache(location: location, maxEntries: 10_000, configuration: configuration)
         })
+    }
+}
+
+extension ConformanceBackend {
+    static let file = ConformanceBackend(name: "FileCache", usesConfiguredClock: true) {
+        let directory = TemporaryDirectory()
+        return Store(
+            makeCache: { configuration in
+                try FileCache(directory: directory.path, maxEntries: 10_000, configuration: configuration)
+            },
+            close: { directory.remove() })
     }
 }
 
