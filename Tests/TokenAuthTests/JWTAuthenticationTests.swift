@@ -213,6 +213,9 @@ struct RevocationFlowTests {
     /// Each store kind authentication is exercised against. Memcached joins as one more case.
     /// "file" is a FileCache: file I/O, so every check runs under the timeout race.
     static let stores: [String] = ["in-memory", "cache", "file"]
+    /// These tests are about revocation logic, not the timeout: generous, so a file store on a
+    /// machine busy with the rest of the suite is not cut off (it would be refused, correctly).
+    static let timeout = Duration.seconds(30)
 
     func store(_ kind: String, clock: ManualCacheClock) throws -> any RevocationStore {
         switch kind {
@@ -231,7 +234,7 @@ struct RevocationFlowTests {
     @Test("logout revokes until exp + leeway: the token never comes back to life", arguments: stores)
     func logout(kind: String) async throws {
         let clock = ManualCacheClock()
-        let auth = try JWTAuthentication(secret: secret, revocationStore: try store(kind, clock: clock), clock: clock)
+        let auth = try JWTAuthentication(secret: secret, revocationStore: try store(kind, clock: clock), revocationTimeout: Self.timeout, clock: clock)
         let token = try Token.create(sub: "1", expiresIn: .seconds(300), clock: clock)
         let header = "Bearer " + (try token.encode(secret: secret))
         let user = try await auth.authenticate(authorization: header)
@@ -251,7 +254,7 @@ struct RevocationFlowTests {
     @Test("logout everywhere refuses every earlier token of the subject, and only of that subject", arguments: stores)
     func logoutEverywhere(kind: String) async throws {
         let clock = ManualCacheClock(start: 1_767_225_600.25)
-        let auth = try JWTAuthentication(secret: secret, revocationStore: try store(kind, clock: clock), clock: clock)
+        let auth = try JWTAuthentication(secret: secret, revocationStore: try store(kind, clock: clock), revocationTimeout: Self.timeout, clock: clock)
         let aliceOld = "Bearer " + (try Token.create(sub: "alice", clock: clock).encode(secret: secret))
         let bob = "Bearer " + (try Token.create(sub: "bob", clock: clock).encode(secret: secret))
         clock.advance(by: 5)
@@ -273,7 +276,7 @@ struct RevocationFlowTests {
         let clock = ManualCacheClock()
         let revocation = try store(kind, clock: clock)
         let refreshAuth = try JWTAuthentication(
-            secret: secret, revocationStore: revocation, expectedType: .refresh, clock: clock)
+            secret: secret, revocationStore: revocation, expectedType: .refresh, revocationTimeout: Self.timeout, clock: clock)
         let first = try Token.create(sub: "1", expiresIn: .seconds(86_400), type: .refresh, family: "fam-A", clock: clock)
         let firstHeader = "Bearer " + (try first.encode(secret: secret))
         let presented = try await refreshAuth.authenticate(authorization: firstHeader)
