@@ -1,5 +1,6 @@
 import Caching
 import Foundation
+import Synchronization
 import CachingTesting
 import InMemoryLogging
 import Logging
@@ -217,13 +218,15 @@ struct RevocationFlowTests {
     /// machine busy with the rest of the suite is not cut off (it would be refused, correctly).
     static let timeout = Duration.seconds(30)
 
-    func store(_ kind: String, clock: ManualCacheClock) throws -> any RevocationStore {
+    /// - Parameter directories: Where the file store's directory is recorded, for removal.
+    func store(_ kind: String, clock: ManualCacheClock, directories: TemporaryDirectories) throws -> any RevocationStore {
         switch kind {
         case "in-memory": return InMemoryRevocation(clock: clock)
         case "cache": return CacheRevocation(cache: LocalMemoryCache(configuration: CacheConfiguration(clock: clock)))
         default:
             let directory = FileManager.default.temporaryDirectory
                 .appendingPathComponent("token-auth-\(UInt64.random(in: 0...UInt64.max))").path
+            directories.add(directory)
             let store = CacheRevocation(
                 cache: try FileCache(directory: directory, maxEntries: 10_000, configuration: CacheConfiguration(clock: clock)))
             #expect(store.answersInProcess == false)
@@ -233,8 +236,10 @@ struct RevocationFlowTests {
 
     @Test("logout revokes until exp + leeway: the token never comes back to life", arguments: stores)
     func logout(kind: String) async throws {
+        let directories = TemporaryDirectories()
+        defer { directories.removeAll() }
         let clock = ManualCacheClock()
-        let auth = try JWTAuthentication(secret: secret, revocationStore: try store(kind, clock: clock), revocationTimeout: Self.timeout, clock: clock)
+        let auth = try JWTAuthentication(secret: secret, revocationStore: try store(kind, clock: clock, directories: directories), revocationTimeout: Self.timeout, clock: clock)
         let token = try Token.create(sub: "1", expiresIn: .seconds(300), clock: clock)
         let header = "Bearer " + (try token.encode(secret: secret))
         let user = try await auth.authenticate(authorization: header)
@@ -253,8 +258,10 @@ struct RevocationFlowTests {
 
     @Test("logout everywhere refuses every earlier token of the subject, and only of that subject", arguments: stores)
     func logoutEverywhere(kind: String) async throws {
+        let directories = TemporaryDirectories()
+        defer { directories.removeAll() }
         let clock = ManualCacheClock(start: 1_767_225_600.25)
-        let auth = try JWTAuthentication(secret: secret, revocationStore: try store(kind, clock: clock), revocationTimeout: Self.timeout, clock: clock)
+        let auth = try JWTAuthentication(secret: secret, revocationStore: try store(kind, clock: clock, directories: directories), revocationTimeout: Self.timeout, clock: clock)
         let aliceOld = "Bearer " + (try Token.create(sub: "alice", clock: clock).encode(secret: secret))
         let bob = "Bearer " + (try Token.create(sub: "bob", clock: clock).encode(secret: secret))
         clock.advance(by: 5)
@@ -273,8 +280,10 @@ struct RevocationFlowTests {
 
     @Test("refresh rotation: consume once, a replay is detected and revokes the family", arguments: stores)
     func rotation(kind: String) async throws {
+        let directories = TemporaryDirectories()
+        defer { directories.removeAll() }
         let clock = ManualCacheClock()
-        let revocation = try store(kind, clock: clock)
+        let revocation = try store(kind, clock: clock, directories: directories)
         let refreshAuth = try JWTAuthentication(
             secret: secret, revocationStore: revocation, expectedType: .refresh, revocationTimeout: Self.timeout, clock: clock)
         let first = try Token.create(sub: "1", expiresIn: .seconds(86_400), type: .refresh, family: "fam-A", clock: clock)
@@ -421,4 +430,20 @@ struct FailingCacheForAuth: Cache {
     func updateExpiry(forKey key: String, to expiry: CacheExpiry) async throws -> Bool { throw Down() }
     func increment(entryForKey key: String, by delta: Int) async throws -> Int { throw Down() }
     func clear() async throws { throw Down() }
+}
+
+
+/// Temporary directories to remove at the end of a test.
+final class TemporaryDirectories: Sendable {
+    private let paths = Mutex<[String]>([])
+
+    func add(_ path: String) { paths.withLock { $0.append(path) } }
+
+    func removeAll() {
+        let all = paths.withLock { paths in
+            defer { paths = [] }
+            return paths
+        }
+        for path in all { try? FileManager.default.removeItem(atPath: path) }
+    }
 }
