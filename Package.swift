@@ -17,10 +17,14 @@ let package = Package(
         .library(name: "Caching", targets: ["Caching"]),
         .library(name: "CachingTesting", targets: ["CachingTesting"]),
         .library(name: "CachingMemcached", targets: ["CachingMemcached"]),
+        .library(name: "TokenRevocation", targets: ["TokenRevocation"]),
+        .library(name: "TokenAuth", targets: ["TokenAuth"]),
         .executable(name: "CacheTour", targets: ["CacheTour"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        // TokenAuth only: HMAC-SHA2 for HS256/384/512 (see Sources/TokenAuth/JWS).
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .target(
@@ -43,6 +47,20 @@ let package = Package(
             dependencies: ["Caching", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "TokenRevocation",
+            dependencies: ["Caching"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TokenAuth",
+            dependencies: [
+                "TokenRevocation", "Caching",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "CacheTour",
             dependencies: ["Caching"],
@@ -63,6 +81,21 @@ let package = Package(
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],
             exclude: ["Interop/django_memcached_interop.py"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TokenRevocationTests",
+            dependencies: ["TokenRevocation", "Caching", "CachingTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TokenAuthTests",
+            dependencies: [
+                "TokenAuth", "TokenRevocation", "Caching", "CachingTesting",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

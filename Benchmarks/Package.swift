@@ -34,5 +34,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "TokenBenchmarks",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "Caching", package: "swift-caching"),
+                .product(name: "TokenRevocation", package: "swift-caching"),
+                .product(name: "TokenAuth", package: "swift-caching"),
+            ],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

@@ -1,0 +1,248 @@
+public import Caching
+import Crypto
+public import Logging
+public import TokenRevocation
+
+/// Verifies `Authorization: Bearer <JWT>` and consults a revocation store: Django-Bolt's
+/// `JWTAuthentication`, failing closed.
+///
+/// ```swift
+/// let revocation = InMemoryRevocation()
+/// let auth = try JWTAuthentication(secret: secret, revocationStore: revocation)
+///
+/// let user = try await auth.authenticate(authorization: request.headers["Authorization"])
+/// // logout:
+/// try await auth.logout(user)
+/// // logout everywhere:
+/// try await auth.logoutEverywhere(subject: user.userID, maxTokenLifetime: .seconds(7 * 86_400))
+/// ```
+///
+/// Each request is checked in this order, each failure with its own
+/// ``AuthenticationError/Code``: header present and `Bearer`; token well formed (strict
+/// base64url and JSON, at most `maxTokenLength` bytes); `alg` among `algorithms` (`none`
+/// never; the key is always `secret`, never chosen by `kid`); signature; `exp`, `nbf` and
+/// `iat` with `leeway` (applied here, not by a library); the `typ` claim; `jti` when required;
+/// then revocation: the `jti`, the token's family (`fam`), and the subject's
+/// logout-everywhere cut-off compared with `iat`.
+///
+/// **Fail closed.** If the store throws, or takes longer than `revocationTimeout`, the token
+/// is refused with ``AuthenticationError/Code/revocationUnavailable`` (HTTP 503): an
+/// unanswered question about a token is never read as "not revoked". `failOpen: true`
+/// accepts such tokens instead, logging a warning each time; choose it only when
+/// availability matters more than logout.
+///
+/// **Token types.** By default an access token is expected: a token whose `typ` is anything
+/// else (a refresh token) is refused with ``AuthenticationError/Code/wrongTokenType``. A token
+/// without `typ` counts as an access token (as Django-Bolt treats it) unless
+/// `requireTokenType` is set. For a refresh endpoint use `expectedType: .refresh`.
+public struct JWTAuthentication: Sendable {
+    private let key: PreparedHMACKey
+    /// The algorithms a token may name in its `alg` header.
+    public let algorithms: [JWTAlgorithm]
+    /// The store consulted for every token, if any.
+    public let revocationStore: (any RevocationStore)?
+    private let stores: [any RevocationStore]
+    /// Whether a token must carry a `jti` (on whenever a store or handler is configured).
+    public let requireJTI: Bool
+    /// Clock-skew tolerance for `exp`, `nbf` and `iat`.
+    public let leeway: Duration
+    private let leewaySeconds: Double
+    /// The token type accepted.
+    public let expectedType: TokenType
+    /// Whether a token without a `typ` claim is refused.
+    public let requireTokenType: Bool
+    /// How long a store may take to answer before the token is refused (or, failing open, accepted).
+    public let revocationTimeout: Duration
+    /// Whether a token is accepted when the store cannot answer.
+    public let failOpen: Bool
+    /// The longest token accepted, in bytes.
+    public let maxTokenLength: Int
+    private let logger: Logger
+    private let clock: any CacheClock
+
+    /// Creates an authenticator.
+    ///
+    /// - Parameters:
+    ///   - secret: The shared HMAC secret (UTF-8 bytes, as PyJWT and Django-Bolt take it).
+    ///   - algorithms: The accepted algorithms; HS256 only by default.
+    ///   - revocationStore: Consulted for every token; turns `requireJTI` on.
+    ///   - revokedTokenHandler: A closure answering whether a `jti` is revoked, consulted after
+    ///     the store; turns `requireJTI` on.
+    ///   - requireJTI: Refuse tokens without `jti` even with no store.
+    ///   - leeway: Clock-skew tolerance (60 s by default, as Django-Bolt).
+    ///   - expectedType: The token type accepted (`.access` by default).
+    ///   - requireTokenType: Refuse tokens without a `typ` claim.
+    ///   - revocationTimeout: The longest a store may take (1 s by default).
+    ///   - failOpen: Accept tokens the store could not check, with a warning (off by default).
+    ///   - maxTokenLength: The longest token accepted (8 KiB by default).
+    ///   - logger: Where fail-open warnings go.
+    ///   - clock: The wall clock for `exp`, `nbf` and `iat`.
+    /// - Throws: ``TokenError`` for an empty secret, no algorithms, or a negative leeway or timeout.
+    public init(
+        secret: String, algorithms: [JWTAlgorithm] = [.hs256], revocationStore: (any RevocationStore)? = nil,
+        revokedTokenHandler: HandlerRevocation.TokenHandler? = nil, requireJTI: Bool = false,
+        leeway: Duration = .seconds(60), expectedType: TokenType = .access, requireTokenType: Bool = false,
+        revocationTimeout: Duration = .seconds(1), failOpen: Bool = false, maxTokenLength: Int = 8192,
+        logger: Logger = Logger(label: "swift-caching.TokenAuth"), clock: any CacheClock = SystemCacheClock()
+    ) throws(TokenError) {
+        guard !secret.isEmpty else { throw TokenError(.invalidSecret, "JWTAuthentication needs a non-empty secret") }
+        guard !algorithms.isEmpty else {
+            throw TokenError(.invalidConfiguration, "JWTAuthentication needs at least one algorithm")
+        }
+        guard leeway >= .zero else { throw TokenError(.invalidConfiguration, "leeway must be zero or more") }
+        guard revocationTimeout > .zero else {
+            throw TokenError(.invalidConfiguration, "revocationTimeout must be more than zero")
+        }
+        self.key = PreparedHMACKey(Array(secret.utf8))
+        self.algorithms = algorithms
+        self.revocationStore = revocationStore
+        var stores: [any RevocationStore] = []
+        if let revocationStore { stores.append(revocationStore) }
+        if let revokedTokenHandler { stores.append(HandlerRevocation(isRevoked: revokedTokenHandler)) }
+        self.stores = stores
+        self.requireJTI = requireJTI || !stores.isEmpty
+        self.leeway = leeway
+        self.leewaySeconds = leeway.seconds
+        self.expectedType = expectedType
+        self.requireTokenType = requireTokenType
+        self.revocationTimeout = revocationTimeout
+        self.failOpen = failOpen
+        self.maxTokenLength = maxTokenLength
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// Authenticates the value of an `Authorization` header.
+    ///
+    /// - Parameter authorization: The header value (`Bearer <token>`; the scheme is
+    ///   case-insensitive, followed by exactly one space), or `nil` when there is none.
+    /// - Returns: The user the token speaks for.
+    /// - Throws: ``AuthenticationError`` with the reason.
+    public func authenticate(authorization: String?) async throws(AuthenticationError) -> AuthenticatedUser {
+        guard let authorization, !authorization.isEmpty else {
+            throw AuthenticationError(.missingHeader, "No Authorization header")
+        }
+        let utf8 = authorization.utf8
+        let scheme = "bearer".utf8
+        guard utf8.count > scheme.count + 1,
+            zip(utf8.prefix(scheme.count), scheme).allSatisfy({ $0 | 0x20 == $1 }),
+            utf8[utf8.index(utf8.startIndex, offsetBy: scheme.count)] == 0x20
+        else {
+            throw AuthenticationError(.notBearer, "The Authorization header is not 'Bearer <token>'")
+        }
+        let token = Substring(utf8.dropFirst(scheme.count + 1))
+        return try await authenticate(token: String(token))
+    }
+
+    /// Authenticates a bare token (from a cookie, say).
+    ///
+    /// - Parameter token: The compact JWT.
+    /// - Returns: The user the token speaks for.
+    /// - Throws: ``AuthenticationError`` with the reason.
+    public func authenticate(token: String) async throws(AuthenticationError) -> AuthenticatedUser {
+        let claims = try CompactJWS.verify(token, key: key, algorithms: algorithms, maxLength: maxTokenLength)
+        let decoded = try Token(verifiedClaims: claims)
+        try decoded.checkTimes(now: clock.now(), leeway: leewaySeconds)
+        try checkType(decoded)
+        if requireJTI, decoded.jti == nil || decoded.jti?.isEmpty == true {
+            throw AuthenticationError(.missingJTI, "The token has no 'jti', so it could not be revoked; one is required")
+        }
+        if !stores.isEmpty { try await checkRevocation(decoded) }
+        return AuthenticatedUser(token: decoded)
+    }
+
+    private func checkType(_ token: Token) throws(AuthenticationError) {
+        guard let type = token.type else {
+            if requireTokenType || expectedType != .access {
+                throw AuthenticationError(
+                    .wrongTokenType, "The token has no 'typ' claim; a '\(expectedType.name)' token is required")
+            }
+            return
+        }
+        guard type == expectedType else {
+            throw AuthenticationError(
+                .wrongTokenType, "A '\(type.name.prefix(32))' token was presented where a '\(expectedType.name)' token is required")
+        }
+    }
+
+    private func checkRevocation(_ token: Token) async throws(AuthenticationError) {
+        let query = RevocationQuery(jti: token.jti, subject: token.sub, family: token.family)
+        for store in stores {
+            let status: RevocationStatus
+            do {
+                if store.answersInProcess {
+                    status = try await store.check(query)
+                } else {
+                    status = try await withDeadline(revocationTimeout) { try await store.check(query) }
+                }
+            } catch let error as RevocationError where error.code == .invalidIdentifier {
+                throw AuthenticationError(
+                    .malformed, "Malformed token: its ids cannot be looked up for revocation: \(error.message)",
+                    underlying: error)
+            } catch {
+                let reason =
+                    error is DeadlineExceeded
+                    ? "did not answer within \(revocationTimeout)" : "failed: \(error)"
+                if failOpen {
+                    logger.warning(
+                        "Revocation store \(reason); accepting the token because failOpen is set",
+                        metadata: ["token.jti": "\(token.jti ?? "")", "token.sub": "\(token.sub)"])
+                    continue
+                }
+                throw AuthenticationError(
+                    .revocationUnavailable,
+                    "The revocation store \(reason); the token is refused because it could not be checked",
+                    underlying: error)
+            }
+            if status.isRevoked {
+                throw AuthenticationError(.revoked, "The token's jti is revoked or already used")
+            }
+            if status.isFamilyRevoked {
+                throw AuthenticationError(.revoked, "The token's family (fam) is revoked")
+            }
+            if let cutoff = status.subjectCutoff {
+                guard let iat = token.iat else {
+                    throw AuthenticationError(
+                        .revokedByLogoutEverywhere,
+                        "The subject logged out everywhere and the token has no 'iat' to show it is newer")
+                }
+                if iat <= cutoff {
+                    throw AuthenticationError(
+                        .revokedByLogoutEverywhere,
+                        "The subject logged out everywhere at \(Token.text(cutoff)); the token was issued at \(Token.text(iat))")
+                }
+            }
+        }
+    }
+
+    // MARK: Logout
+
+    /// Revokes the user's token until its `exp` plus this authenticator's leeway (logout).
+    ///
+    /// - Parameter user: An authenticated user.
+    /// - Throws: ``RevocationError`` when the revocation could not be stored (the logout did
+    ///   not happen), or ``RevocationError/Code/unsupported`` with no store or no `jti`.
+    public func logout(_ user: AuthenticatedUser) async throws {
+        guard let store = revocationStore else {
+            throw RevocationError(.unsupported, "JWTAuthentication has no revocationStore to record the logout in")
+        }
+        guard let jti = user.jti else {
+            throw RevocationError(.invalidIdentifier, "The token has no 'jti', so it cannot be revoked")
+        }
+        try await store.revoke(jti, expiresAt: user.expiresAt, leeway: leeway)
+    }
+
+    /// Revokes every token of a subject issued up to now (logout everywhere).
+    ///
+    /// - Parameters:
+    ///   - subject: The user id (`sub`).
+    ///   - maxTokenLifetime: The longest lifetime of any token you issue (the refresh-token
+    ///     lifetime); the cut-off is kept that long plus the leeway.
+    /// - Throws: ``RevocationError`` when it could not be stored.
+    public func logoutEverywhere(subject: String, maxTokenLifetime: Duration) async throws {
+        guard let store = revocationStore else {
+            throw RevocationError(.unsupported, "JWTAuthentication has no revocationStore to record the logout in")
+        }
+        try await store.revokeAll(subject: subject, issuedBefore: store.clock.now(), ttl: maxTokenLifetime + leeway)
+    }
+}

@@ -1,0 +1,295 @@
+public import Caching
+import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// A JWT's claims, laid out as Django-Bolt's `Token` lays them out, so tokens pass between a
+/// Django-Bolt (PyJWT) service and a Swift one that share a secret.
+///
+/// | Swift | claim | JSON |
+/// | --- | --- | --- |
+/// | ``sub`` | `sub` | string (the user id) |
+/// | ``exp`` | `exp` | integer Unix seconds |
+/// | ``iat`` | `iat` | integer Unix seconds |
+/// | ``nbf`` | `nbf` | integer Unix seconds, optional |
+/// | ``jti`` | `jti` | string, optional |
+/// | ``type`` | `typ` | `"access"` or `"refresh"` (Django-Bolt's token-pair claim) |
+/// | ``family`` | `fam` | string, refresh-token rotation family (Django-Bolt's claim) |
+/// | ``isStaff`` | `is_staff` | boolean |
+/// | ``isAdmin`` | `is_admin` | boolean |
+/// | ``permissions`` | `permissions` | array of strings |
+/// | ``extras`` | any other name | top-level claims, as Django-Bolt's `extras` (`result.update(self.extras)`) |
+///
+/// ```swift
+/// let token = try Token.create(sub: "42", expiresIn: .seconds(900), permissions: ["posts.view"],
+///                              extras: ["tenant": "acme"])
+/// let jwt = try token.encode(secret: secret)                 // HS256
+/// let back = try Token.decode(jwt, secret: secret)           // verified
+/// ```
+///
+/// Unlike Django-Bolt's `Token.create`, `is_admin` is exactly what was passed (Django-Bolt's
+/// sets it to `is_admin or is_staff`), and a `jti` is generated unless you pass `nil`.
+public struct Token: Sendable, Hashable {
+    /// The subject: the user id (`sub`).
+    public var sub: String
+    /// The expiry, Unix seconds (`exp`).
+    public var exp: Double
+    /// When the token was issued, Unix seconds (`iat`).
+    public var iat: Double?
+    /// Not valid before, Unix seconds (`nbf`).
+    public var nbf: Double?
+    /// The token id (`jti`), what revocation remembers.
+    public var jti: String?
+    /// Access or refresh (`typ`).
+    public var type: TokenType?
+    /// The refresh-token family (`fam`).
+    public var family: String?
+    /// Whether the user is staff (`is_staff`).
+    public var isStaff: Bool?
+    /// Whether the user is an administrator (`is_admin`).
+    public var isAdmin: Bool?
+    /// Permission names (`permissions`).
+    public var permissions: [String]?
+    /// Every other claim, at the top level of the payload.
+    public var extras: [String: ClaimValue]
+
+    /// The claim names set by the fields above, which ``extras`` may not use.
+    public static let reservedClaims: Set<String> = [
+        "sub", "exp", "iat", "nbf", "jti", "typ", "fam", "is_staff", "is_admin", "permissions",
+    ]
+
+    /// Creates a token from its claims, as they are.
+    ///
+    /// - Parameters:
+    ///   - sub: The subject.
+    ///   - exp: The expiry, Unix seconds.
+    ///   - iat: Issued at, Unix seconds.
+    ///   - nbf: Not before, Unix seconds.
+    ///   - jti: The token id.
+    ///   - type: Access or refresh.
+    ///   - family: The refresh-token family.
+    ///   - isStaff: The `is_staff` claim.
+    ///   - isAdmin: The `is_admin` claim.
+    ///   - permissions: The `permissions` claim.
+    ///   - extras: Other claims.
+    public init(
+        sub: String, exp: Double, iat: Double? = nil, nbf: Double? = nil, jti: String? = nil, type: TokenType? = nil,
+        family: String? = nil, isStaff: Bool? = nil, isAdmin: Bool? = nil, permissions: [String]? = nil,
+        extras: [String: ClaimValue] = [:]
+    ) {
+        self.sub = sub
+        self.exp = exp
+        self.iat = iat
+        self.nbf = nbf
+        self.jti = jti
+        self.type = type
+        self.family = family
+        self.isStaff = isStaff
+        self.isAdmin = isAdmin
+        self.permissions = permissions
+        self.extras = extras
+    }
+
+    /// A new random token id: a lowercase UUID, as Django-Bolt's `uuid4()`.
+    public static func randomID() -> String {
+        UUID().uuidString.lowercased()
+    }
+
+    /// Makes a token issued now (Django-Bolt's `Token.create`).
+    ///
+    /// `iat` is now and `exp` is now plus `expiresIn`, both in whole seconds.
+    ///
+    /// - Parameters:
+    ///   - sub: The user id; must not be empty.
+    ///   - expiresIn: The lifetime (1 hour by default); at least one second.
+    ///   - jti: The token id; a random UUID by default, `nil` for none.
+    ///   - isStaff: The `is_staff` claim.
+    ///   - isAdmin: The `is_admin` claim.
+    ///   - permissions: The `permissions` claim, left out when `nil`.
+    ///   - extras: Other top-level claims; their names must not be in ``reservedClaims``.
+    ///   - type: Access (the default) or refresh.
+    ///   - family: The refresh-token family (`fam`), left out when `nil`.
+    ///   - clock: The wall clock for `iat`.
+    /// - Returns: The token.
+    /// - Throws: ``TokenError`` for an empty subject, a lifetime under one second, or a reserved extra.
+    public static func create(
+        sub: String, expiresIn: Duration = .seconds(3600), jti: String? = Token.randomID(), isStaff: Bool = false,
+        isAdmin: Bool = false, permissions: [String]? = nil, extras: [String: ClaimValue] = [:],
+        type: TokenType = .access, family: String? = nil, clock: any CacheClock = SystemCacheClock()
+    ) throws(TokenError) -> Token {
+        guard !sub.isEmpty else { throw TokenError(.invalidClaim, "sub (the user id) must not be empty") }
+        let (lifetime, _) = expiresIn.components
+        guard lifetime >= 1 else {
+            throw TokenError(.invalidClaim, "expiresIn must be at least one second; got \(expiresIn)")
+        }
+        let now = clock.now().rounded(.down)
+        let token = Token(
+            sub: sub, exp: now + Double(lifetime), iat: now, jti: jti, type: type, family: family, isStaff: isStaff,
+            isAdmin: isAdmin, permissions: permissions, extras: extras)
+        try token.checkExtras()
+        return token
+    }
+
+    /// Every claim, as it goes into the payload.
+    public var claims: [String: ClaimValue] {
+        var claims = extras
+        for (key, value) in standardClaims { claims[key] = value }
+        return claims
+    }
+
+    private var standardClaims: [(key: String, value: ClaimValue)] {
+        var members: [(key: String, value: ClaimValue)] = [("sub", .string(sub)), ("exp", Self.time(exp))]
+        if let iat { members.append(("iat", Self.time(iat))) }
+        if let nbf { members.append(("nbf", Self.time(nbf))) }
+        if let jti { members.append(("jti", .string(jti))) }
+        if let type { members.append(("typ", .string(type.name))) }
+        if let family { members.append(("fam", .string(family))) }
+        if let isStaff { members.append(("is_staff", .bool(isStaff))) }
+        if let isAdmin { members.append(("is_admin", .bool(isAdmin))) }
+        if let permissions { members.append(("permissions", .array(permissions.map(ClaimValue.string)))) }
+        return members
+    }
+
+    private static func time(_ seconds: Double) -> ClaimValue {
+        if let whole = Int(exactly: seconds) { return .integer(whole) }
+        return .number(seconds)
+    }
+
+    private func checkExtras() throws(TokenError) {
+        let reserved = extras.keys.filter(Self.reservedClaims.contains).sorted()
+        guard reserved.isEmpty else {
+            throw TokenError(
+                .reservedClaim,
+                "extras must not set \(reserved.joined(separator: ", ")); use the Token field for it instead")
+        }
+    }
+
+    // MARK: Encoding
+
+    /// Signs the token (JWS compact serialization, header `{"alg":…,"typ":"JWT"}`).
+    ///
+    /// - Parameters:
+    ///   - secret: The shared secret, as UTF-8 bytes (as PyJWT takes a `str` key).
+    ///   - algorithm: HS256 (the default), HS384 or HS512.
+    /// - Returns: The token, `header.payload.signature`.
+    /// - Throws: ``TokenError`` for an empty secret, a reserved extra, an empty subject or a non-finite number.
+    public func encode(secret: String, algorithm: JWTAlgorithm = .hs256) throws(TokenError) -> String {
+        try encode(secret: Array(secret.utf8), algorithm: algorithm)
+    }
+
+    /// Signs the token with a secret given as bytes.
+    ///
+    /// - Parameters:
+    ///   - secret: The shared secret.
+    ///   - algorithm: HS256 (the default), HS384 or HS512.
+    /// - Returns: The token.
+    /// - Throws: ``TokenError`` as ``encode(secret:algorithm:)-(String,_)``.
+    public func encode(secret: [UInt8], algorithm: JWTAlgorithm = .hs256) throws(TokenError) -> String {
+        guard !secret.isEmpty else { throw TokenError(.invalidSecret, "The signing secret is empty") }
+        guard !sub.isEmpty else { throw TokenError(.invalidClaim, "sub (the user id) must not be empty") }
+        try checkExtras()
+        var members = standardClaims
+        members.append(contentsOf: extras.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+        for (key, value) in members where !Self.isFinite(value) {
+            throw TokenError(.invalidClaim, "Claim '\(key)' holds a number that is not finite")
+        }
+        var writer = JSONWriter()
+        writer.writeObject(members)
+        return CompactJWS.sign(payload: writer.bytes, algorithm: algorithm, key: SymmetricKey(data: secret))
+    }
+
+    private static func isFinite(_ value: ClaimValue) -> Bool {
+        switch value {
+        case .number(let number): number.isFinite
+        case .array(let elements): elements.allSatisfy(isFinite)
+        case .object(let object): object.values.allSatisfy(isFinite)
+        default: true
+        }
+    }
+
+    // MARK: Decoding
+
+    /// Verifies a token and returns its claims: signature, allowed algorithm, `exp` and
+    /// `nbf`/`iat` with the leeway. It does not check the token type or revocation; use
+    /// ``JWTAuthentication`` for requests.
+    ///
+    /// - Parameters:
+    ///   - token: The compact token.
+    ///   - secret: The shared secret (UTF-8).
+    ///   - algorithms: The algorithms accepted; HS256 only by default.
+    ///   - leeway: Clock-skew tolerance for `exp`, `nbf` and `iat` (60 s by default, as Django-Bolt).
+    ///   - maxLength: The longest token accepted, in bytes.
+    ///   - clock: The wall clock.
+    /// - Returns: The token's claims.
+    /// - Throws: ``AuthenticationError`` with the reason.
+    public static func decode(
+        _ token: String, secret: String, algorithms: [JWTAlgorithm] = [.hs256], leeway: Duration = .seconds(60),
+        maxLength: Int = 8192, clock: any CacheClock = SystemCacheClock()
+    ) throws(AuthenticationError) -> Token {
+        let claims = try CompactJWS.verify(
+            token, key: PreparedHMACKey(Array(secret.utf8)), algorithms: algorithms, maxLength: maxLength)
+        let decoded = try Token(verifiedClaims: claims)
+        try decoded.checkTimes(now: clock.now(), leeway: leeway.seconds)
+        return decoded
+    }
+
+    /// Reads the claims of a verified payload, checking each known claim's type.
+    init(verifiedClaims claims: [String: ClaimValue]) throws(AuthenticationError) {
+        func string(_ name: String) throws(AuthenticationError) -> String? {
+            guard let value = claims[name] else { return nil }
+            guard case .string(let text) = value else { throw CompactJWS.malformed("'\(name)' is not a string") }
+            return text
+        }
+        func number(_ name: String) throws(AuthenticationError) -> Double? {
+            guard let value = claims[name] else { return nil }
+            guard let number = value.doubleValue else { throw CompactJWS.malformed("'\(name)' is not a number") }
+            return number
+        }
+        func bool(_ name: String) throws(AuthenticationError) -> Bool? {
+            guard let value = claims[name] else { return nil }
+            guard case .bool(let flag) = value else { throw CompactJWS.malformed("'\(name)' is not a boolean") }
+            return flag
+        }
+        guard let sub = try string("sub"), !sub.isEmpty else { throw CompactJWS.malformed("no 'sub' (user id)") }
+        guard let exp = try number("exp") else { throw CompactJWS.malformed("no 'exp'; every token must expire") }
+        var permissions: [String]?
+        if let value = claims["permissions"] {
+            guard case .array(let elements) = value else { throw CompactJWS.malformed("'permissions' is not an array") }
+            permissions = []
+            for element in elements {
+                guard case .string(let name) = element else {
+                    throw CompactJWS.malformed("'permissions' holds a value that is not a string")
+                }
+                permissions?.append(name)
+            }
+        }
+        var extras = claims
+        for name in Self.reservedClaims { extras[name] = nil }
+        self.init(
+            sub: sub, exp: exp, iat: try number("iat"), nbf: try number("nbf"), jti: try string("jti"),
+            type: try string("typ").map(TokenType.init), family: try string("fam"), isStaff: try bool("is_staff"),
+            isAdmin: try bool("is_admin"), permissions: permissions, extras: extras)
+    }
+
+    /// Checks `exp`, `nbf` and `iat` against `now` with `leeway` seconds (PyJWT's rules).
+    func checkTimes(now: Double, leeway: Double) throws(AuthenticationError) {
+        if now >= exp + leeway {
+            throw AuthenticationError(.expired, "The token expired at \(Self.text(exp)) (leeway \(Self.text(leeway)) s; now \(Self.text(now)))")
+        }
+        if let nbf, nbf > now + leeway {
+            throw AuthenticationError(.notYetValid, "The token is not valid before \(Self.text(nbf)) (now \(Self.text(now)))")
+        }
+        if let iat, iat > now + leeway {
+            throw AuthenticationError(.notYetValid, "The token was issued in the future (iat \(Self.text(iat)), now \(Self.text(now)))")
+        }
+    }
+
+    /// Seconds for a message, without trapping on huge values.
+    static func text(_ seconds: Double) -> String {
+        if let whole = Int(exactly: seconds.rounded(.down)) { return String(whole) }
+        return String(seconds)
+    }
+}

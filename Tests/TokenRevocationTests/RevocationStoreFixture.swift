@@ -1,0 +1,52 @@
+import Caching
+import CachingTesting
+import TokenRevocation
+
+/// A revocation store under test, with the clock that drives its expiry.
+///
+/// Every behaviour test runs against each case in ``all``. The memcached backend joins as one
+/// more case (a `CacheRevocation` over a `MemcachedCache` whose configuration uses the same
+/// `ManualCacheClock` for relative expiries, or that advances a real server's clock) — add it
+/// to `all`, nothing else changes:
+///
+/// ```swift
+/// // .init("CacheRevocation over memcached") { clock in
+/// //     CacheRevocation(cache: try MemcachedCache(servers: [server.address],
+/// //                                              configuration: CacheConfiguration(clock: clock)))
+/// // },
+/// ```
+struct StoreCase: Sendable, CustomTestStringConvertible {
+    var name: String
+    var make: @Sendable (ManualCacheClock) throws -> any RevocationStore
+
+    init(_ name: String, make: @escaping @Sendable (ManualCacheClock) throws -> any RevocationStore) {
+        self.name = name
+        self.make = make
+    }
+
+    var testDescription: String { name }
+
+    static let all: [StoreCase] = [
+        .init("InMemoryRevocation") { clock in InMemoryRevocation(clock: clock) },
+        .init("CacheRevocation over LocalMemoryCache") { clock in
+            CacheRevocation(cache: LocalMemoryCache(maxEntries: 10_000, configuration: CacheConfiguration(clock: clock)))
+        },
+        .init("CacheRevocation over a Caches alias (locmem)") { clock in
+            let caches = try Caches(
+                ["default": CacheSettings(backend: "locmem", location: "revocation-alias-\(UniqueID.make())")],
+                clock: clock)
+            return CacheRevocation(caches: caches)
+        },
+        // Memcached: one more case here once CachingMemcached lands (see the type's comment).
+    ]
+}
+
+import Testing
+
+enum UniqueID {
+    /// A fresh id, so cases sharing a process-wide store never see each other's entries.
+    static func make() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String(generator.next() as UInt64, radix: 36)
+    }
+}
