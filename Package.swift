@@ -85,7 +85,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TokenRevocationTests",
-            dependencies: ["TokenRevocation", "Caching", "CachingTesting"],
+            dependencies: ["TokenRevocation", "Caching", "CachingMemcached", "CachingTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

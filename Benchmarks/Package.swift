@@ -41,6 +41,8 @@ let package = Package(
                 .product(name: "Caching", package: "swift-caching"),
                 .product(name: "TokenRevocation", package: "swift-caching"),
                 .product(name: "TokenAuth", package: "swift-caching"),
+                .product(name: "CachingMemcached", package: "swift-caching"),
+                .product(name: "CachingTesting", package: "swift-caching"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -211,7 +211,8 @@ struct RefusalTests {
 
 @Suite("JWTAuthentication: revocation")
 struct RevocationFlowTests {
-    /// Each store kind authentication is exercised against. Memcached joins as one more case.
+    /// Each store kind authentication is exercised against. Authentication over memcached is
+    /// exercised end to end by the logout server's tests (Examples/LogoutServer).
     /// "file" is a FileCache: file I/O, so every check runs under the timeout race.
     static let stores: [String] = ["in-memory", "cache", "file"]
     /// These tests are about revocation logic, not the timeout: generous, so a file store on a

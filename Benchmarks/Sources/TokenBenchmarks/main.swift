@@ -2,13 +2,14 @@
 // Run from Benchmarks/: `swift run -c release TokenBenchmarks` (see docs/PERFORMANCE.md).
 import BenchmarkSupport
 import Caching
+import CachingMemcached
+import CachingTesting
 import TokenAuth
 import TokenRevocation
 
 let secret = "benchmark-secret-of-at-least-32-bytes!"
 
-/// One revocation store to measure. The memcached store is one more entry in `subjects`
-/// (a `CacheRevocation(cache: MemcachedCache(...))` against a server the benchmark starts).
+/// One revocation store to measure.
 struct Subject {
     var name: String
     var target: Double?
@@ -55,8 +56,21 @@ let subjects: [Subject] = [
         try await populate(store, count: 10_000)
         return RacedStore(base: store)
     },
-    // Subject(name: "CacheRevocation over memcached", target: nil) { ... },  // added with CachingMemcached
+    Subject(name: "CacheRevocation over memcached (a server this benchmark starts)", target: nil) {
+        let store = CacheRevocation(cache: try memcachedCache())
+        try await populate(store, count: 10_000)
+        return store
+    },
 ]
+
+/// A memcached server on a free loopback port, started once, stopped at the end.
+let memcachedServer = try await MemcachedServer.start()
+func memcachedCache() throws -> MemcachedCache {
+    guard let address = MemcachedServerAddress(parsing: memcachedServer.address) else {
+        fatalError("unparsable address \(memcachedServer.address)")
+    }
+    return try MemcachedCache(servers: [address])
+}
 
 let token = try Token.create(
     sub: "user-42", expiresIn: .seconds(3600), isStaff: true, permissions: ["posts.view", "posts.edit"],
@@ -78,3 +92,28 @@ for subject in subjects {
     }
     printRow(try await compare(baseline: baseline, subject: measured, rounds: 7, roundDuration: 0.5), target: subject.target)
 }
+
+// A server handles many requests at once: the same comparison with 64 concurrent tasks,
+// where concurrent memcached lookups share round trips.
+printTableHeader(title: "JWT authenticate per second (HS256, 64 concurrent tasks)")
+func concurrently(_ name: String, _ auth: JWTAuthentication) -> BenchCase {
+    BenchCase(name, operationsPerCall: 64) {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<64 {
+                group.addTask {
+                    let user = try await auth.authenticate(authorization: header)
+                    precondition(user.userID == "user-42")
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+}
+let concurrentBaseline = concurrently("no revocation, 64 tasks", baselineAuth)
+for subject in [subjects[0], subjects[3]] {
+    let auth = try JWTAuthentication(secret: secret, revocationStore: try await subject.makeStore())
+    printRow(
+        try await compare(baseline: concurrentBaseline, subject: concurrently(subject.name + ", 64 tasks", auth), rounds: 5, roundDuration: 0.5),
+        target: nil)
+}
+await memcachedServer.stop()
