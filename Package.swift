@@ -15,8 +15,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Caching", targets: ["Caching"]),
-        .library(name: "CachingMemcached", targets: ["CachingMemcached"]),
         .library(name: "CachingTesting", targets: ["CachingTesting"]),
+        .library(name: "CachingMemcached", targets: ["CachingMemcached"]),
         .library(name: "TokenRevocation", targets: ["TokenRevocation"]),
         .library(name: "TokenAuth", targets: ["TokenAuth"]),
         .executable(name: "CacheTour", targets: ["CacheTour"]),
@@ -85,14 +85,16 @@ let package = Package(
         ),
         .testTarget(
             name: "TokenRevocationTests",
-            dependencies: ["TokenRevocation", "Caching", "CachingTesting"],
+            dependencies: ["TokenRevocation", "Caching", "CachingMemcached", "CachingTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TokenAuthTests",
             dependencies: [
                 "TokenAuth", "TokenRevocation", "Caching", "CachingTesting",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

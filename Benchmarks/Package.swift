@@ -34,5 +34,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "TokenBenchmarks",
+            dependencies: [
+                "BenchmarkSupport",
+                .product(name: "Caching", package: "swift-caching"),
+                .product(name: "TokenRevocation", package: "swift-caching"),
+                .product(name: "TokenAuth", package: "swift-caching"),
+                .product(name: "CachingMemcached", package: "swift-caching"),
+                .product(name: "CachingTesting", package: "swift-caching"),
+            ],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

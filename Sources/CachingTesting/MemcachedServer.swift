@@ -1,4 +1,4 @@
-import Caching
+public import Caching
 import Synchronization
 
 #if canImport(Glibc)
@@ -25,7 +25,7 @@ import Darwin
 /// server goes away. Only the process this object started is ever signalled.
 ///
 /// Starting, stopping and waiting block a thread briefly, so they run on
-/// ``BlockingThreadPool/shared``, never on Swift concurrency's cooperative threads.
+/// its own ``pool``, never on Swift concurrency's cooperative threads.
 public final class MemcachedServer: Sendable {
     /// The loopback address the server listens on.
     public let host = "127.0.0.1"
@@ -51,9 +51,15 @@ public final class MemcachedServer: Sendable {
 
     deinit {
         if let pid = process.withLock({ $0 }) {
-            Self.terminate(pid, signal: SIGTERM)
+            // Reaping may wait; never on the thread that dropped the last reference.
+            Self.pool.execute { Self.terminate(pid, signal: SIGTERM) }
         }
     }
+
+    /// Threads for the fixture's own blocking work (spawning, waiting for readiness, reaping),
+    /// apart from ``BlockingThreadPool/shared`` so that starting and stopping servers never
+    /// delays the file I/O of the code under test.
+    public static let pool = BlockingThreadPool(threadCount: 4, spinMicroseconds: 0)
 
     /// Starts a server on a free loopback port and waits until it accepts connections.
     ///
@@ -63,7 +69,7 @@ public final class MemcachedServer: Sendable {
     ///   with `apt-get install memcached`), cannot be launched, or does not start listening
     ///   within five seconds.
     public static func start(arguments: [String] = []) async throws -> MemcachedServer {
-        try await BlockingThreadPool.shared.run { () throws(MemcachedServerError) -> MemcachedServer in
+        try await Self.pool.run { () throws(MemcachedServerError) -> MemcachedServer in
             let executable = try findExecutable()
             var lastError: MemcachedServerError?
             // A port found free can be taken by someone else before memcached binds it: retry.
@@ -105,13 +111,13 @@ public final class MemcachedServer: Sendable {
     /// Stops the server with `SIGTERM` and waits for it to exit. Does nothing when it is stopped.
     public func stop() async {
         guard let pid = process.withLock({ current in defer { current = nil }; return current }) else { return }
-        await BlockingThreadPool.shared.run { Self.terminate(pid, signal: SIGTERM) }
+        await Self.pool.run { Self.terminate(pid, signal: SIGTERM) }
     }
 
     /// Kills the server with `SIGKILL` (a crash, as clients see it) and reaps it.
     public func kill() async {
         guard let pid = process.withLock({ current in defer { current = nil }; return current }) else { return }
-        await BlockingThreadPool.shared.run { Self.terminate(pid, signal: SIGKILL) }
+        await Self.pool.run { Self.terminate(pid, signal: SIGKILL) }
     }
 
     /// Starts the server again on the same port, stopping it first if it runs.
@@ -122,7 +128,7 @@ public final class MemcachedServer: Sendable {
     public func restart() async throws {
         await stop()
         let executable = executable, port = port, arguments = arguments
-        let pid = try await BlockingThreadPool.shared.run { () throws(MemcachedServerError) -> pid_t in
+        let pid = try await Self.pool.run { () throws(MemcachedServerError) -> pid_t in
             var lastError: MemcachedServerError?
             // The old socket may linger for a moment; memcached sets SO_REUSEADDR, so retries suffice.
             for _ in 0..<20 {

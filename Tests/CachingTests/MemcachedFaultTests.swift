@@ -73,7 +73,9 @@ struct MemcachedFaultTests {
         let error = await #expect(throws: CacheError.self) { try await cache.get("k", as: Int.self) }
         #expect(error?.code == .unavailable)
         #expect(error?.message.contains("no-such-host.invalid") == true)
-        #expect(now() - start < 5)
+        // Name resolution is getaddrinfo's (resolv.conf's timeouts and attempts), outside the
+        // cache's own timeouts; the bound only shows that the call ends.
+        #expect(now() - start < 30)
     }
 
     @Test("no server at start, then started: the same cache recovers")

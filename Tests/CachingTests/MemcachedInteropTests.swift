@@ -29,7 +29,7 @@ struct MemcachedInteropTests {
             throw CacheError(.unavailable, "python missing")
         }
         let script = repositoryRoot + "/Tests/CachingTests/Interop/django_memcached_interop.py"
-        let output = try await BlockingThreadPool.shared.run { () throws -> (Int32, Data, Data) in
+        let output = try await MemcachedServer.pool.run { () throws -> (Int32, Data, Data) in
             let process = Process()
             process.executableURL = URL(fileURLWithPath: python)
             process.arguments = [script, server, prefix, String(version)]

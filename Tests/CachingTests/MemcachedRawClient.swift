@@ -16,7 +16,7 @@ struct MemcachedRawClient: Sendable {
     /// Sends one command and reads until a line that ends the reply.
     func command(_ text: String, until terminators: [String]) async throws -> String {
         let port = port
-        return try await BlockingThreadPool.shared.run { () throws(CacheError) -> String in
+        return try await MemcachedServer.pool.run { () throws(CacheError) -> String in
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             guard fd >= 0 else { throw CacheError(.unavailable, "raw socket failed") }
             defer { close(fd) }

@@ -1,4 +1,5 @@
 import Caching
+import Foundation
 import CachingTesting
 import Testing
 import TokenRevocation
@@ -93,14 +94,17 @@ struct CacheRevocationTests {
         await #expect(throws: RevocationError.self) { try await revocation.revokeAll(subject: "s", ttl: .seconds(60)) }
     }
 
-    @Test("two Caches sharing one LOCATION (two 'processes') see each other's revocations")
-    func sharedBetweenCaches() async throws {
-        // FileCache is not on main yet; two Caches over one local-memory LOCATION stand in
-        // for two processes over one store. Switch BACKEND to "file" with a temporary
-        // directory once FileCache lands.
+    @Test(
+        "two Caches over one FileCache directory (or one local-memory LOCATION) see each other's revocations",
+        arguments: ["file", "locmem"])
+    func sharedBetweenCaches(backend: String) async throws {
         let clock = ManualCacheClock()
-        let location = "shared-revocation-\(UniqueID.make())"
-        let settings = ["default": CacheSettings(backend: "locmem", location: location)]
+        let location =
+            backend == "file"
+            ? FileManager.default.temporaryDirectory.appendingPathComponent("revocation-\(UniqueID.make())").path
+            : "shared-revocation-\(UniqueID.make())"
+        defer { if backend == "file" { try? FileManager.default.removeItem(atPath: location) } }
+        let settings = ["default": CacheSettings(backend: backend, location: location)]
         let first = CacheRevocation(caches: try Caches(settings, clock: clock))
         let second = CacheRevocation(caches: try Caches(settings, clock: clock))
         try await first.revoke("jti-1", ttl: .seconds(30))
@@ -109,6 +113,10 @@ struct CacheRevocationTests {
         #expect(try await first.consume("once", ttl: .seconds(30)) == false)
         try await second.revokeAll(subject: "alice", ttl: .seconds(30))
         #expect(try await first.revokedBefore(subject: "alice") == clock.now())
+        // The stored key is the same file for both: Django's made key, byte for byte.
+        #expect(try second.madeKey(forJTI: "jti-1") == ":1:revoked:jti-1")
+        let firstCache = try Caches(settings, clock: clock).default
+        #expect(try await firstCache.containsEntry(forKey: ":1:revoked:jti-1"))
         clock.advance(by: 30)
         #expect(try await second.isRevoked("jti-1") == false)
     }

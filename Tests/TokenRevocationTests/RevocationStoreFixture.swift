@@ -4,17 +4,9 @@ import TokenRevocation
 
 /// A revocation store under test, with the clock that drives its expiry.
 ///
-/// Every behaviour test runs against each case in ``all``. The memcached backend joins as one
-/// more case (a `CacheRevocation` over a `MemcachedCache` whose configuration uses the same
-/// `ManualCacheClock` for relative expiries, or that advances a real server's clock) — add it
-/// to `all`, nothing else changes:
-///
-/// ```swift
-/// // .init("CacheRevocation over memcached") { clock in
-/// //     CacheRevocation(cache: try MemcachedCache(servers: [server.address],
-/// //                                              configuration: CacheConfiguration(clock: clock)))
-/// // },
-/// ```
+/// Every behaviour test runs against each case in ``all``; these stores follow a
+/// `ManualCacheClock`. Memcached keeps time on the server, so `CacheRevocation` over memcached
+/// has its own suite (`MemcachedRevocationTests`) against a server the test starts.
 struct StoreCase: Sendable, CustomTestStringConvertible {
     var name: String
     var make: @Sendable (ManualCacheClock) throws -> any RevocationStore
@@ -37,7 +29,6 @@ struct StoreCase: Sendable, CustomTestStringConvertible {
                 clock: clock)
             return CacheRevocation(caches: caches)
         },
-        // Memcached: one more case here once CachingMemcached lands (see the type's comment).
     ]
 }
 

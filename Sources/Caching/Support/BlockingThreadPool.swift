@@ -98,6 +98,14 @@ public final class BlockingThreadPool: @unchecked Sendable {
         return try result.get()
     }
 
+    /// Runs `work` on one of the pool's threads without waiting for it: for clean-up that
+    /// must not block the caller, such as reaping a child process from a `deinit`.
+    ///
+    /// - Parameter work: The blocking work.
+    public func execute(_ work: @escaping @Sendable () -> Void) {
+        submit(work)
+    }
+
     private func submit(_ job: @escaping Job) {
         pthread_mutex_lock(&mutex)
         jobs.append(job)

@@ -36,7 +36,7 @@ public import TokenRevocation
 /// without `typ` counts as an access token (as Django-Bolt treats it) unless
 /// `requireTokenType` is set. For a refresh endpoint use `expectedType: .refresh`.
 public struct JWTAuthentication: Sendable {
-    private let key: SymmetricKey
+    private let key: PreparedHMACKey
     /// The algorithms a token may name in its `alg` header.
     public let algorithms: [JWTAlgorithm]
     /// The store consulted for every token, if any.
@@ -93,7 +93,7 @@ public struct JWTAuthentication: Sendable {
         guard revocationTimeout > .zero else {
             throw TokenError(.invalidConfiguration, "revocationTimeout must be more than zero")
         }
-        self.key = SymmetricKey(data: Array(secret.utf8))
+        self.key = PreparedHMACKey(Array(secret.utf8))
         self.algorithms = algorithms
         self.revocationStore = revocationStore
         var stores: [any RevocationStore] = []
@@ -123,14 +123,15 @@ public struct JWTAuthentication: Sendable {
             throw AuthenticationError(.missingHeader, "No Authorization header")
         }
         let utf8 = authorization.utf8
-        let scheme = "bearer ".utf8
-        guard utf8.count > scheme.count,
-            zip(utf8.prefix(scheme.count), scheme).allSatisfy({ $0 | 0x20 == $1 || ($0 == 0x20 && $1 == 0x20) })
+        let scheme = "bearer".utf8
+        guard utf8.count > scheme.count + 1,
+            zip(utf8.prefix(scheme.count), scheme).allSatisfy({ $0 | 0x20 == $1 }),
+            utf8[utf8.index(utf8.startIndex, offsetBy: scheme.count)] == 0x20
         else {
             throw AuthenticationError(.notBearer, "The Authorization header is not 'Bearer <token>'")
         }
-        let token = String(authorization.utf8.dropFirst(scheme.count))!
-        return try await authenticate(token: token)
+        let token = Substring(utf8.dropFirst(scheme.count + 1))
+        return try await authenticate(token: String(token))
     }
 
     /// Authenticates a bare token (from a cookie, say).

@@ -20,7 +20,7 @@ enum CompactJWS {
     }
 
     static func verify(
-        _ token: String, key: SymmetricKey, algorithms: [JWTAlgorithm], maxLength: Int
+        _ token: String, key: PreparedHMACKey, algorithms: [JWTAlgorithm], maxLength: Int
     ) throws(AuthenticationError) -> [String: ClaimValue] {
         var token = token
         var result: Result<[String: ClaimValue], AuthenticationError> = .failure(malformed("the token is empty"))
@@ -33,7 +33,7 @@ enum CompactJWS {
     }
 
     static func verify(
-        _ bytes: UnsafeBufferPointer<UInt8>, key: SymmetricKey, algorithms: [JWTAlgorithm], maxLength: Int
+        _ bytes: UnsafeBufferPointer<UInt8>, key: PreparedHMACKey, algorithms: [JWTAlgorithm], maxLength: Int
     ) throws(AuthenticationError) -> [String: ClaimValue] {
         guard !bytes.isEmpty else { throw malformed("the token is empty") }
         guard bytes.count <= maxLength else {

@@ -118,28 +118,43 @@ struct JSONParser {
 
     private mutating func parseString() throws(Failure) -> String {
         index += 1  // opening quote
-        var scalars = String.UnicodeScalarView()
+        // Fast path: a run of unescaped bytes becomes the string directly (UTF-8 validated here).
+        let start = index
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                let text = String(decoding: bytes[start..<index], as: UTF8.self)
+                index += 1
+                return text
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            if byte < 0x20 { throw fail("control character in string") }
+            if byte < 0x80 { index += 1 } else { _ = try parseUTF8Scalar() }
+        }
+        // Slow path: escapes. Keep the validated run as bytes and append decoded scalars.
+        var out = Array(bytes[start..<index])
         while true {
             guard index < bytes.count else { throw fail("unterminated string") }
             let byte = bytes[index]
             switch byte {
             case UInt8(ascii: "\""):
                 index += 1
-                return String(scalars)
+                return String(decoding: out, as: UTF8.self)
             case UInt8(ascii: "\\"):
                 index += 1
                 guard index < bytes.count else { throw fail("unterminated escape") }
                 let escape = bytes[index]
                 index += 1
+                let scalar: Unicode.Scalar
                 switch escape {
-                case UInt8(ascii: "\""): scalars.append("\"")
-                case UInt8(ascii: "\\"): scalars.append("\\")
-                case UInt8(ascii: "/"): scalars.append("/")
-                case UInt8(ascii: "b"): scalars.append("\u{08}")
-                case UInt8(ascii: "f"): scalars.append("\u{0C}")
-                case UInt8(ascii: "n"): scalars.append("\n")
-                case UInt8(ascii: "r"): scalars.append("\r")
-                case UInt8(ascii: "t"): scalars.append("\t")
+                case UInt8(ascii: "\""): scalar = "\""
+                case UInt8(ascii: "\\"): scalar = "\\"
+                case UInt8(ascii: "/"): scalar = "/"
+                case UInt8(ascii: "b"): scalar = "\u{08}"
+                case UInt8(ascii: "f"): scalar = "\u{0C}"
+                case UInt8(ascii: "n"): scalar = "\n"
+                case UInt8(ascii: "r"): scalar = "\r"
+                case UInt8(ascii: "t"): scalar = "\t"
                 case UInt8(ascii: "u"):
                     let high = try parseHex4()
                     if (0xD800...0xDBFF).contains(high) {
@@ -150,21 +165,24 @@ struct JSONParser {
                         let low = try parseHex4()
                         guard (0xDC00...0xDFFF).contains(low) else { throw fail("unpaired surrogate escape") }
                         let value = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
-                        guard let scalar = Unicode.Scalar(value) else { throw fail("invalid escape") }
-                        scalars.append(scalar)
+                        guard let combined = Unicode.Scalar(value) else { throw fail("invalid escape") }
+                        scalar = combined
                     } else {
-                        guard let scalar = Unicode.Scalar(high) else { throw fail("unpaired surrogate escape") }
-                        scalars.append(scalar)
+                        guard let single = Unicode.Scalar(high) else { throw fail("unpaired surrogate escape") }
+                        scalar = single
                     }
                 default: throw fail("invalid escape")
                 }
+                out.append(contentsOf: String(scalar).utf8)
             case 0x00..<0x20:
                 throw fail("control character in string")
             case 0x00..<0x80:
-                scalars.append(Unicode.Scalar(byte))
+                out.append(byte)
                 index += 1
             default:
-                scalars.append(try parseUTF8Scalar())
+                let first = index
+                _ = try parseUTF8Scalar()
+                out.append(contentsOf: bytes[first..<index])
             }
         }
     }

@@ -1,4 +1,9 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 
 /// An HMAC algorithm for signing tokens: HS256 (the default), HS384 or HS512.
 ///
@@ -52,14 +57,48 @@ public struct JWTAlgorithm: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Compares in constant time (swift-crypto's `isValidAuthenticationCode`).
-    func verify(_ signature: [UInt8], message: some Collection<UInt8>, key: SymmetricKey) -> Bool {
+    /// Verifies with a key prepared once (the HMAC key schedule is not redone per token),
+    /// comparing in constant time.
+    func verify(_ signature: [UInt8], message: some Collection<UInt8>, key: PreparedHMACKey) -> Bool {
         guard signature.count == signatureLength else { return false }
         let bytes = Array(message)
         switch base {
-        case .hs256: return HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: bytes, using: key)
-        case .hs384: return HMAC<SHA384>.isValidAuthenticationCode(signature, authenticating: bytes, using: key)
-        case .hs512: return HMAC<SHA512>.isValidAuthenticationCode(signature, authenticating: bytes, using: key)
+        case .hs256:
+            var mac = key.sha256
+            mac.update(data: bytes)
+            return Self.constantTimeEqual(mac.finalize(), signature)
+        case .hs384:
+            var mac = key.sha384
+            mac.update(data: bytes)
+            return Self.constantTimeEqual(mac.finalize(), signature)
+        case .hs512:
+            var mac = key.sha512
+            mac.update(data: bytes)
+            return Self.constantTimeEqual(mac.finalize(), signature)
         }
+    }
+
+    /// Compares every byte, whatever the first difference, so timing says nothing about the code.
+    private static func constantTimeEqual(_ code: some MessageAuthenticationCode, _ signature: [UInt8]) -> Bool {
+        code.withUnsafeBytes { computed in
+            guard computed.count == signature.count else { return false }
+            var difference: UInt8 = 0
+            for index in 0..<computed.count { difference |= computed[index] ^ signature[index] }
+            return difference == 0
+        }
+    }
+}
+
+/// An HMAC key with its inner and outer pads already hashed, for each algorithm.
+struct PreparedHMACKey: Sendable {
+    let sha256: HMAC<SHA256>
+    let sha384: HMAC<SHA384>
+    let sha512: HMAC<SHA512>
+
+    init(_ secret: [UInt8]) {
+        let key = SymmetricKey(data: secret)
+        sha256 = HMAC(key: key)
+        sha384 = HMAC(key: key)
+        sha512 = HMAC(key: key)
     }
 }

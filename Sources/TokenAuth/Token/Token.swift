@@ -230,7 +230,7 @@ public struct Token: Sendable, Hashable {
         maxLength: Int = 8192, clock: any CacheClock = SystemCacheClock()
     ) throws(AuthenticationError) -> Token {
         let claims = try CompactJWS.verify(
-            token, key: SymmetricKey(data: Array(secret.utf8)), algorithms: algorithms, maxLength: maxLength)
+            token, key: PreparedHMACKey(Array(secret.utf8)), algorithms: algorithms, maxLength: maxLength)
         let decoded = try Token(verifiedClaims: claims)
         try decoded.checkTimes(now: clock.now(), leeway: leeway.seconds)
         return decoded

@@ -154,10 +154,17 @@ public struct RevocationStatus: Sendable, Hashable {
 }
 
 extension RevocationStore {
+    /// The system clock, unless the store has its own.
     public var clock: any CacheClock { SystemCacheClock() }
 
+    /// `false`: a store is assumed to do I/O and is raced against the timeout.
     public var answersInProcess: Bool { false }
 
+    /// Asks ``isRevoked(_:)``, ``isFamilyRevoked(_:)`` and ``revokedBefore(subject:)`` in turn.
+    ///
+    /// - Parameter query: The ids to look up.
+    /// - Returns: What the store holds for each.
+    /// - Throws: What the lookups throw.
     public func check(_ query: RevocationQuery) async throws -> RevocationStatus {
         var status = RevocationStatus()
         if let jti = query.jti { status.isRevoked = try await isRevoked(jti) }

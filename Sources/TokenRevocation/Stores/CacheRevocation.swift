@@ -85,6 +85,14 @@ public struct CacheRevocation: RevocationStore {
         (try? cache())?.configuration.clock ?? SystemCacheClock()
     }
 
+    /// `true` when the cache (the alias's cache, resolved now) is a ``LocalMemoryCache`` or a
+    /// ``DummyCache``, which answer from memory and cannot hang; then `JWTAuthentication`
+    /// skips the timeout race. Every other backend is raced against the timeout.
+    public var answersInProcess: Bool {
+        guard let cache = try? cache() else { return false }
+        return cache is LocalMemoryCache || cache is DummyCache
+    }
+
     /// The key (before the cache's own prefix and version) a `jti` is stored under: `revoked:{jti}`.
     ///
     /// - Parameter jti: The token id.

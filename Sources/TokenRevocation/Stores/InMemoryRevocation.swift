@@ -59,6 +59,7 @@ public final class InMemoryRevocation: RevocationStore {
 
     /// The most entries held at once.
     public let maxEntries: Int
+    /// The wall clock expiry is measured by.
     public let clock: any CacheClock
     private let state = Mutex(State())
 
@@ -72,6 +73,7 @@ public final class InMemoryRevocation: RevocationStore {
         self.clock = clock
     }
 
+    /// `true`: lookups are a lock and a dictionary, so authentication calls them directly.
     public var answersInProcess: Bool { true }
 
     /// The number of entries held, expired ones not yet reclaimed included.

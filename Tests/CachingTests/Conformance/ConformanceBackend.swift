@@ -70,7 +70,12 @@ import Synchronization
 struct Fixture: Sendable {
     let backend: ConformanceBackend
     let store: ConformanceBackend.Store
-    let clock: ManualCacheClock
+    /// The clock every cache of the test uses: a manual clock for backends that follow the
+    /// configured clock, the real clock for backends whose server keeps time (a frozen clock
+    /// would drift from the server's while the test runs).
+    let clock: any CacheClock
+    /// The manual clock, when the backend follows the configured clock.
+    let manualClock: ManualCacheClock?
     let logs: InMemoryLogHandler
     /// A cache with the default configuration (no prefix, version 1, 300 s timeout, strict keys).
     let cache: any Cache
@@ -80,13 +85,15 @@ struct Fixture: Sendable {
         _ backend: ConformanceBackend, _ body: (Fixture) async throws -> Void
     ) async throws {
         let store = try await backend.open()
-        let clock = ManualCacheClock(start: SystemCacheClock().now())
+        let manualClock = backend.usesConfiguredClock ? ManualCacheClock(start: SystemCacheClock().now()) : nil
+        let clock: any CacheClock = manualClock ?? SystemCacheClock()
         let logs = InMemoryLogHandler()
         let configuration = CacheConfiguration(
             clock: clock, logger: Logger(label: "conformance", factory: { _ in logs }))
         do {
             let cache = try await store.makeCache(configuration)
-            try await body(Fixture(backend: backend, store: store, clock: clock, logs: logs, cache: cache))
+            try await body(
+                Fixture(backend: backend, store: store, clock: clock, manualClock: manualClock, logs: logs, cache: cache))
         } catch {
             try? await store.close()
             throw error
@@ -108,9 +115,10 @@ struct Fixture: Sendable {
     /// Lets `seconds` pass: moves the manual clock, or, for a backend whose server keeps time,
     /// waits until the server's one-second clock has certainly passed that point.
     func pass(_ seconds: Double) async throws {
-        clock.advance(by: seconds)
-        if !backend.usesConfiguredClock {
-            try await Task.sleep(for: .milliseconds(Int((seconds + 1.1) * 1000)))
+        if let manualClock {
+            manualClock.advance(by: seconds)
+        } else {
+            try await Task.sleep(for: .milliseconds(Int((seconds + 1.5) * 1000)))
         }
     }
 

@@ -1,0 +1,119 @@
+// `authenticate` per second: no revocation (the baseline) against each revocation store.
+// Run from Benchmarks/: `swift run -c release TokenBenchmarks` (see docs/PERFORMANCE.md).
+import BenchmarkSupport
+import Caching
+import CachingMemcached
+import CachingTesting
+import TokenAuth
+import TokenRevocation
+
+let secret = "benchmark-secret-of-at-least-32-bytes!"
+
+/// One revocation store to measure.
+struct Subject {
+    var name: String
+    var target: Double?
+    var makeStore: () async throws -> any RevocationStore
+}
+
+/// Forwards to a store but says it may block, so `JWTAuthentication` races every check
+/// against its timeout: the cost a network store (memcached) pays on top of its round trip.
+struct RacedStore: RevocationStore {
+    let base: any RevocationStore
+    var clock: any CacheClock { base.clock }
+    func revoke(_ jti: String, ttl: Duration) async throws { try await base.revoke(jti, ttl: ttl) }
+    func isRevoked(_ jti: String) async throws -> Bool { try await base.isRevoked(jti) }
+    func consume(_ jti: String, ttl: Duration) async throws -> Bool { try await base.consume(jti, ttl: ttl) }
+    func revokeAll(subject: String, issuedBefore: Double, ttl: Duration) async throws {
+        try await base.revokeAll(subject: subject, issuedBefore: issuedBefore, ttl: ttl)
+    }
+    func revokedBefore(subject: String) async throws -> Double? { try await base.revokedBefore(subject: subject) }
+    func revokeFamily(_ family: String, ttl: Duration) async throws { try await base.revokeFamily(family, ttl: ttl) }
+    func isFamilyRevoked(_ family: String) async throws -> Bool { try await base.isFamilyRevoked(family) }
+    func check(_ query: RevocationQuery) async throws -> RevocationStatus { try await base.check(query) }
+}
+
+/// Fills a store with revoked ids, so lookups hit a populated table, not an empty one.
+func populate(_ store: any RevocationStore, count: Int) async throws {
+    for index in 0..<count {
+        try await store.revoke("revoked-\(index)", ttl: .seconds(3600))
+    }
+}
+
+let subjects: [Subject] = [
+    Subject(name: "InMemoryRevocation", target: 0.9) {
+        let store = InMemoryRevocation()
+        try await populate(store, count: 10_000)
+        return store
+    },
+    Subject(name: "CacheRevocation over LocalMemoryCache", target: nil) {
+        let store = CacheRevocation(cache: LocalMemoryCache(maxEntries: 100_000))
+        try await populate(store, count: 10_000)
+        return store
+    },
+    Subject(name: "CacheRevocation over LocalMemoryCache, raced against the timeout", target: nil) {
+        let store = CacheRevocation(cache: LocalMemoryCache(maxEntries: 100_000))
+        try await populate(store, count: 10_000)
+        return RacedStore(base: store)
+    },
+    Subject(name: "CacheRevocation over memcached (a server this benchmark starts)", target: nil) {
+        let store = CacheRevocation(cache: try memcachedCache())
+        try await populate(store, count: 10_000)
+        return store
+    },
+]
+
+/// A memcached server on a free loopback port, started once, stopped at the end.
+let memcachedServer = try await MemcachedServer.start()
+func memcachedCache() throws -> MemcachedCache {
+    guard let address = MemcachedServerAddress(parsing: memcachedServer.address) else {
+        fatalError("unparsable address \(memcachedServer.address)")
+    }
+    return try MemcachedCache(servers: [address])
+}
+
+let token = try Token.create(
+    sub: "user-42", expiresIn: .seconds(3600), isStaff: true, permissions: ["posts.view", "posts.edit"],
+    extras: ["tenant": "acme"])
+let header = "Bearer " + (try token.encode(secret: secret))
+
+let baselineAuth = try JWTAuthentication(secret: secret)
+let baseline = BenchCase("no revocation") {
+    let user = try await baselineAuth.authenticate(authorization: header)
+    precondition(user.userID == "user-42")
+}
+
+printTableHeader(title: "JWT authenticate per second (HS256, one task)")
+for subject in subjects {
+    let auth = try JWTAuthentication(secret: secret, revocationStore: try await subject.makeStore())
+    let measured = BenchCase(subject.name) {
+        let user = try await auth.authenticate(authorization: header)
+        precondition(user.userID == "user-42")
+    }
+    printRow(try await compare(baseline: baseline, subject: measured, rounds: 7, roundDuration: 0.5), target: subject.target)
+}
+
+// A server handles many requests at once: the same comparison with 64 concurrent tasks,
+// where concurrent memcached lookups share round trips.
+printTableHeader(title: "JWT authenticate per second (HS256, 64 concurrent tasks)")
+func concurrently(_ name: String, _ auth: JWTAuthentication) -> BenchCase {
+    BenchCase(name, operationsPerCall: 64) {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<64 {
+                group.addTask {
+                    let user = try await auth.authenticate(authorization: header)
+                    precondition(user.userID == "user-42")
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+}
+let concurrentBaseline = concurrently("no revocation, 64 tasks", baselineAuth)
+for subject in [subjects[0], subjects[3]] {
+    let auth = try JWTAuthentication(secret: secret, revocationStore: try await subject.makeStore())
+    printRow(
+        try await compare(baseline: concurrentBaseline, subject: concurrently(subject.name + ", 64 tasks", auth), rounds: 5, roundDuration: 0.5),
+        target: nil)
+}
+await memcachedServer.stop()

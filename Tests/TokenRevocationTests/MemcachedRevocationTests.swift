@@ -1,0 +1,105 @@
+import Caching
+import CachingMemcached
+import CachingTesting
+import Testing
+import TokenRevocation
+
+/// CacheRevocation over a real memcached server that the test starts: the shared store that
+/// several processes and hosts use in production. Expiry is the server's own (one-second clock),
+/// so the expiry test waits for it instead of moving a manual clock.
+@Suite("CacheRevocation over memcached")
+struct MemcachedRevocationTests {
+    /// A cache over the server with the default key settings, and one that reads made keys as is.
+    func caches(_ server: MemcachedServer, prefix: String = "") throws -> (cache: MemcachedCache, raw: MemcachedCache) {
+        let address = try #require(MemcachedServerAddress(parsing: server.address))
+        let cache = try MemcachedCache(servers: [address], configuration: CacheConfiguration(keyPrefix: prefix))
+        let raw = try MemcachedCache(
+            servers: [address], configuration: CacheConfiguration(keyFunction: { key, _, _ in key }))
+        return (cache, raw)
+    }
+
+    @Test("revoke stores `revoked:{jti}` under the alias's made key, byte for byte, as Django-Bolt does")
+    func storedKey() async throws {
+        let server = try await MemcachedServer.start()
+        let (cache, raw) = try caches(server)
+        let store = CacheRevocation(cache: cache)
+        try await store.revoke("abc-123", ttl: .seconds(600))
+        #expect(try await store.isRevoked("abc-123"))
+        #expect(try await store.isRevoked("abc-124") == false)
+        let entry = try #require(try await raw.entry(forKey: ":1:revoked:abc-123"))
+        #expect(entry.flags == CacheItemFlags.integer)
+        let end = try #require(entry.integerValue)
+        #expect(Double(end) > SystemCacheClock().now() + 590)
+        let prefixed = CacheRevocation(cache: try caches(server, prefix: "app").cache)
+        try await prefixed.revoke("xyz", ttl: .seconds(600))
+        #expect(try await raw.entry(forKey: "app:1:revoked:xyz") != nil)
+        #expect(try await store.isRevoked("xyz") == false)
+        await server.stop()
+    }
+
+    @Test("a revocation expires with its ttl on the server")
+    func expiry() async throws {
+        let server = try await MemcachedServer.start()
+        let store = CacheRevocation(cache: try caches(server).cache)
+        try await store.revoke("short", ttl: .seconds(1))
+        try await store.revoke("long", ttl: .seconds(600))
+        #expect(try await store.isRevoked("short"))
+        try await Task.sleep(for: .milliseconds(3600))
+        #expect(try await store.isRevoked("short") == false)
+        #expect(try await store.isRevoked("long"))
+        await server.stop()
+    }
+
+    @Test("consume is atomic across clients: exactly one of 100 concurrent callers wins")
+    func consumeAcrossClients() async throws {
+        let server = try await MemcachedServer.start()
+        let first = CacheRevocation(cache: try caches(server).cache)
+        let second = CacheRevocation(cache: try caches(server).cache)
+        let winners = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for index in 0..<100 {
+                let store = index.isMultiple(of: 2) ? first : second
+                group.addTask { try await store.consume("refresh-1", ttl: .seconds(600)) }
+            }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(winners == 1)
+        #expect(try await second.isRevoked("refresh-1"))
+        await server.stop()
+    }
+
+    @Test("logout everywhere and family revocation are seen by another client at once")
+    func subjectAndFamily() async throws {
+        let server = try await MemcachedServer.start()
+        let writer = CacheRevocation(cache: try caches(server).cache)
+        let reader = CacheRevocation(cache: try caches(server).cache)
+        let now = SystemCacheClock().now()
+        try await writer.revokeAll(subject: "42", issuedBefore: now, ttl: .seconds(600))
+        try await writer.revokeFamily("fam-1", ttl: .seconds(600))
+        #expect(try await reader.revokedBefore(subject: "42") == Double(Int(now.rounded(.down))))
+        #expect(try await reader.revokedBefore(subject: "43") == nil)
+        #expect(try await reader.isFamilyRevoked("fam-1"))
+        let status = try await reader.check(RevocationQuery(jti: "none", subject: "42", family: "fam-1"))
+        #expect(status.isRevoked == false)
+        #expect(status.isFamilyRevoked)
+        #expect(status.subjectCutoff != nil)
+        await server.stop()
+    }
+
+    @Test("with the server down, revoke and isRevoked throw: never a silent 'not revoked'")
+    func serverDown() async throws {
+        let server = try await MemcachedServer.start()
+        let store = CacheRevocation(cache: try caches(server).cache)
+        try await store.revoke("before", ttl: .seconds(600))
+        await server.kill()
+        await #expect(throws: RevocationError.self) { try await store.isRevoked("before") }
+        await #expect(throws: RevocationError.self) { try await store.revoke("during", ttl: .seconds(600)) }
+        await #expect(throws: RevocationError.self) { try await store.consume("during", ttl: .seconds(600)) }
+        try await server.restart()
+        var answered = false
+        for _ in 0..<40 where !answered {
+            if (try? await store.isRevoked("after")) != nil { answered = true } else { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(answered, "the store answers again once memcached is back")
+        await server.stop()
+    }
+}
