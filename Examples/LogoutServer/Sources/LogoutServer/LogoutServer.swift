@@ -1,0 +1,58 @@
+// The logout server: login, logout, refresh and a protected profile over HTTP, on any cache alias.
+//
+//   swift run --package-path Examples/LogoutServer LogoutServer            # local memory, development secret
+//   swift run --package-path Examples/LogoutServer LogoutServer --caches caches.json --revocation default
+//
+// See LogoutServerApp.ServerConfiguration for every option.
+import Caching
+import FoundationEssentials
+import Hummingbird
+import Logging
+import LogoutServerApp
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct LogoutServerMain {
+    static func main() async {
+        var logger = Logger(label: "LogoutServer")
+        logger.logLevel = .info
+
+        let configuration: ServerConfiguration
+        do {
+            configuration = try ServerConfiguration(
+                arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
+        } catch {
+            Output.write(2, "LogoutServer: \(error)\n")
+            exit(2)
+        }
+
+        do {
+            let built = try await LogoutServerApplication.makeAuth(configuration, logger: logger)
+            if configuration.secret == nil {
+                logger.warning("No JWT secret given: using the development secret. Pass --secret or JWT_SECRET outside development.")
+            }
+            logger.info("Revocation: \(built.auth.revocationDescription)")
+            let app = LogoutServerApplication.makeApplication(built, logger: logger) { port in
+                // Tests and scripts read this line to learn the port.
+                Output.write(1, "LogoutServer listening on http://\(configuration.host):\(port)\n")
+            }
+            try await app.runService()
+            try await built.caches.closeAll()
+            logger.info("LogoutServer stopped; caches closed")
+        } catch {
+            Output.write(2, "LogoutServer: \(error)\n")
+            exit(1)
+        }
+    }
+}
+
+/// Unbuffered writes, so a line is seen at once by whoever reads the pipe.
+enum Output {
+    static func write(_ descriptor: Int32, _ text: String) {
+        var text = text
+        text.withUTF8 { buffer in _ = Glibc.write(descriptor, buffer.baseAddress, buffer.count) }
+    }
+}
