@@ -30,8 +30,10 @@ public final class BlockingThreadPool: @unchecked Sendable {
     private typealias Job = () -> Void
 
     // Guarded by `mutex`.
-    private var mutex = pthread_mutex_t()
-    private var condition = pthread_cond_t()
+    // Heap-allocated: a pthread mutex or condition must not move, and `&storedProperty`
+    // does not promise a stable address.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var jobs: [Job] = []
     private var nextJob = 0
     private var idleThreads = 0
@@ -53,8 +55,10 @@ public final class BlockingThreadPool: @unchecked Sendable {
     public init(threadCount: Int, spinMicroseconds: Int = 50) {
         self.threadCount = max(1, threadCount)
         self.spinMicroseconds = max(0, spinMicroseconds)
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&condition, nil)
+        mutex.initialize(to: pthread_mutex_t())
+        condition.initialize(to: pthread_cond_t())
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
         for _ in 0..<self.threadCount {
             let context = Unmanaged.passRetained(ThreadContext(pool: self)).toOpaque()
             var thread = pthread_t()
@@ -107,12 +111,12 @@ public final class BlockingThreadPool: @unchecked Sendable {
     }
 
     private func submit(_ job: @escaping Job) {
-        pthread_mutex_lock(&mutex)
+        pthread_mutex_lock(mutex)
         jobs.append(job)
         queued.add(1, ordering: .releasing)
         let wake = spinningThreads == 0 && idleThreads > 0
-        pthread_mutex_unlock(&mutex)
-        if wake { pthread_cond_signal(&condition) }
+        pthread_mutex_unlock(mutex)
+        if wake { pthread_cond_signal(condition) }
     }
 
     /// Marks the pool's threads, so ``run(_:)`` can tell it is already on one of them.
@@ -128,7 +132,7 @@ public final class BlockingThreadPool: @unchecked Sendable {
 
     private func workLoop() {
         pthread_setspecific(Self.threadKey, Unmanaged.passUnretained(self).toOpaque())
-        pthread_mutex_lock(&mutex)
+        pthread_mutex_lock(mutex)
         while true {
             if nextJob < jobs.count {
                 let job = jobs[nextJob]
@@ -143,22 +147,22 @@ public final class BlockingThreadPool: @unchecked Sendable {
                 }
                 // More work queued and nobody looking for it: wake a sleeper.
                 let wakeAnother = nextJob < jobs.count && spinningThreads == 0 && idleThreads > 0
-                pthread_mutex_unlock(&mutex)
-                if wakeAnother { pthread_cond_signal(&condition) }
+                pthread_mutex_unlock(mutex)
+                if wakeAnother { pthread_cond_signal(condition) }
                 job()
-                pthread_mutex_lock(&mutex)
+                pthread_mutex_lock(mutex)
                 continue
             }
             if spinMicroseconds > 0, spinningThreads == 0 {
                 spinningThreads += 1
-                pthread_mutex_unlock(&mutex)
+                pthread_mutex_unlock(mutex)
                 spinForWork()
-                pthread_mutex_lock(&mutex)
+                pthread_mutex_lock(mutex)
                 spinningThreads -= 1
                 continue  // re-check the queue under the mutex
             }
             idleThreads += 1
-            pthread_cond_wait(&condition, &mutex)
+            pthread_cond_wait(condition, mutex)
             idleThreads -= 1
         }
     }
