@@ -11,3 +11,6 @@ swift build --build-tests
 # Serially: memcached keeps time on its own one-second clock, and expiry tests against it
 # must not be starved by hundreds of tests running at once on a 2-core machine.
 swift test --no-parallel
+# The logout server example: its own package (Hummingbird), end-to-end tests over real HTTP.
+swift build --build-tests --package-path Examples/LogoutServer
+swift test --no-parallel --package-path Examples/LogoutServer
