@@ -108,6 +108,19 @@ let swiftConcurrent = BenchCase("MemcachedCache.get, \(tasks) concurrent tasks",
     }
 }
 
+if CommandLine.arguments.contains("--profile-getmany") {
+    // A long loop of getMany(100) calls, for `perf record` or `valgrind --tool=callgrind`.
+    let calls = Int(environment("MEMCACHED_BENCH_CALLS") ?? "") ?? 2000
+    for _ in 0..<calls { _ = try await cache.getMany(keys, as: [UInt8].self) }
+    await server.stop()
+    exit(0)
+}
+if CommandLine.arguments.contains("--profile-get") {
+    let calls = Int(environment("MEMCACHED_BENCH_CALLS") ?? "") ?? 20000
+    for _ in 0..<calls { _ = try await cache.get("bench", as: [UInt8].self) }
+    await server.stop()
+    exit(0)
+}
 printTableHeader(title: "Memcached: MemcachedCache vs libmemcached from C (pool_size \(poolSize), \(rounds) rounds × \(seconds) s)")
 let selected = Set((environment("MEMCACHED_BENCH_CASES") ?? "get,set,getmany,core,concurrent").split(separator: ",").map(String.init))
 if selected.contains("get") {
