@@ -62,6 +62,7 @@ extension Cache {
     ///   - version: The version, or `nil` for the alias's `VERSION`.
     /// - Returns: The value, or `nil` if there is none.
     /// - Throws: ``CacheError`` for an invalid key, a value that is not a `V`, or a backend failure.
+    @inlinable
     public func get<V: Decodable & Sendable>(_ key: String, as type: V.Type = V.self, version: Int? = nil) async throws -> V? {
         let made = try validKey(key, version: version)
         guard let entry = try await entry(forKey: made) else { return nil }
@@ -76,6 +77,7 @@ extension Cache {
     ///   - version: The version, or `nil` for the alias's `VERSION`.
     /// - Returns: The stored value or the default.
     /// - Throws: ``CacheError`` for an invalid key, a value that is not a `V`, or a backend failure.
+    @inlinable
     public func get<V: Decodable & Sendable>(_ key: String, default defaultValue: V, version: Int? = nil) async throws -> V {
         try await get(key, as: V.self, version: version) ?? defaultValue
     }
@@ -91,6 +93,7 @@ extension Cache {
     ///   - version: The version, or `nil` for the alias's `VERSION`.
     /// - Returns: The present keys and their values.
     /// - Throws: ``CacheError`` for an invalid key, a value that is not a `V`, or a backend failure.
+    @inlinable
     public func getMany<V: Decodable & Sendable>(
         _ keys: some Sequence<String>, as type: V.Type = V.self, version: Int? = nil
     ) async throws -> [String: V] {

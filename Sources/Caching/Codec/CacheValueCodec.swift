@@ -57,6 +57,7 @@ public enum CacheValueCodec: Sendable {
     /// - Throws: ``CacheError/Code/decodingFailed`` when the stored value is not of the
     ///   requested type; ``CacheError/Code/foreignValue`` for a Python pickle, a zlib
     ///   payload or flags this library does not know.
+    @inlinable
     public static func decode<V: Decodable>(_ entry: CacheEntry, as type: V.Type, key: String) throws -> V {
         // Fast paths for the commonest reads: without them a get of a String or an Int spends
         // most of its time in dynamic casts. Each returns only what the general path below
@@ -72,6 +73,13 @@ public enum CacheValueCodec: Sendable {
         if V.self == [UInt8].self, entry.flags == CacheItemFlags.bytes {
             return unsafeBitCast(entry.bytes, to: V.self)
         }
+        return try decodeGeneral(entry, as: V.self, key: key)
+    }
+
+    /// Everything ``decode(_:as:key:)`` does past its fast paths: JSON, the other native
+    /// types, optionals, and every error.
+    @usableFromInline
+    static func decodeGeneral<V: Decodable>(_ entry: CacheEntry, as type: V.Type, key: String) throws -> V {
         if entry.flags == CacheItemFlags.json {
             do {
                 return try JSONDecoder().decode(V.self, from: Data(entry.bytes))
@@ -117,6 +125,7 @@ public enum CacheValueCodec: Sendable {
     /// The bytes as a string if they are valid UTF-8. (`String(decoding:)` is specialized and
     /// fast, and replaces each invalid sequence with U+FFFD, so an unchanged result means the
     /// bytes were valid; `String(validating:as:)` is several times slower here.)
+    @usableFromInline
     static func validUTF8(_ bytes: [UInt8]) -> String? {
         let text = String(decoding: bytes, as: UTF8.self)
         guard text.utf8.count == bytes.count else { return nil }
