@@ -162,6 +162,7 @@ extension Cache {
     ///   - version: The version, or `nil` for the alias's `VERSION`.
     /// - Throws: ``CacheError`` for an invalid key, a value that cannot be encoded or is too
     ///   large, or a backend failure.
+    @inlinable
     public func set<V: Encodable & Sendable>(
         _ key: String, _ value: V, timeout: CacheTimeout = .default, version: Int? = nil
     ) async throws {

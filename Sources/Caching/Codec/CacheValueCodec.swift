@@ -23,7 +23,24 @@ public enum CacheValueCodec: Sendable {
     /// - Parameter value: The value to store.
     /// - Returns: The entry to hand to a backend.
     /// - Throws: ``CacheError/Code/encodingFailed`` when JSON encoding fails.
+    @inlinable
     public static func encode<V: Encodable>(_ value: V) throws -> CacheEntry {
+        // Fast paths for the commonest writes, the same bytes and flags as the general path.
+        if V.self == String.self {
+            return CacheEntry(flags: CacheItemFlags.text, bytes: Array(unsafeBitCast(value, to: String.self).utf8))
+        }
+        if V.self == [UInt8].self {
+            return CacheEntry(flags: CacheItemFlags.bytes, bytes: unsafeBitCast(value, to: [UInt8].self))
+        }
+        if V.self == Int.self {
+            return CacheEntry(flags: CacheItemFlags.integer, bytes: Array(String(unsafeBitCast(value, to: Int.self)).utf8))
+        }
+        return try encodeGeneral(value)
+    }
+
+    /// Every type ``encode(_:)`` has no fast path for: casts to the native types, else JSON.
+    @usableFromInline
+    static func encodeGeneral<V: Encodable>(_ value: V) throws -> CacheEntry {
         switch value {
         case let bool as Bool:
             return CacheEntry(flags: CacheItemFlags.integerOrBool, bytes: bool ? [0x31] : [0x30])
