@@ -5,6 +5,7 @@
 //
 // Environment: MEMCACHED_BENCH_ROUNDS (default 5), MEMCACHED_BENCH_SECONDS per round (default 0.4),
 // MEMCACHED_BENCH_POOL (pool_size, default 2), MEMCACHED_BENCH_CASES (get,set,getmany,core,concurrent).
+// `--profile-getmany` / `--profile-get` run one long loop (MEMCACHED_BENCH_CALLS calls) for `perf record`.
 
 import BenchmarkSupport
 import CMemcachedBaseline
