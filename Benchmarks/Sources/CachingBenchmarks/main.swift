@@ -3,7 +3,7 @@
 //
 //     cd Benchmarks && swift run -c release CachingBenchmarks [local|file] [--quick]
 //
-// `--profile-local-get` and `--profile-file-getmany` run one long loop instead, for `perf record`.
+// `--profile-local-get`, `--profile-local-getmany` and `--profile-file-getmany` run one long loop instead, for `perf record`.
 import BenchmarkSupport
 import Caching
 import Synchronization
@@ -317,6 +317,14 @@ nonisolated func profileLocalGet() async throws {
     for _ in 0..<3_000_000 { _ = try await cache.get("key7", as: String.self) }
 }
 
+/// A long loop of LocalMemoryCache getMany(100) calls, for `perf record`.
+nonisolated func profileLocalGetMany() async throws {
+    let cache = LocalMemoryCache(maxEntries: 1000)
+    let keys = (0..<100).map { "key\($0)" }
+    for key in keys { try await cache.set(key, value, timeout: .never) }
+    for _ in 0..<100_000 { _ = try await cache.getMany(keys, as: String.self) }
+}
+
 /// A long loop of FileCache getMany(100) calls, for `perf record`.
 nonisolated func profileFileGetMany() async throws {
     let directory = "/tmp/swcache-profile-\(getpid())"
@@ -331,6 +339,8 @@ nonisolated func profileFileGetMany() async throws {
 let only = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("--") }
 if CommandLine.arguments.contains("--profile-local-get") {
     try await profileLocalGet()
+} else if CommandLine.arguments.contains("--profile-local-getmany") {
+    try await profileLocalGetMany()
 } else if CommandLine.arguments.contains("--profile-file-getmany") {
     try await profileFileGetMany()
 } else {

@@ -5,6 +5,7 @@
 //
 // Environment: MEMCACHED_BENCH_ROUNDS (default 5), MEMCACHED_BENCH_SECONDS per round (default 0.4),
 // MEMCACHED_BENCH_POOL (pool_size, default 2), MEMCACHED_BENCH_CASES (get,set,getmany,core,concurrent).
+// `--profile-getmany` / `--profile-get` run one long loop (MEMCACHED_BENCH_CALLS calls) for `perf record`.
 
 import BenchmarkSupport
 import CMemcachedBaseline
@@ -108,6 +109,19 @@ let swiftConcurrent = BenchCase("MemcachedCache.get, \(tasks) concurrent tasks",
     }
 }
 
+if CommandLine.arguments.contains("--profile-getmany") {
+    // A long loop of getMany(100) calls, for `perf record` or `valgrind --tool=callgrind`.
+    let calls = Int(environment("MEMCACHED_BENCH_CALLS") ?? "") ?? 2000
+    for _ in 0..<calls { _ = try await cache.getMany(keys, as: [UInt8].self) }
+    await server.stop()
+    exit(0)
+}
+if CommandLine.arguments.contains("--profile-get") {
+    let calls = Int(environment("MEMCACHED_BENCH_CALLS") ?? "") ?? 20000
+    for _ in 0..<calls { _ = try await cache.get("bench", as: [UInt8].self) }
+    await server.stop()
+    exit(0)
+}
 printTableHeader(title: "Memcached: MemcachedCache vs libmemcached from C (pool_size \(poolSize), \(rounds) rounds × \(seconds) s)")
 let selected = Set((environment("MEMCACHED_BENCH_CASES") ?? "get,set,getmany,core,concurrent").split(separator: ",").map(String.init))
 if selected.contains("get") {

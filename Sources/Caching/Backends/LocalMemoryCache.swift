@@ -46,6 +46,10 @@ public struct LocalMemoryCache: Cache {
         store.getMany(keys, now: now)
     }
 
+    public func entries(forDistinctKeys keys: [String]) async throws -> [CacheEntry?] {
+        store.getList(keys, now: now)
+    }
+
     public func store(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws {
         store.set(key, entry, expiry: expiry, limits: limits, now: now)
     }

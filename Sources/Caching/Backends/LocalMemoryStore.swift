@@ -35,6 +35,11 @@ final class LocalMemoryStore: Sendable {
         }
     }
 
+    /// The entries under keys, by position (`nil` for a missing or expired key), under one lock.
+    func getList(_ keys: [String], now: Double) -> [CacheEntry?] {
+        state.withLock { table in keys.map { table.get($0, now: now) } }
+    }
+
     func set(_ key: String, _ entry: CacheEntry, expiry: CacheExpiry, limits: CullLimits, now: Double) {
         state.withLock { $0.set(key, entry, expiry: expiry, limits: limits, now: now) }
     }

@@ -62,6 +62,7 @@ extension Cache {
     ///   - version: The version, or `nil` for the alias's `VERSION`.
     /// - Returns: The value, or `nil` if there is none.
     /// - Throws: ``CacheError`` for an invalid key, a value that is not a `V`, or a backend failure.
+    @inlinable
     public func get<V: Decodable & Sendable>(_ key: String, as type: V.Type = V.self, version: Int? = nil) async throws -> V? {
         let made = try validKey(key, version: version)
         guard let entry = try await entry(forKey: made) else { return nil }
@@ -76,6 +77,7 @@ extension Cache {
     ///   - version: The version, or `nil` for the alias's `VERSION`.
     /// - Returns: The stored value or the default.
     /// - Throws: ``CacheError`` for an invalid key, a value that is not a `V`, or a backend failure.
+    @inlinable
     public func get<V: Decodable & Sendable>(_ key: String, default defaultValue: V, version: Int? = nil) async throws -> V {
         try await get(key, as: V.self, version: version) ?? defaultValue
     }
@@ -91,19 +93,46 @@ extension Cache {
     ///   - version: The version, or `nil` for the alias's `VERSION`.
     /// - Returns: The present keys and their values.
     /// - Throws: ``CacheError`` for an invalid key, a value that is not a `V`, or a backend failure.
+    @inlinable
     public func getMany<V: Decodable & Sendable>(
         _ keys: some Sequence<String>, as type: V.Type = V.self, version: Int? = nil
     ) async throws -> [String: V] {
-        let pairs = try validKeys(keys, version: version)
-        guard !pairs.isEmpty else { return [:] }
-        var seen = Set<String>()
-        let unique = pairs.map(\.made).filter { seen.insert($0).inserted }
-        let found = try await entries(forKeys: unique)
+        // Every key is made and validated before any I/O. Each distinct made key is read once
+        // (the first time it appears); `slots` maps each caller's key to its made key's position.
+        var originals: [String] = []
+        var slots: [Int] = []
+        var distinct: [String] = []
+        var slotOfMade: [String: Int] = [:]
+        let expected = keys.underestimatedCount
+        originals.reserveCapacity(expected)
+        slots.reserveCapacity(expected)
+        distinct.reserveCapacity(expected)
+        slotOfMade.reserveCapacity(expected)
+        for key in keys {
+            let made = try validKey(key, version: version)
+            let next = distinct.count
+            if let earlier = slotOfMade.updateValue(next, forKey: made) {
+                slotOfMade[made] = earlier
+                slots.append(earlier)
+            } else {
+                distinct.append(made)
+                slots.append(next)
+            }
+            originals.append(key)
+        }
+        guard !distinct.isEmpty else { return [:] }
+        let found = try await entries(forDistinctKeys: distinct)
+        guard found.count == distinct.count else {
+            throw CacheError(
+                .storageFailure,
+                "The backend answered \(found.count) entries for \(distinct.count) keys in getMany; its entries(forDistinctKeys:) must return one element per key")
+        }
         var result: [String: V] = [:]
-        result.reserveCapacity(found.count)
-        for (made, original) in pairs {
-            guard let entry = found[made] else { continue }
-            result[original] = try CacheValueCodec.decode(entry, as: V.self, key: made)
+        result.reserveCapacity(distinct.count)
+        for index in originals.indices {
+            let slot = slots[index]
+            guard let entry = found[slot] else { continue }
+            result[originals[index]] = try CacheValueCodec.decode(entry, as: V.self, key: distinct[slot])
         }
         return result
     }
@@ -133,6 +162,7 @@ extension Cache {
     ///   - version: The version, or `nil` for the alias's `VERSION`.
     /// - Throws: ``CacheError`` for an invalid key, a value that cannot be encoded or is too
     ///   large, or a backend failure.
+    @inlinable
     public func set<V: Encodable & Sendable>(
         _ key: String, _ value: V, timeout: CacheTimeout = .default, version: Int? = nil
     ) async throws {

@@ -9,6 +9,7 @@
 /// encodes values the same way.
 ///
 /// Requirements with a default implementation (``entries(forKeys:)``,
+/// ``entries(forDistinctKeys:)``,
 /// ``store(_:expiry:)``, ``removeEntries(forKeys:)``, ``containsEntry(forKey:)``,
 /// ``close()``) are overridden only by backends that do them natively, such as
 /// memcached's multi-get.
@@ -33,6 +34,13 @@ public protocol Cache: Sendable {
 
     /// The entries stored under made keys; missing and expired keys are left out.
     func entries(forKeys keys: [String]) async throws -> [String: CacheEntry]
+
+    /// The entries stored under distinct made keys, in the order of `keys`: one element per
+    /// key, `nil` for a missing or expired key.
+    ///
+    /// `getMany` calls this. The default implementation calls ``entries(forKeys:)``; a
+    /// backend with a multi-get can answer by position and skip building a dictionary.
+    func entries(forDistinctKeys keys: [String]) async throws -> [CacheEntry?]
 
     /// Stores an entry under a made key, replacing any entry and its expiry.
     func store(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws
@@ -89,6 +97,11 @@ extension Cache {
             if let entry = try await entry(forKey: key) { found[key] = entry }
         }
         return found
+    }
+
+    public func entries(forDistinctKeys keys: [String]) async throws -> [CacheEntry?] {
+        let found = try await entries(forKeys: keys)
+        return keys.map { found[$0] }
     }
 
     public func store(_ entries: [(key: String, entry: CacheEntry)], expiry: CacheExpiry) async throws -> [String] {

@@ -53,6 +53,7 @@ extension CacheEntry {
         return Self.parseDecimal(bytes)
     }
 
+    @usableFromInline
     static func parseDecimal(_ bytes: [UInt8]) -> Int? {
         var end = bytes.count
         while end > 0, bytes[end - 1] == UInt8(ascii: " ") { end -= 1 }

@@ -23,7 +23,24 @@ public enum CacheValueCodec: Sendable {
     /// - Parameter value: The value to store.
     /// - Returns: The entry to hand to a backend.
     /// - Throws: ``CacheError/Code/encodingFailed`` when JSON encoding fails.
+    @inlinable
     public static func encode<V: Encodable>(_ value: V) throws -> CacheEntry {
+        // Fast paths for the commonest writes, the same bytes and flags as the general path.
+        if V.self == String.self {
+            return CacheEntry(flags: CacheItemFlags.text, bytes: Array(unsafeBitCast(value, to: String.self).utf8))
+        }
+        if V.self == [UInt8].self {
+            return CacheEntry(flags: CacheItemFlags.bytes, bytes: unsafeBitCast(value, to: [UInt8].self))
+        }
+        if V.self == Int.self {
+            return CacheEntry(flags: CacheItemFlags.integer, bytes: Array(String(unsafeBitCast(value, to: Int.self)).utf8))
+        }
+        return try encodeGeneral(value)
+    }
+
+    /// Every type ``encode(_:)`` has no fast path for: casts to the native types, else JSON.
+    @usableFromInline
+    static func encodeGeneral<V: Encodable>(_ value: V) throws -> CacheEntry {
         switch value {
         case let bool as Bool:
             return CacheEntry(flags: CacheItemFlags.integerOrBool, bytes: bool ? [0x31] : [0x30])
@@ -57,6 +74,7 @@ public enum CacheValueCodec: Sendable {
     /// - Throws: ``CacheError/Code/decodingFailed`` when the stored value is not of the
     ///   requested type; ``CacheError/Code/foreignValue`` for a Python pickle, a zlib
     ///   payload or flags this library does not know.
+    @inlinable
     public static func decode<V: Decodable>(_ entry: CacheEntry, as type: V.Type, key: String) throws -> V {
         // Fast paths for the commonest reads: without them a get of a String or an Int spends
         // most of its time in dynamic casts. Each returns only what the general path below
@@ -72,6 +90,13 @@ public enum CacheValueCodec: Sendable {
         if V.self == [UInt8].self, entry.flags == CacheItemFlags.bytes {
             return unsafeBitCast(entry.bytes, to: V.self)
         }
+        return try decodeGeneral(entry, as: V.self, key: key)
+    }
+
+    /// Everything ``decode(_:as:key:)`` does past its fast paths: JSON, the other native
+    /// types, optionals, and every error.
+    @usableFromInline
+    static func decodeGeneral<V: Decodable>(_ entry: CacheEntry, as type: V.Type, key: String) throws -> V {
         if entry.flags == CacheItemFlags.json {
             do {
                 return try JSONDecoder().decode(V.self, from: Data(entry.bytes))
@@ -117,6 +142,7 @@ public enum CacheValueCodec: Sendable {
     /// The bytes as a string if they are valid UTF-8. (`String(decoding:)` is specialized and
     /// fast, and replaces each invalid sequence with U+FFFD, so an unchanged result means the
     /// bytes were valid; `String(validating:as:)` is several times slower here.)
+    @usableFromInline
     static func validUTF8(_ bytes: [UInt8]) -> String? {
         let text = String(decoding: bytes, as: UTF8.self)
         guard text.utf8.count == bytes.count else { return nil }

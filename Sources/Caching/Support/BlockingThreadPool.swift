@@ -40,6 +40,8 @@ public final class BlockingThreadPool: @unchecked Sendable {
     private var spinningThreads = 0
     /// Jobs queued and not yet taken; read without the mutex by a spinning thread.
     private let queued = Atomic<Int>(0)
+    /// How many spins have started since the pool was created (for tests).
+    let spinsStarted = Atomic<Int>(0)
 
     /// The number of threads.
     public let threadCount: Int
@@ -133,8 +135,12 @@ public final class BlockingThreadPool: @unchecked Sendable {
     private func workLoop() {
         pthread_setspecific(Self.threadKey, Unmanaged.passUnretained(self).toOpaque())
         pthread_mutex_lock(mutex)
+        // A thread spins once after its last job (or wake-up); if no work came, it sleeps
+        // instead of spinning again, so an idle pool uses no CPU.
+        var maySpin = true
         while true {
             if nextJob < jobs.count {
+                maySpin = true
                 let job = jobs[nextJob]
                 nextJob += 1
                 queued.subtract(1, ordering: .relaxed)
@@ -153,8 +159,10 @@ public final class BlockingThreadPool: @unchecked Sendable {
                 pthread_mutex_lock(mutex)
                 continue
             }
-            if spinMicroseconds > 0, spinningThreads == 0 {
+            if spinMicroseconds > 0, spinningThreads == 0, maySpin {
+                maySpin = false
                 spinningThreads += 1
+                spinsStarted.add(1, ordering: .relaxed)
                 pthread_mutex_unlock(mutex)
                 spinForWork()
                 pthread_mutex_lock(mutex)
@@ -164,6 +172,7 @@ public final class BlockingThreadPool: @unchecked Sendable {
             idleThreads += 1
             pthread_cond_wait(condition, mutex)
             idleThreads -= 1
+            maySpin = true
         }
     }
 

@@ -156,7 +156,18 @@ public final class MemcachedCache: Cache {
     }
 
     public func entries(forKeys keys: [String]) async throws -> [String: CacheEntry] {
-        guard !keys.isEmpty else { return [:] }
+        var distinct: [String] = []
+        var seen = Set<String>()
+        for key in keys where seen.insert(key).inserted { distinct.append(key) }
+        let found = try await entries(forDistinctKeys: distinct)
+        var entries: [String: CacheEntry] = [:]
+        entries.reserveCapacity(distinct.count)
+        for (key, entry) in zip(distinct, found) where entry != nil { entries[key] = entry }
+        return entries
+    }
+
+    public func entries(forDistinctKeys keys: [String]) async throws -> [CacheEntry?] {
+        guard !keys.isEmpty else { return [] }
         return try await pool.run { connection throws(CacheError) in try connection.getMany(keys) }
     }
 

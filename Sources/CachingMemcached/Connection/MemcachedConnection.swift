@@ -214,31 +214,35 @@ final class MemcachedConnection {
         }
     }
 
-    /// The entries under several keys, in one multi-get. Missing keys are left out.
+    /// The entries under distinct keys, in one multi-get, by position (`nil` for a missing key).
     ///
-    /// - Throws: The first error of ``getEach(_:)``.
-    func getMany(_ keys: [String]) throws(CacheError) -> [String: CacheEntry] {
+    /// - Throws: The first error of ``getEach(_:)``, in key order.
+    func getMany(_ keys: [String]) throws(CacheError) -> [CacheEntry?] {
         if keys.count == 1 {
-            return try get(keys[0]).map { [keys[0]: $0] } ?? [:]
+            return [try get(keys[0])]
         }
         let (found, errors) = getEach(keys)
-        if let first = keys.first(where: { errors[$0] != nil }), let error = errors[first] { throw error }
+        if let error = errors.first(where: { $0 != nil }) ?? nil { throw error }
         return found
     }
 
-    /// Reads several keys in one multi-get and reports, for each key, its entry or its error.
+    /// Reads several keys in one multi-get and reports, for each key by position, its entry
+    /// (`nil` when missing) or its error.
     ///
     /// If the multi-get fails part way (a server down), the keys not yet answered are read one
     /// by one, so each gets its own value or error; once a server has failed, its other keys
     /// get the same error without another attempt, so a dead server costs one timeout per call.
-    func getEach(_ keys: [String]) -> (found: [String: CacheEntry], errors: [String: CacheError]) {
-        var found: [String: CacheEntry] = [:]
-        found.reserveCapacity(keys.count)
+    /// A key that appears more than once gets its entry at every position.
+    func getEach(_ keys: [String]) -> (found: [CacheEntry?], errors: [CacheError?]) {
+        var found = [CacheEntry?](repeating: nil, count: keys.count)
         var storage: [UInt8] = []
         var offsets: [Int] = []
         var lengths: [Int] = []
         offsets.reserveCapacity(keys.count)
         lengths.reserveCapacity(keys.count)
+        var total = 1
+        for key in keys { total += key.utf8.count }
+        storage.reserveCapacity(total)
         for key in keys {
             offsets.append(storage.count)
             storage.append(contentsOf: key.utf8)
@@ -271,22 +275,28 @@ final class MemcachedConnection {
                 guard let resultKey = memcached_result_key_value(result) else { continue }
                 // Replies come in request order per server: look for the key from where the
                 // last one matched, comparing bytes instead of building a String per reply.
+                // A key already answered is passed over, so a repeated key fills its next position.
                 var index = -1
+                var fallback = -1
                 var probe = cursor
                 for _ in 0..<keys.count {
                     if lengths[probe] == keyLength, memcmp(base + offsets[probe], resultKey, keyLength) == 0 {
-                        index = probe
-                        break
+                        if found[probe] == nil {
+                            index = probe
+                            break
+                        }
+                        if fallback < 0 { fallback = probe }
                     }
                     probe = probe + 1 == keys.count ? 0 : probe + 1
                 }
+                if index < 0 { index = fallback }
                 guard index >= 0 else { continue }
                 cursor = index + 1 == keys.count ? 0 : index + 1
                 let valueLength = memcached_result_length(result)
                 // A zero-length value has a NULL pointer: the length decides, not the pointer.
                 let bytes = valueLength > 0
-                    ? Array(UnsafeRawBufferPointer(start: memcached_result_value(result), count: valueLength)) : []
-                found[keys[index]] = CacheEntry(flags: memcached_result_flags(result), bytes: bytes)
+                    ? [UInt8](UnsafeRawBufferPointer(start: memcached_result_value(result), count: valueLength)) : []
+                found[index] = CacheEntry(flags: memcached_result_flags(result), bytes: bytes)
             }
         }
         // A server that dies mid-fetch is skipped by libmemcached, and its keys look missing:
@@ -295,20 +305,20 @@ final class MemcachedConnection {
             let last = memcached_last_error(handle)
             clean = last == MEMCACHED_SUCCESS || last == MEMCACHED_END || last == MEMCACHED_NOTFOUND
         }
-        var errors: [String: CacheError] = [:]
+        var errors = [CacheError?](repeating: nil, count: keys.count)
         if !clean {
             memcached_quit(handle)
             var failedServers: [String: CacheError] = [:]
-            for key in keys where found[key] == nil {
+            for (index, key) in keys.enumerated() where found[index] == nil {
                 let server = withKey(key) { _, _, raw in serverName(forKey: raw) }
                 if let error = failedServers[server] {
-                    errors[key] = CacheError(error.code, error.message, key: key, underlying: error)
+                    errors[index] = CacheError(error.code, error.message, key: key, underlying: error)
                     continue
                 }
                 do throws(CacheError) {
-                    if let entry = try get(key) { found[key] = entry }
+                    found[index] = try get(key)
                 } catch {
-                    errors[key] = error
+                    errors[index] = error
                     if error.code == .unavailable || error.code == .timeout { failedServers[server] = error }
                 }
             }

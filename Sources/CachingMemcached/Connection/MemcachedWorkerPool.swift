@@ -257,14 +257,29 @@ final class MemcachedWorkerPool: @unchecked Sendable {
             }
             return
         }
-        var seen = Set<String>()
-        let keys = batch.map(\.key).filter { seen.insert($0).inserted }
-        let (found, errors) = connection.getEach(keys)
+        // Distinct keys, each once, and each request's position among them.
+        var keys: [String] = []
+        var slots: [Int] = []
+        var slotOfKey: [String: Int] = [:]
+        keys.reserveCapacity(batch.count)
+        slots.reserveCapacity(batch.count)
+        slotOfKey.reserveCapacity(batch.count)
         for request in batch {
-            if let error = errors[request.key] {
+            let next = keys.count
+            if let earlier = slotOfKey.updateValue(next, forKey: request.key) {
+                slotOfKey[request.key] = earlier
+                slots.append(earlier)
+            } else {
+                keys.append(request.key)
+                slots.append(next)
+            }
+        }
+        let (found, errors) = connection.getEach(keys)
+        for (request, slot) in zip(batch, slots) {
+            if let error = errors[slot] {
                 request.continuation.resume(returning: .failure(error))
             } else {
-                request.continuation.resume(returning: .success(found[request.key]))
+                request.continuation.resume(returning: .success(found[slot]))
             }
         }
     }

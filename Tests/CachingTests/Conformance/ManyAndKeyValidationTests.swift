@@ -21,6 +21,41 @@ struct ManyAndKeyValidationTests {
         }
     }
 
+    @Test("getMany reads each made key once and answers every caller's key, repeated or not", arguments: ConformanceBackend.all)
+    func getManyRepeatedAndCollidingKeys(backend: ConformanceBackend) async throws {
+        try await Fixture.with(backend) { fx async throws in
+            // "A" and "a" make the same key with this key function.
+            let folded = try await fx.cache(keyFunction: { key, prefix, version in "\(prefix):\(version):\(key.lowercased())" })
+            try await folded.set("a", "first")
+            try await folded.set("b", "second")
+            let found = try await folded.getMany(["A", "a", "b", "A", "missing", "b", "MISSING"], as: String.self)
+            #expect(found == ["A": "first", "a": "first", "b": "second"])
+
+            // Many keys, present and missing, repeated far apart: each answer lands on its own key.
+            for index in stride(from: 0, to: 150, by: 2) { try await fx.cache.set("k\(index)", index) }
+            let keys = (0..<150).map { "k\($0)" } + (0..<150).reversed().map { "k\($0)" }
+            let many = try await fx.cache.getMany(keys, as: Int.self)
+            #expect(many == Dictionary(uniqueKeysWithValues: stride(from: 0, to: 150, by: 2).map { ("k\($0)", $0) }))
+        }
+    }
+
+    @Test("getMany throws for a value that does not decode, as get does, and reads nothing else into the result", arguments: ConformanceBackend.all)
+    func getManyUndecodable(backend: ConformanceBackend) async throws {
+        try await Fixture.with(backend) { fx async throws in
+            try await fx.cache.set("text", "hello")
+            try await fx.cache.set("number", 7)
+            try await fx.cache.set("bytes", [UInt8]([0xFF, 0xFE]))
+            let single = await #expect(throws: CacheError.self) { try await fx.cache.get("bytes", as: String.self) }
+            let many = await #expect(throws: CacheError.self) {
+                try await fx.cache.getMany(["text", "bytes", "number"], as: String.self)
+            }
+            #expect(many?.code == single?.code)
+            #expect(many?.key == single?.key)
+            #expect(try await fx.cache.getMany(["text", "text", "missing"], as: String.self) == ["text": "hello"])
+            #expect(try await fx.cache.get("number", as: Int.self) == 7)
+        }
+    }
+
     @Test("getMany skips expired keys", arguments: ConformanceBackend.all)
     func getManyExpired(backend: ConformanceBackend) async throws {
         try await Fixture.with(backend) { fx async throws in
