@@ -323,7 +323,7 @@ struct RevocationFlowTests {
             ["default": CacheSettings(backend: "locmem", location: "auth-override-\(UInt64.random(in: 0...UInt64.max))")],
             clock: clock)
         #expect(CacheRevocation(caches: caches).answersInProcess, "local memory cannot hang: no race")
-        #expect(CacheRevocation(cache: FailingCacheForAuth()).answersInProcess == false)
+        #expect(CacheRevocation(cache: FailingCache()).answersInProcess == false)
         let auth = try JWTAuthentication(
             secret: secret, revocationStore: RacedStore(base: CacheRevocation(caches: caches)), clock: clock)
         #expect(auth.revocationStore?.answersInProcess == false, "the check runs under the timeout race")
@@ -349,7 +349,7 @@ struct FailClosedTests {
         #expect(error?.httpStatus == 503)
         #expect(error?.underlying is ThrowingStore.Down)
         let cacheDown = try JWTAuthentication(
-            secret: secret, revocationStore: CacheRevocation(cache: FailingCacheForAuth()), clock: clock)
+            secret: secret, revocationStore: CacheRevocation(cache: FailingCache()), clock: clock)
         #expect(await refusal(cacheDown, header)?.code == .revocationUnavailable)
         let handlerDown = try JWTAuthentication(
             secret: secret, revokedTokenHandler: { _ in throw ThrowingStore.Down() }, clock: clock)
@@ -410,7 +410,7 @@ struct FailClosedTests {
     func logoutFails() async throws {
         let clock = ManualCacheClock()
         let auth = try JWTAuthentication(
-            secret: secret, revocationStore: CacheRevocation(cache: FailingCacheForAuth(configuration: CacheConfiguration(clock: clock))),
+            secret: secret, revocationStore: CacheRevocation(cache: FailingCache(configuration: CacheConfiguration(clock: clock))),
             failOpen: true, clock: clock)
         let user = AuthenticatedUser(token: try Token.create(sub: "1", clock: clock))
         await #expect(throws: RevocationError.self) { try await auth.logout(user) }
@@ -420,18 +420,6 @@ struct FailClosedTests {
     }
 }
 
-/// A cache whose every operation fails.
-struct FailingCacheForAuth: Cache {
-    struct Down: Error {}
-    var configuration = CacheConfiguration()
-    func entry(forKey key: String) async throws -> CacheEntry? { throw Down() }
-    func store(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws { throw Down() }
-    func storeIfAbsent(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws -> Bool { throw Down() }
-    func removeEntry(forKey key: String) async throws -> Bool { throw Down() }
-    func updateExpiry(forKey key: String, to expiry: CacheExpiry) async throws -> Bool { throw Down() }
-    func increment(entryForKey key: String, by delta: Int) async throws -> Int { throw Down() }
-    func clear() async throws { throw Down() }
-}
 
 
 /// Temporary directories to remove at the end of a test.

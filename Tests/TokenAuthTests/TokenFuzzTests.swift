@@ -5,18 +5,6 @@ import Testing
 @testable import TokenAuth
 import TokenRevocation
 
-/// SplitMix64: a small seeded generator, so a failing mutation is reproduced by its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Makes one mutation of a valid token.
 struct TokenMutator {
@@ -34,7 +22,7 @@ struct TokenMutator {
         "non-UTF-8 segment", "case change", "delete byte", "header with junk alg",
     ]
 
-    func mutate(_ kind: String, using rng: inout SeededGenerator) -> String {
+    func mutate(_ kind: String, using rng: inout SeededRandomNumberGenerator) -> String {
         var bytes = Array(original.utf8)
         let position = Int.random(in: 0..<bytes.count, using: &rng)
         switch kind {
@@ -127,7 +115,7 @@ struct TokenFuzzTests {
         _ = try await auth.authenticate(authorization: "Bearer " + original)  // the unmutated token is good
 
         let seed: UInt64 = 0x5EED_2026_1129
-        var rng = SeededGenerator(seed: seed)
+        var rng = SeededRandomNumberGenerator(seed: seed)
         let mutator = TokenMutator(original)
         var codes: [String: Int] = [:]
         var tried = 0
@@ -160,7 +148,7 @@ struct TokenFuzzTests {
 
     @Test("random bytes and random base64url segments never crash the parser")
     func randomInput() async throws {
-        var rng = SeededGenerator(seed: 42)
+        var rng = SeededRandomNumberGenerator(seed: 42)
         for round in 0..<3_000 {
             if round % 64 == 0 { await Task.yield() }
             let bytes = (0..<Int.random(in: 0...64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }

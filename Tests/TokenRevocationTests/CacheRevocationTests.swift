@@ -4,18 +4,6 @@ import CachingTesting
 import Testing
 import TokenRevocation
 
-/// A cache whose every operation fails, as a backend whose server is down.
-struct FailingCache: Cache {
-    struct Down: Error {}
-    var configuration = CacheConfiguration()
-    func entry(forKey key: String) async throws -> CacheEntry? { throw Down() }
-    func store(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws { throw Down() }
-    func storeIfAbsent(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws -> Bool { throw Down() }
-    func removeEntry(forKey key: String) async throws -> Bool { throw Down() }
-    func updateExpiry(forKey key: String, to expiry: CacheExpiry) async throws -> Bool { throw Down() }
-    func increment(entryForKey key: String, by delta: Int) async throws -> Int { throw Down() }
-    func clear() async throws { throw Down() }
-}
 
 @Suite("CacheRevocation")
 struct CacheRevocationTests {

@@ -1,4 +1,5 @@
 import Caching
+import CachingTesting
 import FoundationEssentials
 import Testing
 
@@ -61,7 +62,7 @@ struct BasicOperationTests {
     @Test("a large binary value round-trips", arguments: ConformanceBackend.all)
     func largeValue(backend: ConformanceBackend) async throws {
         try await Fixture.with(backend) { fx async throws in
-            var generator = SeededGenerator(seed: 7)
+            var generator = SeededRandomNumberGenerator(seed: 7)
             let bytes = (0..<500_000).map { _ in UInt8.random(in: 0...255, using: &generator) }
             try await fx.cache.set("big", bytes)
             #expect(try await fx.cache.get("big", as: [UInt8].self) == bytes)
@@ -321,17 +322,5 @@ final class CallCounter: Sendable {
     var value: Int { count.withLock { $0 } }
 }
 
-/// A small deterministic generator (SplitMix64), so random test data reproduces.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 import Synchronization

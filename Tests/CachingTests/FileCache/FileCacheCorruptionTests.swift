@@ -23,7 +23,7 @@ struct FileCacheCorruptionTests {
         damages.append(Damage(name: "truncated by one byte") { Array($0.dropLast()) })
         damages.append(Damage(name: "a trailing byte") { $0 + [0] })
         damages.append(Damage(name: "random bytes of the same length") { bytes in
-            var generator = SeededGenerator(seed: 42)
+            var generator = SeededRandomNumberGenerator(seed: 42)
             return bytes.map { _ in UInt8.random(in: 0...255, using: &generator) }
         })
         damages.append(Damage(name: "a Django pickle under our name") { _ in
