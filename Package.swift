@@ -23,13 +23,20 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        // Caching: `Caches` runs as a Service in a ServiceGroup and shuts its aliases down.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // scripts/docs.sh only: `swift package generate-documentation` (a plugin, never linked).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
         // TokenAuth only: HMAC-SHA2 for HS256/384/512 (see Sources/TokenAuth/JWS).
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .target(
             name: "Caching",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .systemLibrary(
@@ -44,7 +51,11 @@ let package = Package(
         ),
         .target(
             name: "CachingTesting",
-            dependencies: ["Caching", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Caching",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -69,18 +80,34 @@ let package = Package(
         ),
         .executableTarget(
             name: "FileCacheProcessHelper",
-            dependencies: ["Caching"],
+            dependencies: ["Caching", "CachingTesting"],
             path: "Tests/FileCacheProcessHelper",
             swiftSettings: swiftSettings
         ),
+        // The core's tests: no libmemcached, no Python.
         .testTarget(
             name: "CachingTests",
             dependencies: [
-                "Caching", "CachingTesting", "CachingMemcached", "FileCacheProcessHelper",
+                "Caching", "CachingTesting", "FileCacheProcessHelper",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CachingMemcachedTests",
+            dependencies: [
+                "Caching", "CachingTesting", "CachingMemcached", "MemcachedLifecycleProbe",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],
             exclude: ["Interop/django_memcached_interop.py"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "MemcachedLifecycleProbe",
+            dependencies: ["Caching", "CachingMemcached", "CachingTesting"],
+            path: "Tests/MemcachedLifecycleProbe",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -33,8 +33,7 @@ public final class ManualCacheClock: CacheClock {
 
     /// Moves the clock forward by a duration.
     public func advance(by duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        advance(by: Double(seconds) + Double(attoseconds) / 1e18)
+        advance(by: DjangoDefaults.seconds(duration))
     }
 
     /// Sets the clock to a Unix time.

@@ -2,19 +2,21 @@ public import Caching
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A throwaway `memcached` server on a free loopback port, for tests and benchmarks.
 ///
 /// ```swift
+/// import CachingMemcached
+///
 /// let server = try await MemcachedServer.start()
-/// let cache = try MemcachedCache(servers: [server.address])
-/// // ...
+/// let cache = try Cache.memcached(location: [server.address])
+/// try await cache.set("greeting", "hello")
 /// await server.stop()
 /// ```
 ///
@@ -110,13 +112,23 @@ public final class MemcachedServer: Sendable {
 
     /// Stops the server with `SIGTERM` and waits for it to exit. Does nothing when it is stopped.
     public func stop() async {
-        guard let pid = process.withLock({ current in defer { current = nil }; return current }) else { return }
+        guard
+            let pid = process.withLock({ current in
+                defer { current = nil }
+                return current
+            })
+        else { return }
         await Self.pool.run { Self.terminate(pid, signal: SIGTERM) }
     }
 
     /// Kills the server with `SIGKILL` (a crash, as clients see it) and reaps it.
     public func kill() async {
-        guard let pid = process.withLock({ current in defer { current = nil }; return current }) else { return }
+        guard
+            let pid = process.withLock({ current in
+                defer { current = nil }
+                return current
+            })
+        else { return }
         await Self.pool.run { Self.terminate(pid, signal: SIGKILL) }
     }
 
@@ -127,7 +139,9 @@ public final class MemcachedServer: Sendable {
     /// - Throws: ``MemcachedServerError`` when it does not start (the port may have been taken).
     public func restart() async throws {
         await stop()
-        let executable = executable, port = port, arguments = arguments
+        let executable = executable
+        let port = port
+        let arguments = arguments
         let pid = try await Self.pool.run { () throws(MemcachedServerError) -> pid_t in
             var lastError: MemcachedServerError?
             // The old socket may linger for a moment; memcached sets SO_REUSEADDR, so retries suffice.

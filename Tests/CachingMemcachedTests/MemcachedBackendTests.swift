@@ -35,23 +35,24 @@ struct MemcachedBackendTests {
 
     @Test("an empty LOCATION is invalidSettings")
     func emptyLocation() throws {
-        let error = try #require(throws: CacheError.self) { try MemcachedCache(location: [" ; "], alias: "x") }
+        let error = try #require(throws: CacheError.self) { try Cache.memcached(location: [" ; "], alias: "x") }
         #expect(error.code == .invalidSettings)
     }
 
     @Test("settings select memcached by name and by Django's dotted paths; OPTIONS are read")
     func settingsSelectBackend() async throws {
         try await MemcachedServer.with { server in
-            for name in ["memcached", "django.core.cache.backends.memcached.PyMemcacheCache",
-                "django.core.cache.backends.memcached.PyLibMCCache", "django.core.cache.backends.memcached.MemcachedCache"]
-            {
+            for name in [
+                "memcached", "django.core.cache.backends.memcached.PyMemcacheCache",
+                "django.core.cache.backends.memcached.PyLibMCCache", "django.core.cache.backends.memcached.MemcachedCache",
+            ] {
                 let json = """
                     {"default": {"BACKEND": "\(name)", "LOCATION": "\(server.address)", "KEY_PREFIX": "p",
                      "OPTIONS": {"pool_size": 2, "binary": true, "poll_timeout": 0.5, "max_value_size": 2000,
                                  "behaviors": {"ketama_weighted": true, "hash": "md5"}}}}
                     """
                 let caches = try Caches(json: Array(json.utf8), backends: CacheBackends.standard.withMemcached())
-                let cache = try #require(try caches.default as? MemcachedCache)
+                let cache = try caches.default
                 #expect(cache.options.poolSize == 2)
                 #expect(cache.options.binaryProtocol)
                 #expect(cache.options.maxValueSize == 2000)
@@ -84,7 +85,7 @@ struct MemcachedBackendTests {
     @Test("expiry: relative seconds rounded up plus one tick up to 30 days; longer is an absolute Unix time; never is 0")
     func expirationRule() throws {
         let clock = ManualCacheClock(start: 1_800_000_000)
-        let cache = try MemcachedCache(location: ["127.0.0.1:1"], configuration: CacheConfiguration(clock: clock))
+        let cache = try MemcachedBackend(location: ["127.0.0.1:1"], clock: clock)
         #expect(cache.expiration(for: .never) == 0)
         // Rounded up, plus one second for memcached's clock tick: never shorter than asked.
         #expect(cache.expiration(for: .at(1_800_000_000 + 0.2)) == 2)
@@ -101,12 +102,12 @@ struct MemcachedBackendTests {
     @Test("expiries past 30 days go as absolute Unix times and live as long as asked (sent as relative they would mean 1970)")
     func thirtyDayRuleOnTheServer() async throws {
         try await MemcachedServer.with { server in
-            let cache = try MemcachedCache(location: [server.address])
+            let cache = try Cache.memcached(location: [server.address])
             let raw = MemcachedRawClient(server)
             try await cache.set("exact", 1, timeout: 2_592_000)
             try await cache.set("over", 1, timeout: 2_592_001)
             try await cache.set("year", 1, timeout: .seconds(365 * 86_400))
-                try await cache.set("forever", 1, timeout: .never)
+            try await cache.set("forever", 1, timeout: .never)
             let exact = try #require(try await raw.ttl(":1:exact"))
             let over = try #require(try await raw.ttl(":1:over"))
             let year = try #require(try await raw.ttl(":1:year"))
@@ -125,7 +126,7 @@ struct MemcachedBackendTests {
     @Test("a value over the item size limit is refused before sending and the old value stays")
     func tooLarge() async throws {
         try await MemcachedServer.with { server in
-            let cache = try MemcachedCache(location: [server.address])
+            let cache = try Cache.memcached(location: [server.address])
             let raw = MemcachedRawClient(server)
             try await cache.set("big", [UInt8](repeating: 1, count: 1000))
             try await cache.set("other", "untouched")
@@ -160,7 +161,7 @@ struct MemcachedBackendTests {
         try await MemcachedServer.with(arguments: ["-I", "4m"]) { server in
             var options = MemcachedOptions()
             options.maxValueSize = 4 * 1_048_576
-            let cache = try MemcachedCache(location: [server.address], options: options)
+            let cache = try Cache.memcached(location: [server.address], options: options)
             let value = [UInt8](repeating: 7, count: 3_000_000)
             try await cache.set("large", value)
             #expect(try await cache.get("large", as: [UInt8].self) == value)
@@ -174,7 +175,7 @@ struct MemcachedBackendTests {
         try await MemcachedServer.with { server in
             let raw = MemcachedRawClient(server)
             for validation in [CacheKeyValidation.strict, .warn] {
-                let cache = try MemcachedCache(location: [server.address], configuration: CacheConfiguration(keyValidation: validation))
+                let cache = try Cache.memcached(location: [server.address], configuration: CacheConfiguration(keyValidation: validation))
                 try await cache.set("fine", 1)
                 let before = try await raw.stats()
                 let bad = [
@@ -207,7 +208,7 @@ struct MemcachedBackendTests {
         try await MemcachedServer.with { server in
             var options = MemcachedOptions()
             options.binaryProtocol = binary
-            let cache = try MemcachedCache(location: [server.address], options: options)
+            let cache = try Cache.memcached(location: [server.address], options: options)
             try await cache.set("n", 10)
             #expect(try await cache.incr("n", by: 5_000_000_000) == 5_000_000_010)
             #expect(try await cache.decr("n", by: 5_000_000_000) == 10)
@@ -245,7 +246,7 @@ struct MemcachedBackendTests {
         try await MemcachedServer.with { server in
             var options = MemcachedOptions()
             options.binaryProtocol = binary
-            let cache = try MemcachedCache(location: [server.address], options: options)
+            let cache = try Cache.memcached(location: [server.address], options: options)
             #expect(try await cache.add("a", 1))
             #expect(try await !cache.add("a", 2))
             #expect(try await cache.get("a", as: Int.self) == 1)
@@ -266,7 +267,7 @@ struct MemcachedBackendTests {
     @Test("getMany is one multi-get and setMany/deleteMany cover every key")
     func manyOperations() async throws {
         try await MemcachedServer.with { server in
-            let cache = try MemcachedCache(location: [server.address])
+            let cache = try Cache.memcached(location: [server.address])
             let raw = MemcachedRawClient(server)
             var values: [String: Int] = [:]
             for index in 0..<100 { values["k\(index)"] = index }

@@ -5,7 +5,7 @@ import Synchronization
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Seconds on the monotonic clock, to bound waits.
@@ -54,7 +54,7 @@ struct MemcachedFaultTests {
         let server = try await MemcachedServer.start()
         let address = server.address
         await server.stop()
-        let cache = try MemcachedCache(location: [address], options: quickOptions())
+        let cache = try Cache.memcached(location: [address], options: quickOptions())
         for _ in 0..<5 {
             let start = now()
             let error = await #expect(throws: CacheError.self) { try await cache.get("k", as: Int.self) }
@@ -68,7 +68,7 @@ struct MemcachedFaultTests {
 
     @Test("an address that resolves nowhere is .unavailable, not a hang")
     func unresolvable() async throws {
-        let cache = try MemcachedCache(location: ["no-such-host.invalid:11211"], options: quickOptions())
+        let cache = try Cache.memcached(location: ["no-such-host.invalid:11211"], options: quickOptions())
         let start = now()
         let error = await #expect(throws: CacheError.self) { try await cache.get("k", as: Int.self) }
         #expect(error?.code == .unavailable)
@@ -82,7 +82,7 @@ struct MemcachedFaultTests {
     func serverStartsLater() async throws {
         let server = try await MemcachedServer.start()
         await server.stop()
-        let cache = try MemcachedCache(location: [server.address], options: quickOptions())
+        let cache = try Cache.memcached(location: [server.address], options: quickOptions())
         let error = await #expect(throws: CacheError.self) { try await cache.set("k", 1) }
         #expect(error?.code == .unavailable)
         try await server.restart()
@@ -97,7 +97,7 @@ struct MemcachedFaultTests {
     @Test("a restarted server: connections are re-established and writes work again")
     func serverRestarts() async throws {
         try await MemcachedServer.with { server in
-            let cache = try MemcachedCache(location: [server.address], options: quickOptions())
+            let cache = try Cache.memcached(location: [server.address], options: quickOptions())
             try await cache.set("before", 1)
             #expect(try await cache.get("before", as: Int.self) == 1)
             try await server.restart()
@@ -125,7 +125,7 @@ struct MemcachedFaultTests {
     @Test("three servers with ketama: keys spread over all three, each key on exactly one")
     func threeServers() async throws {
         try await withServers(3) { servers in
-            let cache = try MemcachedCache(location: [servers.map(\.address).joined(separator: ";")])
+            let cache = try Cache.memcached(location: [servers.map(\.address).joined(separator: ";")])
             var values: [String: Int] = [:]
             for index in 0..<300 { values["key\(index)"] = index }
             #expect(try await cache.setMany(values).isEmpty)
@@ -137,7 +137,7 @@ struct MemcachedFaultTests {
             #expect(counts.reduce(0, +) == 300)
             #expect(try await cache.getMany(values.keys, as: Int.self) == values)
             // Ketama is consistent: a second cache (another process, say) maps keys the same way.
-            let other = try MemcachedCache(location: servers.map(\.address))
+            let other = try Cache.memcached(location: servers.map(\.address))
             #expect(try await other.getMany(values.keys, as: Int.self) == values)
         }
     }
@@ -147,7 +147,7 @@ struct MemcachedFaultTests {
         try await withServers(3) { servers in
             var options = quickOptions()
             options.removeFailedServers = false  // keep the dead server's keys mapped to it, to see them fail
-            let cache = try MemcachedCache(location: servers.map(\.address), options: options)
+            let cache = try Cache.memcached(location: servers.map(\.address), options: options)
             var values: [String: Int] = [:]
             for index in 0..<90 { values["key\(index)"] = index }
             #expect(try await cache.setMany(values).isEmpty)
@@ -218,7 +218,7 @@ struct MemcachedFaultTests {
     @Test("a dead server is ejected after the failure limit; its keys move to the others")
     func ejection() async throws {
         try await withServers(3) { servers in
-            let cache = try MemcachedCache(location: servers.map(\.address), options: quickOptions(poolSize: 1))
+            let cache = try Cache.memcached(location: servers.map(\.address), options: quickOptions(poolSize: 1))
             var values: [String: Int] = [:]
             for index in 0..<60 { values["key\(index)"] = index }
             #expect(try await cache.setMany(values).isEmpty)
@@ -245,7 +245,7 @@ struct MemcachedFaultTests {
     @Test("256 concurrent tasks for several seconds: every result is checked")
     func heavyConcurrency() async throws {
         try await MemcachedServer.with { server in
-            let cache = try MemcachedCache(location: [server.address])
+            let cache = try Cache.memcached(location: [server.address])
             try await cache.set("shared", 0)
             let failures = Shared<[String]>([])
             let increments = Shared(0)

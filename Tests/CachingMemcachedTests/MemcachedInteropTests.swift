@@ -5,19 +5,21 @@ import Foundation
 import Testing
 
 /// Swift and Django share one memcached server: same keys, same int/str/bytes values, both ways.
-@Suite("Memcached: interop with Django (PyMemcacheCache and PyLibMCCache)")
+/// The repository root, from this file's path (Tests/CachingMemcachedTests/…).
+let interopRepositoryRoot: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.path
+}()
+
+@Suite(
+    "Memcached: interop with Django (PyMemcacheCache and PyLibMCCache)",
+    .enabled(if: InteropPython.shouldRun(repositoryRoot: interopRepositoryRoot), Comment(rawValue: InteropPython.howToCreate)))
 struct MemcachedInteropTests {
-    /// The repository root, from this file's path (Tests/CachingTests/…).
-    static let repositoryRoot: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.path
-    }()
+    static let repositoryRoot = interopRepositoryRoot
 
     /// The Python with Django, pymemcache and pylibmc: `SWIFT_CACHING_PYTHON`, or the repository's `.venv`.
-    static var python: String {
-        ProcessInfo.processInfo.environment["SWIFT_CACHING_PYTHON"] ?? repositoryRoot + "/.venv/bin/python3"
-    }
+    static var python: String { InteropPython.path(repositoryRoot: repositoryRoot) }
 
     /// Runs the Django side and returns its JSON report.
     static func runDjango(server: String, prefix: String, version: Int) async throws -> [String: Any] {
@@ -28,12 +30,13 @@ struct MemcachedInteropTests {
             )
             throw CacheError(.unavailable, "python missing")
         }
-        let script = repositoryRoot + "/Tests/CachingTests/Interop/django_memcached_interop.py"
+        let script = repositoryRoot + "/Tests/CachingMemcachedTests/Interop/django_memcached_interop.py"
         let output = try await MemcachedServer.pool.run { () throws -> (Int32, Data, Data) in
             let process = Process()
             process.executableURL = URL(fileURLWithPath: python)
             process.arguments = [script, server, prefix, String(version)]
-            let out = Pipe(), err = Pipe()
+            let out = Pipe()
+            let err = Pipe()
             process.standardOutput = out
             process.standardError = err
             try process.run()
@@ -53,8 +56,9 @@ struct MemcachedInteropTests {
     @Test("int, str and bytes cross both ways with the same keys; incr works on both sides")
     func roundTrip() async throws {
         try await MemcachedServer.with { server in
-            let prefix = "interop", version = 3
-            let cache = try MemcachedCache(
+            let prefix = "interop"
+            let version = 3
+            let cache = try Cache.memcached(
                 location: [server.address], configuration: CacheConfiguration(keyPrefix: prefix, version: version))
             try await cache.set("swift_int", 42)
             try await cache.set("swift_negative", -17)

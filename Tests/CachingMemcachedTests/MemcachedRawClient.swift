@@ -2,7 +2,7 @@ import Caching
 import CachingTesting
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A second, raw text-protocol connection to a test server, to see what the backend sent
@@ -36,10 +36,14 @@ struct MemcachedRawClient: Sendable {
             var buffer = [UInt8](repeating: 0, count: 65536)
             while true {
                 let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                guard count > 0 else { throw CacheError(.timeout, "raw reply from \(port) ended early: \(String(decoding: reply, as: UTF8.self))") }
+                guard count > 0 else {
+                    throw CacheError(.timeout, "raw reply from \(port) ended early: \(String(decoding: reply, as: UTF8.self))")
+                }
                 reply += buffer[0..<count]
                 let textSoFar = String(decoding: reply, as: UTF8.self)
-                if terminators.contains(where: { textSoFar.hasSuffix($0 + "\r\n") || textSoFar.hasPrefix($0) && textSoFar.hasSuffix("\r\n") }) {
+                if terminators.contains(where: {
+                    textSoFar.hasSuffix($0 + "\r\n") || textSoFar.hasPrefix($0) && textSoFar.hasSuffix("\r\n")
+                }) {
                     return textSoFar
                 }
             }

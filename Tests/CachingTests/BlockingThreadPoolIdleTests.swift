@@ -1,6 +1,7 @@
-@testable import Caching
 import Synchronization
 import Testing
+
+@testable import Caching
 
 /// An idle pool sleeps: a thread spins once after its work, then waits on the condition
 /// variable instead of spinning again and again.

@@ -1,4 +1,5 @@
 import Caching
+import CachingTesting
 import Foundation
 import Synchronization
 import Testing
@@ -58,7 +59,7 @@ struct BlockingThreadPoolTests {
     func fileCacheOnPoolExecutor() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        let cache = try FileCache(directory: directory.path)
+        let cache = try Cache.file(directory: directory.path)
         try await withTaskExecutorPreference(BlockingThreadPool.shared) {
             try await cache.set("key", "value")
             #expect(try await cache.get("key", as: String.self) == "value")

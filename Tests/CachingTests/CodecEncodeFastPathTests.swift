@@ -1,5 +1,6 @@
-@testable import Caching
 import Testing
+
+@testable import Caching
 
 /// The encoder's fast paths (String, [UInt8], Int) give exactly the flags and bytes of the
 /// general path, which casts the value instead.

@@ -5,10 +5,12 @@ import Testing
 /// including its errors.
 @Suite("Value codec fast paths")
 struct CodecFastPathTests {
-    @Test("invalid UTF-8 of every kind is a decoding error, whatever its length", arguments: [
-        [0xFF], [0x41, 0x80], [0xC3, 0x41], [0xE2, 0x82, 0x41], [0xF0, 0x9F, 0x98, 0x41],
-        [0xF0, 0x9F, 0x98], [0xED, 0xA0, 0x80], [0xC0, 0xAF],
-    ] as [[UInt8]])
+    @Test(
+        "invalid UTF-8 of every kind is a decoding error, whatever its length",
+        arguments: [
+            [0xFF], [0x41, 0x80], [0xC3, 0x41], [0xE2, 0x82, 0x41], [0xF0, 0x9F, 0x98, 0x41],
+            [0xF0, 0x9F, 0x98], [0xED, 0xA0, 0x80], [0xC0, 0xAF],
+        ] as [[UInt8]])
     func invalidText(bytes: [UInt8]) throws {
         let entry = CacheEntry(flags: CacheItemFlags.text, bytes: bytes)
         let error = try #require(throws: CacheError.self) { try CacheValueCodec.decode(entry, as: String.self, key: "k") }

@@ -1,10 +1,11 @@
 import Caching
+import CachingTesting
 import Testing
 
-/// DummyCache against its own rules (Django's DummyCacheTests).
+/// Cache against its own rules (Django's DummyCacheTests).
 @Suite("DummyCache")
 struct DummyCacheTests {
-    let cache = DummyCache()
+    let cache = Cache.dummy()
 
     @Test("set is ignored and get misses, for every type")
     func simple() async throws {
@@ -62,8 +63,16 @@ struct DummyCacheTests {
         #expect(try await cache.getOrSet("mykey", default: "default") == "default")
         #expect(try await cache.getOrSet("mykey", default: String?.none) == nil)
         let calls = CallCounter()
-        #expect(try await cache.getOrSet("mykey") { calls.increment(); return 7 } == 7)
-        #expect(try await cache.getOrSet("mykey") { calls.increment(); return 8 } == 8)
+        #expect(
+            try await cache.getOrSet("mykey") {
+                calls.increment()
+                return 7
+            } == 7)
+        #expect(
+            try await cache.getOrSet("mykey") {
+                calls.increment()
+                return 8
+            } == 8)
         #expect(calls.value == 2)
     }
 
@@ -75,4 +84,11 @@ struct DummyCacheTests {
         await #expect(throws: CacheError.self) { try await cache.setMany(["ok": 1, "key with spaces": 2]) }
         await #expect(throws: CacheError.self) { try await cache.deleteMany(["ok", "key with spaces"]) }
     }
+}
+
+/// A Codable value stored as JSON.
+private struct Profile: Codable, Sendable, Equatable {
+    var name: String
+    var age: Int
+    var tags: [String]
 }

@@ -8,8 +8,8 @@ import Testing
 struct LocalMemoryCacheTests {
     let clock = ManualCacheClock()
 
-    func cache(location: String? = nil, maxEntries: Int = 300, cullFrequency: Int = 3) -> LocalMemoryCache {
-        LocalMemoryCache(
+    func cache(location: String? = nil, maxEntries: Int = 300, cullFrequency: Int = 3) -> Cache {
+        Cache.localMemory(
             location: location, maxEntries: maxEntries, cullFrequency: cullFrequency,
             configuration: CacheConfiguration(clock: clock))
     }
@@ -170,8 +170,8 @@ struct LocalMemoryCacheTests {
     @Test("clear empties every cache sharing the location")
     func clearShared() async throws {
         let location = "clear-\(UniqueName.next())"
-        let first = LocalMemoryCache(location: location, configuration: CacheConfiguration(keyPrefix: "one"))
-        let second = LocalMemoryCache(location: location, configuration: CacheConfiguration(keyPrefix: "two"))
+        let first = Cache.localMemory(location: location, configuration: CacheConfiguration(keyPrefix: "one"))
+        let second = Cache.localMemory(location: location, configuration: CacheConfiguration(keyPrefix: "two"))
         try await first.set("k", 1)
         try await second.set("k", 2)
         try await first.clear()

@@ -29,9 +29,9 @@ struct SettingsAndAliasTests {
         #expect(try caches["forever"].configuration.defaultTimeout == .never)
         #expect(try caches["lenient"].configuration.keyValidation == .warn)
         #expect(try caches["lenient"].configuration.defaultTimeout == .seconds(1.5))
-        #expect(try caches.default is LocalMemoryCache)
-        #expect(try caches["off"] is DummyCache)
-        #expect((try caches["default"] as? LocalMemoryCache)?.location == "unique-snowflake")
+        #expect(try caches.default.backend is LocalMemoryBackend)
+        #expect(try caches["off"].backend is DummyBackend)
+        #expect((try caches["default"].backend as? LocalMemoryBackend)?.location == "unique-snowflake")
         #expect(caches.settings["short"]?.options["MAX_ENTRIES"] == .int(1000))
         try await caches.default.set("k", 1)
         #expect(try await caches["default"].get("k", as: Int.self) == 1)
@@ -52,7 +52,11 @@ struct SettingsAndAliasTests {
     func roundTrip() throws {
         let settings = CacheSettings(backend: "locmem", location: ["x"], timeout: .never, keyPrefix: "p", version: 3)
         let value = settings.jsonValue
-        #expect(value == ["BACKEND": "locmem", "LOCATION": "x", "TIMEOUT": nil, "KEY_PREFIX": "p", "VERSION": 3, "OPTIONS": [:], "KEY_VALIDATION": "strict"])
+        #expect(
+            value == [
+                "BACKEND": "locmem", "LOCATION": "x", "TIMEOUT": nil, "KEY_PREFIX": "p", "VERSION": 3, "OPTIONS": [:],
+                "KEY_VALIDATION": "strict",
+            ])
         let again = try CacheSettings(value, alias: "a")
         #expect(again.location == ["x"])
         #expect(again.timeout == .never)
@@ -61,10 +65,10 @@ struct SettingsAndAliasTests {
     @Test("the same alias is the same instance; locations are shared across aliases")
     func sameInstance() async throws {
         let caches = try Caches([
-            "a": CacheSettings(backend: "locmem", location: "shared-\(UniqueName.next())"),
+            "a": CacheSettings(backend: "locmem", location: "shared-\(UniqueName.next())")
         ])
-        let first = try caches["a"] as? LocalMemoryCache
-        try await first?.set("k", 1)
+        let first = try caches["a"]
+        try await first.set("k", 1)
         #expect(try await caches["a"].get("k", as: Int.self) == 1)
     }
 
@@ -89,7 +93,10 @@ struct SettingsAndAliasTests {
         (#"{"x": {"BACKEND": "locmem", "KEY_FUNCTION": "a.b"}}"#, [#"["KEY_FUNCTION"]"#, "keyFunction in Swift"]),
         (#"{"x": {"BACKEND": "locmem", "OPTIONS": {"MAX_ENTRIES": "many"}}}"#, [#"CACHES["x"]["OPTIONS"]["MAX_ENTRIES"]"#, "integer"]),
         (#"{"x": {"BACKEND": "locmem", "OPTIONS": {"CULL_FREQUENCY": -1}}}"#, [#"["OPTIONS"]["CULL_FREQUENCY"]"#, "0 or more"]),
-        (#"{"x": {"BACKEND": "locmem", "OPTIONS": {"MAX_ENTRY": 5}}}"#, [#"["OPTIONS"]["MAX_ENTRY"]"#, "not an option of the locmem backend"]),
+        (
+            #"{"x": {"BACKEND": "locmem", "OPTIONS": {"MAX_ENTRY": 5}}}"#,
+            [#"["OPTIONS"]["MAX_ENTRY"]"#, "not an option of the locmem backend"]
+        ),
     ]
 
     @Test("malformed settings give invalidSettings naming the alias and the setting", arguments: Self.malformed)
@@ -134,7 +141,7 @@ struct SettingsAndAliasTests {
     func customBackend() throws {
         var backends = CacheBackends.standard
         backends.register("myapp.TinyCache") { context in
-            LocalMemoryCache(maxEntries: 2, configuration: context.configuration)
+            LocalMemoryBackend(maxEntries: 2, clock: context.configuration.clock)
         }
         let caches = try Caches(["default": CacheSettings(backend: "myapp.TinyCache", keyPrefix: "t")], backends: backends)
         #expect(try caches.default.makeKey("k") == "t:1:k")
@@ -165,7 +172,7 @@ struct SettingsAndAliasTests {
     @Test("an override replaces an alias only inside its scope, and only for its tasks")
     func override() async throws {
         let caches = try Caches(["default": CacheSettings(backend: "locmem", location: "ov-\(UniqueName.next())")])
-        let replacement = LocalMemoryCache()
+        let replacement = Cache.localMemory()
         try await replacement.set("who", "replacement")
         try await caches.default.set("who", "configured")
         let (inside, outsideConcurrently) = try await caches.withOverride("default", replacement) {
@@ -178,7 +185,7 @@ struct SettingsAndAliasTests {
         #expect(try await caches.default.get("who", as: String.self) == "configured")
         let other = try Caches(["default": CacheSettings(backend: "dummy")])
         try await caches.withOverride("default", replacement) { () async throws in
-            #expect(try other.default is DummyCache)
+            #expect(try other.default.backend is DummyBackend)
             #expect(throws: CacheError.self) { try caches["extra"] }
         }
     }
@@ -189,7 +196,7 @@ struct SettingsAndAliasTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<50 {
                 group.addTask {
-                    try await caches.withOverride("default", LocalMemoryCache()) {
+                    try await caches.withOverride("default", Cache.localMemory()) {
                         try await caches.default.set("id", index)
                         await Task.yield()
                         #expect(try await caches.default.get("id", as: Int.self) == index)

@@ -9,12 +9,16 @@
 //   fill DIR PREFIX N          stores N keys PREFIX0 … PREFIX(N-1), never expiring
 //   readcheck DIR KEY SIZE N   reads KEY N times; prints "reads=R uniform=U torn=T"
 //                              (a value is uniform when all its bytes are equal and its size is right)
+//   lifecycle DIR - N          opens, uses and shuts down a local-memory Caches, a file Caches
+//                              (in DIR) and a private BlockingThreadPool N times; prints
+//                              "before=… after=…" (threads and descriptors, from /proc)
 import Caching
+import CachingTesting
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 func fail(_ message: String) -> Never {
@@ -26,9 +30,9 @@ func fail(_ message: String) -> Never {
 let arguments = CommandLine.arguments
 guard arguments.count >= 4 else { fail("usage: COMMAND DIR KEY [ARGS]") }
 let command = arguments[1]
-let cache: FileCache
+let cache: Cache
 do {
-    cache = try FileCache(directory: arguments[2], maxEntries: 100_000)
+    cache = try Cache.file(directory: arguments[2], maxEntries: 100_000)
 } catch {
     fail("\(error)")
 }
@@ -39,8 +43,33 @@ func integer(_ index: Int) -> Int {
     return value
 }
 
+/// One open-use-shut-down round of each resource owner in the `Caching` module.
+func lifecycleRound(_ index: Int, directory: String) async throws {
+    let local = try Caches(["default": CacheSettings(backend: "locmem", location: "lifecycle-\(index)")])
+    try await local.default.set("k", index)
+    try await local.shutdown()
+
+    let path = directory + "/round-\(index)"
+    let files = try Caches(["default": CacheSettings(backend: "file", location: path)])
+    try await files.default.set("k", index)
+    _ = try await files.default.get("k", as: Int.self)
+    _ = try await files.default.incr("k")
+    try await files.shutdown()
+    TemporaryDirectory(path: path).remove()
+
+    let pool = BlockingThreadPool(threadCount: 4)
+    _ = await pool.run { index }
+    await pool.shutdown()
+}
+
 do {
     switch command {
+    case "lifecycle":
+        try await lifecycleRound(-1, directory: arguments[2])  // starts what lives for the whole process
+        let before = ProcessResources.current()
+        for index in 0..<integer(4) { try await lifecycleRound(index, directory: arguments[2]) }
+        let after = ProcessResources.current()
+        print("before=\(before.threads),\(before.descriptors) after=\(after.threads),\(after.descriptors)")
     case "incr":
         var last = 0
         for _ in 0..<integer(4) { last = try await cache.incr(key) }

@@ -1,12 +1,13 @@
 import Caching
-import Foundation
-import Synchronization
 import CachingTesting
+import Foundation
 import InMemoryLogging
 import Logging
+import Synchronization
 import Testing
-@testable import TokenAuth
 import TokenRevocation
+
+@testable import TokenAuth
 
 private func refusal(
     _ auth: JWTAuthentication, _ header: String?
@@ -56,7 +57,10 @@ struct RefusalTests {
     @Test("not a bearer token")
     func notBearer() async throws {
         let jwt = try Token.create(sub: "1", clock: clock).encode(secret: secret)
-        for header in ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Token " + jwt, jwt, "Bearer\t" + jwt, "Bearerx" + jwt, "Bearer\0" + jwt, "Bearer\u{0}" + jwt, "Bearеr " + jwt] {
+        for header in [
+            "Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Token " + jwt, jwt, "Bearer\t" + jwt, "Bearerx" + jwt, "Bearer\0" + jwt,
+            "Bearer\u{0}" + jwt, "Bearеr " + jwt,
+        ] {
             let error = await refusal(try auth(), header)
             #expect(error?.code == .notBearer, "\(header)")
             #expect(error?.httpStatus == 401)
@@ -193,7 +197,7 @@ struct RefusalTests {
 
     @Test("a jti or sub the cache cannot hold is refused as malformed, not as unavailable")
     func unstorableIdentifiers() async throws {
-        let auth = try auth(CacheRevocation(cache: LocalMemoryCache(configuration: CacheConfiguration(clock: clock))))
+        let auth = try auth(CacheRevocation(cache: Cache.localMemory(configuration: CacheConfiguration(clock: clock))))
         let spaced = try Token.create(sub: "1", jti: "has space", clock: clock)
         #expect(await refusal(auth, try bearer(spaced))?.code == .malformed)
         let longSub = try Token.create(sub: String(repeating: "u", count: 300), clock: clock)
@@ -223,13 +227,13 @@ struct RevocationFlowTests {
     func store(_ kind: String, clock: ManualCacheClock, directories: TemporaryDirectories) throws -> any RevocationStore {
         switch kind {
         case "in-memory": return InMemoryRevocation(clock: clock)
-        case "cache": return CacheRevocation(cache: LocalMemoryCache(configuration: CacheConfiguration(clock: clock)))
+        case "cache": return CacheRevocation(cache: Cache.localMemory(configuration: CacheConfiguration(clock: clock)))
         default:
             let directory = FileManager.default.temporaryDirectory
                 .appendingPathComponent("token-auth-\(UInt64.random(in: 0...UInt64.max))").path
             directories.add(directory)
             let store = CacheRevocation(
-                cache: try FileCache(directory: directory, maxEntries: 10_000, configuration: CacheConfiguration(clock: clock)))
+                cache: try Cache.file(directory: directory, maxEntries: 10_000, configuration: CacheConfiguration(clock: clock)))
             #expect(store.answersInProcess == false)
             return store
         }
@@ -240,7 +244,9 @@ struct RevocationFlowTests {
         let directories = TemporaryDirectories()
         defer { directories.removeAll() }
         let clock = ManualCacheClock()
-        let auth = try JWTAuthentication(secret: secret, revocationStore: try store(kind, clock: clock, directories: directories), revocationTimeout: Self.timeout, clock: clock)
+        let auth = try JWTAuthentication(
+            secret: secret, revocationStore: try store(kind, clock: clock, directories: directories), revocationTimeout: Self.timeout,
+            clock: clock)
         let token = try Token.create(sub: "1", expiresIn: .seconds(300), clock: clock)
         let header = "Bearer " + (try token.encode(secret: secret))
         let user = try await auth.authenticate(authorization: header)
@@ -262,7 +268,9 @@ struct RevocationFlowTests {
         let directories = TemporaryDirectories()
         defer { directories.removeAll() }
         let clock = ManualCacheClock(start: 1_767_225_600.25)
-        let auth = try JWTAuthentication(secret: secret, revocationStore: try store(kind, clock: clock, directories: directories), revocationTimeout: Self.timeout, clock: clock)
+        let auth = try JWTAuthentication(
+            secret: secret, revocationStore: try store(kind, clock: clock, directories: directories), revocationTimeout: Self.timeout,
+            clock: clock)
         let aliceOld = "Bearer " + (try Token.create(sub: "alice", clock: clock).encode(secret: secret))
         let bob = "Bearer " + (try Token.create(sub: "bob", clock: clock).encode(secret: secret))
         clock.advance(by: 5)
@@ -323,13 +331,13 @@ struct RevocationFlowTests {
             ["default": CacheSettings(backend: "locmem", location: "auth-override-\(UInt64.random(in: 0...UInt64.max))")],
             clock: clock)
         #expect(CacheRevocation(caches: caches).answersInProcess, "local memory cannot hang: no race")
-        #expect(CacheRevocation(cache: FailingCache()).answersInProcess == false)
+        #expect(CacheRevocation(cache: Cache.failing()).answersInProcess == false)
         let auth = try JWTAuthentication(
             secret: secret, revocationStore: RacedStore(base: CacheRevocation(caches: caches)), clock: clock)
         #expect(auth.revocationStore?.answersInProcess == false, "the check runs under the timeout race")
         let token = try Token.create(sub: "1", jti: "in-override", clock: clock)
         let header = "Bearer " + (try token.encode(secret: secret))
-        let replacement = LocalMemoryCache(configuration: CacheConfiguration(clock: clock))
+        let replacement = Cache.localMemory(configuration: CacheConfiguration(clock: clock))
         try await CacheRevocation(cache: replacement).revoke("in-override", ttl: .seconds(60))
         _ = try await auth.authenticate(authorization: header)
         let inside = await caches.withOverride("default", replacement) { await refusal(auth, header) }
@@ -349,7 +357,7 @@ struct FailClosedTests {
         #expect(error?.httpStatus == 503)
         #expect(error?.underlying is ThrowingStore.Down)
         let cacheDown = try JWTAuthentication(
-            secret: secret, revocationStore: CacheRevocation(cache: FailingCache()), clock: clock)
+            secret: secret, revocationStore: CacheRevocation(cache: Cache.failing()), clock: clock)
         #expect(await refusal(cacheDown, header)?.code == .revocationUnavailable)
         let handlerDown = try JWTAuthentication(
             secret: secret, revokedTokenHandler: { _ in throw ThrowingStore.Down() }, clock: clock)
@@ -410,7 +418,7 @@ struct FailClosedTests {
     func logoutFails() async throws {
         let clock = ManualCacheClock()
         let auth = try JWTAuthentication(
-            secret: secret, revocationStore: CacheRevocation(cache: FailingCache(configuration: CacheConfiguration(clock: clock))),
+            secret: secret, revocationStore: CacheRevocation(cache: Cache.failing(configuration: CacheConfiguration(clock: clock))),
             failOpen: true, clock: clock)
         let user = AuthenticatedUser(token: try Token.create(sub: "1", clock: clock))
         await #expect(throws: RevocationError.self) { try await auth.logout(user) }
@@ -419,8 +427,6 @@ struct FailClosedTests {
         }
     }
 }
-
-
 
 /// Temporary directories to remove at the end of a test.
 final class TemporaryDirectories: Sendable {

@@ -1,22 +1,20 @@
 import Caching
+import CachingTesting
 import Foundation
 import Testing
-@testable import TokenAuth
 import TokenRevocation
+
+@testable import TokenAuth
 
 /// Runs the interop peer: the Python of the test environment, with PyJWT.
 ///
 /// Found from `SWIFT_CACHING_PYTHON`, else `<repo>/.venv/bin/python3` (made by
 /// `scripts/setup-test-env.sh`, which the README's test command runs).
 enum PythonPeer {
-    static var path: String {
-        if let configured = ProcessInfo.processInfo.environment["SWIFT_CACHING_PYTHON"], !configured.isEmpty {
-            return configured
-        }
-        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        return repo.appendingPathComponent(".venv/bin/python3").path
-    }
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    static var path: String { InteropPython.path(repositoryRoot: repositoryRoot) }
 
     /// Runs a Python script with arguments and returns its standard output, or records why it could not.
     ///
@@ -70,7 +68,9 @@ enum PythonPeer {
     }
 }
 
-@Suite("PyJWT interop (Django-Bolt's claim layout)")
+@Suite(
+    "PyJWT interop (Django-Bolt's claim layout)",
+    .enabled(if: InteropPython.shouldRun(repositoryRoot: PythonPeer.repositoryRoot), Comment(rawValue: InteropPython.howToCreate)))
 struct PyJWTInteropTests {
     static let algorithms: [JWTAlgorithm] = [.hs256, .hs384, .hs512]
 

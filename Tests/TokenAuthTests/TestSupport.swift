@@ -1,8 +1,10 @@
 import Caching
 import CachingTesting
 import Crypto
-@testable import TokenAuth
+import Synchronization
 import TokenRevocation
+
+@testable import TokenAuth
 
 let secret = "a-test-secret-of-at-least-32-bytes!!"
 
@@ -53,19 +55,29 @@ final class HangingStore: RevocationStore {
             defer { waiters = [] }
             return waiters
         }
-        all.forEach { $0.resume() }
+        for waiter in all { waiter.resume() }
     }
 
     func revoke(_ jti: String, ttl: Duration) async throws { await hang() }
-    func isRevoked(_ jti: String) async throws -> Bool { await hang(); return false }
-    func consume(_ jti: String, ttl: Duration) async throws -> Bool { await hang(); return false }
+    func isRevoked(_ jti: String) async throws -> Bool {
+        await hang()
+        return false
+    }
+    func consume(_ jti: String, ttl: Duration) async throws -> Bool {
+        await hang()
+        return false
+    }
     func revokeAll(subject: String, issuedBefore: Double, ttl: Duration) async throws { await hang() }
-    func revokedBefore(subject: String) async throws -> Double? { await hang(); return nil }
+    func revokedBefore(subject: String) async throws -> Double? {
+        await hang()
+        return nil
+    }
     func revokeFamily(_ family: String, ttl: Duration) async throws { await hang() }
-    func isFamilyRevoked(_ family: String) async throws -> Bool { await hang(); return false }
+    func isFamilyRevoked(_ family: String) async throws -> Bool {
+        await hang()
+        return false
+    }
 }
-
-import Synchronization
 
 /// Forwards to a store but says it may block, so authentication races it against the timeout
 /// (as it does a network store).

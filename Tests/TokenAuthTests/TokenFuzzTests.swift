@@ -2,9 +2,9 @@ import Caching
 import CachingTesting
 import Crypto
 import Testing
-@testable import TokenAuth
 import TokenRevocation
 
+@testable import TokenAuth
 
 /// Makes one mutation of a valid token.
 struct TokenMutator {

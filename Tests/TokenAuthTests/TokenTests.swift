@@ -1,6 +1,7 @@
 import Caching
 import CachingTesting
 import Testing
+
 @testable import TokenAuth
 
 @Suite("Token")
@@ -105,7 +106,8 @@ struct TokenTests {
         for text in bad {
             #expect(throws: JSONParser.Failure.self, "\(text)") { try JSONParser.parse(text) }
         }
-        #expect(try JSONParser.parse(Array(#" {"a":[true,false,null,-0.5e1,"\u00e9\ud83d\ude00"]} "#.utf8))
-            == ["a": [true, false, nil, -5.0, "é😀"]])
+        #expect(
+            try JSONParser.parse(Array(#" {"a":[true,false,null,-0.5e1,"\u00e9\ud83d\ude00"]} "#.utf8))
+                == ["a": [true, false, nil, -5.0, "é😀"]])
     }
 }

@@ -1,56 +1,55 @@
 import Caching
-import Foundation
 import CachingTesting
+import Foundation
 import Testing
 import TokenRevocation
-
 
 @Suite("CacheRevocation")
 struct CacheRevocationTests {
     @Test("the stored key is revoked:{jti} through the alias's prefix and version, byte for byte")
     func storedKey() async throws {
         let clock = ManualCacheClock()
-        let cache = LocalMemoryCache(configuration: CacheConfiguration(clock: clock))
+        let cache = Cache.localMemory(configuration: CacheConfiguration(clock: clock))
         let revocation = CacheRevocation(cache: cache)
         try await revocation.revoke("abc", ttl: .seconds(60))
         #expect(try revocation.madeKey(forJTI: "abc") == ":1:revoked:abc")
         #expect(Array(try revocation.madeKey(forJTI: "abc").utf8) == Array(":1:revoked:abc".utf8))
-        #expect(try await cache.containsEntry(forKey: ":1:revoked:abc"))
-        #expect(cache.entryCount == 1)
+        #expect(try await cache.backend.containsEntry(forKey: ":1:revoked:abc"))
+        #expect((cache.backend as! LocalMemoryBackend).entryCount == 1)
         // The value is the entry's end, whole seconds: an integer a Python client reads natively.
         #expect(try await cache.get("revoked:abc", as: Int.self) == Int(clock.now()) + 60)
 
-        let prefixed = LocalMemoryCache(configuration: CacheConfiguration(keyPrefix: "app", version: 2, clock: clock))
+        let prefixed = Cache.localMemory(configuration: CacheConfiguration(keyPrefix: "app", version: 2, clock: clock))
         try await CacheRevocation(cache: prefixed).revoke("abc", ttl: .seconds(60))
-        #expect(try await prefixed.containsEntry(forKey: "app:2:revoked:abc"))
+        #expect(try await prefixed.backend.containsEntry(forKey: "app:2:revoked:abc"))
 
-        let custom = LocalMemoryCache(configuration: CacheConfiguration(clock: clock))
+        let custom = Cache.localMemory(configuration: CacheConfiguration(clock: clock))
         let customRevocation = CacheRevocation(cache: custom, keyPrefix: "rv:")
         try await customRevocation.revoke("abc", ttl: .seconds(60))
-        #expect(try await custom.containsEntry(forKey: ":1:rv:abc"))
+        #expect(try await custom.backend.containsEntry(forKey: ":1:rv:abc"))
         #expect(try customRevocation.madeKey(forJTI: "abc") == ":1:rv:abc")
     }
 
     @Test("family and subject entries use their own prefixes")
     func otherKeys() async throws {
-        let cache = LocalMemoryCache()
+        let cache = Cache.localMemory()
         let revocation = CacheRevocation(cache: cache)
         try await revocation.revokeFamily("f1", ttl: .seconds(60))
         try await revocation.revokeAll(subject: "alice", issuedBefore: 1_767_225_600.9, ttl: .seconds(60))
-        #expect(try await cache.containsEntry(forKey: ":1:revoked-family:f1"))
+        #expect(try await cache.backend.containsEntry(forKey: ":1:revoked-family:f1"))
         #expect(try await cache.get("revoked-subject:alice", as: Int.self) == 1_767_225_600)
     }
 
     @Test("a revocation written by a Django-Bolt peer ('1' under revoked:{jti}) is honoured")
     func djangoBoltValue() async throws {
-        let cache = LocalMemoryCache()
+        let cache = Cache.localMemory()
         try await cache.set("revoked:from-django", "1", timeout: 60)
         #expect(try await CacheRevocation(cache: cache).isRevoked("from-django"))
     }
 
     @Test("a jti that cannot be a cache key is refused before any I/O; other keys untouched")
     func invalidJTIs() async throws {
-        let cache = LocalMemoryCache()
+        let cache = Cache.localMemory()
         let revocation = CacheRevocation(cache: cache)
         try await revocation.revoke("kept", ttl: .seconds(60))
         let bad = ["has space", "tab\there", "new\nline", String(repeating: "x", count: 250), "del\u{7F}"]
@@ -65,16 +64,16 @@ struct CacheRevocationTests {
         let longest = String(repeating: "y", count: 250 - ":1:revoked:".utf8.count)
         try await revocation.revoke(longest, ttl: .seconds(60))
         #expect(try await revocation.isRevoked(longest))
-        #expect(cache.entryCount == 2)
+        #expect((cache.backend as! LocalMemoryBackend).entryCount == 2)
         #expect(try await revocation.isRevoked("kept"))
     }
 
     @Test("a failing backend throws storeFailure: a logout never reports success, a miss is never assumed")
     func failingBackend() async throws {
-        let revocation = CacheRevocation(cache: FailingCache())
+        let revocation = CacheRevocation(cache: Cache.failing())
         let write = await #expect(throws: RevocationError.self) { try await revocation.revoke("a", ttl: .seconds(60)) }
         #expect(write?.code == .storeFailure)
-        #expect(write?.underlying is FailingCache.Down)
+        #expect(write?.underlying is FailingBackend.Down)
         let read = await #expect(throws: RevocationError.self) { try await revocation.isRevoked("a") }
         #expect(read?.code == .storeFailure)
         await #expect(throws: RevocationError.self) { try await revocation.consume("a", ttl: .seconds(60)) }
@@ -83,7 +82,7 @@ struct CacheRevocationTests {
     }
 
     @Test(
-        "two Caches over one FileCache directory (or one local-memory LOCATION) see each other's revocations",
+        "two Caches over one Cache directory (or one local-memory LOCATION) see each other's revocations",
         arguments: ["file", "locmem"])
     func sharedBetweenCaches(backend: String) async throws {
         let clock = ManualCacheClock()
@@ -104,7 +103,7 @@ struct CacheRevocationTests {
         // The stored key is the same file for both: Django's made key, byte for byte.
         #expect(try second.madeKey(forJTI: "jti-1") == ":1:revoked:jti-1")
         let firstCache = try Caches(settings, clock: clock).default
-        #expect(try await firstCache.containsEntry(forKey: ":1:revoked:jti-1"))
+        #expect(try await firstCache.backend.containsEntry(forKey: ":1:revoked:jti-1"))
         clock.advance(by: 30)
         #expect(try await second.isRevoked("jti-1") == false)
     }
@@ -113,11 +112,11 @@ struct CacheRevocationTests {
     func override() async throws {
         let caches = try Caches(["default": CacheSettings(backend: "locmem", location: "override-\(UniqueID.make())")])
         let revocation = CacheRevocation(caches: caches)
-        let replacement = LocalMemoryCache()
+        let replacement = Cache.localMemory()
         try await caches.withOverride("default", replacement) {
             try await revocation.revoke("inside", ttl: .seconds(60))
         }
-        #expect(try await replacement.containsEntry(forKey: ":1:revoked:inside"))
+        #expect(try await replacement.backend.containsEntry(forKey: ":1:revoked:inside"))
         #expect(try await revocation.isRevoked("inside") == false)
     }
 
@@ -207,7 +206,7 @@ struct InMemoryRevocationTests {
 struct HandlerRevocationTests {
     @Test("asks its closures; writes are unsupported")
     func handler() async throws {
-        let store = HandlerRevocation(revokedBefore: { $0 == "alice" ? 100 : nil }) { jti in jti.hasPrefix("bad") }
+        let store = HandlerRevocation(revokedBefore: { $0 == "alice" ? 100 : nil }, isRevoked: { jti in jti.hasPrefix("bad") })
         #expect(try await store.isRevoked("bad-1"))
         #expect(try await store.isRevoked("good") == false)
         #expect(try await store.revokedBefore(subject: "alice") == 100)

@@ -10,11 +10,11 @@ import TokenRevocation
 @Suite("CacheRevocation over memcached")
 struct MemcachedRevocationTests {
     /// A cache over the server with the default key settings, and one that reads made keys as is.
-    func caches(_ server: MemcachedServer, prefix: String = "") throws -> (cache: MemcachedCache, raw: MemcachedCache) {
+    func caches(_ server: MemcachedServer, prefix: String = "") throws -> (cache: Cache, raw: Cache) {
         let address = try #require(MemcachedServerAddress(parsing: server.address))
-        let cache = try MemcachedCache(servers: [address], configuration: CacheConfiguration(keyPrefix: prefix))
-        let raw = try MemcachedCache(
-            servers: [address], configuration: CacheConfiguration(keyFunction: { key, _, _ in key }))
+        let cache = Cache(try MemcachedBackend(servers: [address]), configuration: CacheConfiguration(keyPrefix: prefix))
+        let raw = Cache(
+            try MemcachedBackend(servers: [address]), configuration: CacheConfiguration(keyFunction: { key, _, _ in key }))
         return (cache, raw)
     }
 
@@ -26,13 +26,13 @@ struct MemcachedRevocationTests {
         try await store.revoke("abc-123", ttl: .seconds(600))
         #expect(try await store.isRevoked("abc-123"))
         #expect(try await store.isRevoked("abc-124") == false)
-        let entry = try #require(try await raw.entry(forKey: ":1:revoked:abc-123"))
+        let entry = try #require(try await raw.backend.entry(forKey: ":1:revoked:abc-123"))
         #expect(entry.flags == CacheItemFlags.integer)
         let end = try #require(entry.integerValue)
         #expect(Double(end) > SystemCacheClock().now() + 590)
         let prefixed = CacheRevocation(cache: try caches(server, prefix: "app").cache)
         try await prefixed.revoke("xyz", ttl: .seconds(600))
-        #expect(try await raw.entry(forKey: "app:1:revoked:xyz") != nil)
+        #expect(try await raw.backend.entry(forKey: "app:1:revoked:xyz") != nil)
         #expect(try await store.isRevoked("xyz") == false)
         await server.stop()
     }

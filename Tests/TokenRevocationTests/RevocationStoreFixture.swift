@@ -1,5 +1,6 @@
 import Caching
 import CachingTesting
+import Testing
 import TokenRevocation
 
 /// A revocation store under test, with the clock that drives its expiry.
@@ -21,7 +22,7 @@ struct StoreCase: Sendable, CustomTestStringConvertible {
     static let all: [StoreCase] = [
         .init("InMemoryRevocation") { clock in InMemoryRevocation(clock: clock) },
         .init("CacheRevocation over LocalMemoryCache") { clock in
-            CacheRevocation(cache: LocalMemoryCache(maxEntries: 10_000, configuration: CacheConfiguration(clock: clock)))
+            CacheRevocation(cache: Cache.localMemory(maxEntries: 10_000, configuration: CacheConfiguration(clock: clock)))
         },
         .init("CacheRevocation over a Caches alias (locmem)") { clock in
             let caches = try Caches(
@@ -31,8 +32,6 @@ struct StoreCase: Sendable, CustomTestStringConvertible {
         },
     ]
 }
-
-import Testing
 
 enum UniqueID {
     /// A fresh id, so cases sharing a process-wide store never see each other's entries.

@@ -1,4 +1,4 @@
-// Caching benchmarks: LocalMemoryCache against a locked dictionary, FileCache against raw
+// Caching benchmarks: Cache against a locked dictionary, Cache against raw
 // POSIX file I/O, each case interleaved with its baseline (see docs/PERFORMANCE.md).
 //
 //     cd Benchmarks && swift run -c release CachingBenchmarks [local|file] [--quick]
@@ -9,9 +9,9 @@ import Caching
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 let quick = CommandLine.arguments.contains("--quick")
@@ -47,7 +47,7 @@ let encodedValue = try CacheValueCodec.encode(value)
 
 func localMemoryBenchmarks() async throws {
     printTableHeader(title: "LocalMemoryCache vs a Mutex-guarded dictionary (ops/s)")
-    let cache = LocalMemoryCache(maxEntries: 100_000)
+    let cache = Cache.localMemory(maxEntries: 100_000)
     let dictionary = LockedDictionary()
     let keys = (0..<100).map { "key\($0)" }
     for key in keys {
@@ -141,7 +141,7 @@ func fileBenchmarks() async throws {
     let directory = "/tmp/swcache-bench-\(getpid())"
     let rawDirectory = directory + "-raw"
     defer { system("rm -rf '\(directory)' '\(rawDirectory)'") }
-    let cache = try FileCache(directory: directory, maxEntries: 100_000)
+    let cache = try Cache.file(directory: directory, maxEntries: 100_000)
     _ = mkdir(rawDirectory, 0o700)
     let keys = (0..<100).map { "key\($0)" }
     for key in keys { try await cache.set(key, value, timeout: .never) }
@@ -276,7 +276,7 @@ func fileBenchmarks() async throws {
 
     // Sets of new keys into a directory with Django's default MAX_ENTRIES (300): culling
     // included. Django's FileBasedCache does ~1.1k sets/s on a machine like this one.
-    let culled = try FileCache(directory: directory + "-cull", maxEntries: 300)
+    let culled = try Cache.file(directory: directory + "-cull", maxEntries: 300)
     defer { system("rm -rf '\(directory)-cull'") }
     let serial = Mutex(0)
     let rawNewDirectory = rawDirectory + "/new"
@@ -284,13 +284,19 @@ func fileBenchmarks() async throws {
     _ = try await run(
         BenchCase("raw open/write/rename, new names") {
             // A new name each time; the file from 300 writes ago goes, so 300 stay.
-            let index = serial.withLock { $0 += 1; return $0 }
+            let index = serial.withLock {
+                $0 += 1
+                return $0
+            }
             let path = rawNewDirectory + "/f\(index)"
             try expect(RawFile.write(fileBytes, to: path, temporary: path + ".tmp"), "raw write new")
             _ = unlink(rawNewDirectory + "/f\(index - 300)")
         },
         BenchCase("FileCache set, new keys, MAX_ENTRIES 300") {
-            let index = serial.withLock { $0 += 1; return $0 }
+            let index = serial.withLock {
+                $0 += 1
+                return $0
+            }
             try await culled.set("new\(index)", value, timeout: .never)
         })
     try expect(try await culled.fileCount() <= 300, "culling keeps the directory at MAX_ENTRIES")
@@ -310,26 +316,26 @@ func system(_ command: String) -> Int32 {
 
 print("# Caching benchmarks")
 print("\nMedians of \(rounds) interleaved rounds of \(roundDuration) s each; ratio = subject / baseline.")
-/// A long loop of LocalMemoryCache get-hits off the main actor, for `perf record`.
+/// A long loop of Cache get-hits off the main actor, for `perf record`.
 nonisolated func profileLocalGet() async throws {
-    let cache = LocalMemoryCache()
+    let cache = Cache.localMemory()
     try await cache.set("key7", value, timeout: .never)
     for _ in 0..<3_000_000 { _ = try await cache.get("key7", as: String.self) }
 }
 
-/// A long loop of LocalMemoryCache getMany(100) calls, for `perf record`.
+/// A long loop of Cache getMany(100) calls, for `perf record`.
 nonisolated func profileLocalGetMany() async throws {
-    let cache = LocalMemoryCache(maxEntries: 1000)
+    let cache = Cache.localMemory(maxEntries: 1000)
     let keys = (0..<100).map { "key\($0)" }
     for key in keys { try await cache.set(key, value, timeout: .never) }
     for _ in 0..<100_000 { _ = try await cache.getMany(keys, as: String.self) }
 }
 
-/// A long loop of FileCache getMany(100) calls, for `perf record`.
+/// A long loop of Cache getMany(100) calls, for `perf record`.
 nonisolated func profileFileGetMany() async throws {
     let directory = "/tmp/swcache-profile-\(getpid())"
     defer { system("rm -rf '\(directory)'") }
-    let cache = try FileCache(directory: directory)
+    let cache = try Cache.file(directory: directory)
     try await cache.set("key7", value, timeout: .never)
     let keys = (0..<100).map { "key\($0)" }
     for key in keys { try await cache.set(key, value, timeout: .never) }

@@ -1,4 +1,4 @@
-// MemcachedCache against libmemcached called directly from C, on the same server, keys and
+// Cache against libmemcached called directly from C, on the same server, keys and
 // values, in one run (interleaved rounds). Starts its own memcached on loopback.
 //
 //   cd Benchmarks && swift run -c release MemcachedBenchmarks
@@ -14,7 +14,7 @@ import CachingMemcached
 import CachingTesting
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A libmemcached handle used by one benchmark task at a time.
@@ -37,7 +37,7 @@ let poolSize = Int(environment("MEMCACHED_BENCH_POOL") ?? "") ?? 2
 let server = try await MemcachedServer.start()
 var options = MemcachedOptions()
 options.poolSize = poolSize
-let cache = try MemcachedCache(location: [server.address], options: options)
+let cache = try Cache.memcached(location: [server.address], options: options)
 let c = CHandle(port: server.port)
 
 let value = [UInt8](repeating: 0x61, count: 100)
@@ -122,7 +122,7 @@ if CommandLine.arguments.contains("--profile-get") {
     await server.stop()
     exit(0)
 }
-printTableHeader(title: "Memcached: MemcachedCache vs libmemcached from C (pool_size \(poolSize), \(rounds) rounds × \(seconds) s)")
+printTableHeader(title: "Memcached: Cache vs libmemcached from C (pool_size \(poolSize), \(rounds) rounds × \(seconds) s)")
 let selected = Set((environment("MEMCACHED_BENCH_CASES") ?? "get,set,getmany,core,concurrent").split(separator: ",").map(String.init))
 if selected.contains("get") {
     printRow(try await compare(baseline: cGet, subject: swiftGet, rounds: rounds, roundDuration: seconds), target: 0.6)
@@ -135,7 +135,7 @@ if selected.contains("getmany") {
 }
 if selected.contains("core") {
     // The part of getMany that is not memcached's: key making and validation, decoding, dictionaries.
-    let local = LocalMemoryCache(maxEntries: 1000)
+    let local = Cache.localMemory(maxEntries: 1000)
     for key in keys { try await local.set(key, value, timeout: .never) }
     let localMget = BenchCase("LocalMemoryCache.getMany(100) (no I/O)", operationsPerCall: 100) {
         let found = try await local.getMany(keys, as: [UInt8].self)

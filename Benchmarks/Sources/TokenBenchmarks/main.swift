@@ -20,7 +20,7 @@ struct Subject {
 /// against its timeout: the cost a network store (memcached) pays on top of its round trip.
 struct RacedStore: RevocationStore {
     let base: any RevocationStore
-    var clock: any CacheClock { base.clock }
+    var clock: CacheClock { base.clock }
     func revoke(_ jti: String, ttl: Duration) async throws { try await base.revoke(jti, ttl: ttl) }
     func isRevoked(_ jti: String) async throws -> Bool { try await base.isRevoked(jti) }
     func consume(_ jti: String, ttl: Duration) async throws -> Bool { try await base.consume(jti, ttl: ttl) }
@@ -47,12 +47,12 @@ let subjects: [Subject] = [
         return store
     },
     Subject(name: "CacheRevocation over LocalMemoryCache", target: nil) {
-        let store = CacheRevocation(cache: LocalMemoryCache(maxEntries: 100_000))
+        let store = CacheRevocation(cache: Cache.localMemory(maxEntries: 100_000))
         try await populate(store, count: 10_000)
         return store
     },
-    Subject(name: "CacheRevocation over LocalMemoryCache, raced against the timeout", target: nil) {
-        let store = CacheRevocation(cache: LocalMemoryCache(maxEntries: 100_000))
+    Subject(name: "CacheRevocation over Cache, raced against the timeout", target: nil) {
+        let store = CacheRevocation(cache: Cache.localMemory(maxEntries: 100_000))
         try await populate(store, count: 10_000)
         return RacedStore(base: store)
     },
@@ -65,11 +65,11 @@ let subjects: [Subject] = [
 
 /// A memcached server on a free loopback port, started once, stopped at the end.
 let memcachedServer = try await MemcachedServer.start()
-func memcachedCache() throws -> MemcachedCache {
+func memcachedCache() throws -> Cache {
     guard let address = MemcachedServerAddress(parsing: memcachedServer.address) else {
         fatalError("unparsable address \(memcachedServer.address)")
     }
-    return try MemcachedCache(servers: [address])
+    return Cache(try MemcachedBackend(servers: [address]))
 }
 
 let token = try Token.create(
@@ -113,7 +113,8 @@ let concurrentBaseline = concurrently("no revocation, 64 tasks", baselineAuth)
 for subject in [subjects[0], subjects[3]] {
     let auth = try JWTAuthentication(secret: secret, revocationStore: try await subject.makeStore())
     printRow(
-        try await compare(baseline: concurrentBaseline, subject: concurrently(subject.name + ", 64 tasks", auth), rounds: 5, roundDuration: 0.5),
+        try await compare(
+            baseline: concurrentBaseline, subject: concurrently(subject.name + ", 64 tasks", auth), rounds: 5, roundDuration: 0.5),
         target: nil)
 }
 await memcachedServer.stop()

@@ -1,21 +1,20 @@
-/// A cache that stores nothing: Django's `DummyCache`.
+/// Storage that keeps nothing: the backend of Django's `DummyCache`.
 ///
-/// Keys are made and validated as on every backend, then nothing happens: `get` misses,
-/// `add` returns `true`, `delete`, `touch` and `hasKey` return `false`, `setMany` returns no
-/// failed keys, and `incr`, `decr` and `incrVersion` throw ``CacheError/Code/keyNotFound``.
-/// Use it to turn caching off without changing the code that calls the cache.
-public struct DummyCache: Cache {
-    public let configuration: CacheConfiguration
+/// Through a ``Cache``, keys are made and validated as on every backend, then nothing
+/// happens: `get` misses, `add` returns `true`, `delete`, `touch` and `hasKey` return `false`,
+/// `setMany` returns no failed keys, and `incr`, `decr` and `incrVersion` throw
+/// ``CacheError/Code/keyNotFound``. Use it to turn caching off without changing the code that
+/// calls the cache: `Cache.dummy()`.
+public struct DummyBackend: CacheBackend {
+    /// Creates a dummy backend.
+    public init() {}
 
-    /// Creates a dummy cache.
-    ///
-    /// - Parameter configuration: Key prefix, version and validation, applied as on any backend.
-    public init(configuration: CacheConfiguration = CacheConfiguration()) {
-        self.configuration = configuration
+    public var capabilities: CacheBackendCapabilities {
+        CacheBackendCapabilities(name: "dummy", mayEvictLiveEntries: true, answersInProcess: true)
     }
 
     public func entry(forKey key: String) async throws -> CacheEntry? { nil }
-    public func entries(forKeys keys: [String]) async throws -> [String: CacheEntry] { [:] }
+    public func entries(forKeys keys: [String]) async throws -> [CacheEntry?] { Array(repeating: nil, count: keys.count) }
     public func store(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws {}
     public func storeIfAbsent(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws -> Bool { true }
     public func store(_ entries: [(key: String, entry: CacheEntry)], expiry: CacheExpiry) async throws -> [String] { [] }

@@ -1,13 +1,13 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
-/// A cache in a directory of files, one file per key: Django's `FileBasedCache`, made safe for
-/// several processes.
+/// Storage in a directory of files, one file per key: the backend of Django's `FileBasedCache`,
+/// made safe for several processes. Use it through a ``Cache``: `try Cache.file(directory:)`.
 ///
 /// Settings: `BACKEND` `file`, `filebased` or `django.core.cache.backends.filebased.FileBasedCache`;
 /// `LOCATION` the directory; `OPTIONS` `MAX_ENTRIES` (300) and `CULL_FREQUENCY` (3).
@@ -16,18 +16,18 @@ import Darwin
 /// - The directory is created with its missing parents, mode 0700; files are created 0600
 ///   (less if the process's umask removes more). The directory may be deleted at any time:
 ///   the next write creates it again.
-/// - A file is named by a 128-bit FNV-1a hash of the made key with the extension `.swcache`, and
+/// - A file is named by a 128-bit FNV-1a hash of the made key with the extension `.swcache2`, and
 ///   holds the key, so a hash collision is a miss, never another key's value. The format is
 ///   this library's own (see `FileCacheFormat`): nothing in a file is ever executed or
 ///   unpickled. A truncated, corrupt, empty or foreign file reads as a miss and is removed.
-/// - Writes are atomic: a temporary file (`.swcache-tmp-…`) in the same directory, renamed over
+/// - Writes are atomic: a temporary file (`.swcache2-tmp-…`) in the same directory, renamed over
 ///   the entry. Readers see the old file or the new one, never a part. The data is not
 ///   `fsync`ed: after a power loss (not a process crash) an entry may be missing or, on some
 ///   file systems, empty or zeroed, which the checksum turns into a miss. A cache may lose data;
 ///   it must not return wrong data. Temporary files left by a crashed writer are ignored, and
-///   removed by ``clear()``.
+///   removed by `clear()`.
 /// - `add` and `incr` are atomic across threads and processes sharing the directory (Django's
-///   are not): writers hold a per-shard `flock` on a lock file in the directory (`.swcache-lock-…`)
+///   are not): writers hold a per-shard `flock` on a lock file in the directory (`.swcache2-lock-…`)
 ///   while they look at and replace a file. `incr` keeps the expiry; `touch` rewrites only the
 ///   expiry field in place.
 /// - An entry expires at its deadline (`deadline <= now`, as local memory; Django's file cache
@@ -36,42 +36,47 @@ import Darwin
 /// - Culling follows Django's rule (before writing a new key into a directory of `MAX_ENTRIES`
 ///   files or more, remove `count / CULL_FREQUENCY` files; 0 removes all) without listing the
 ///   directory on every write, preferring expired files, then the oldest written.
-/// - ``clear()`` removes only cache and temporary files: other files and the directory stay.
+/// - `clear()` removes only cache and temporary files: other files and the directory stay.
 ///
-/// All file I/O runs on ``BlockingThreadPool/shared``, one hop per operation (a
-/// many-operation does all its keys in one hop); nothing blocks Swift concurrency's threads.
-/// The initializer creates the directory synchronously, once.
-public struct FileCache: Cache {
-    public let configuration: CacheConfiguration
+/// All file I/O runs on a ``BlockingThreadPool`` (``BlockingThreadPool/shared`` unless one is
+/// given), one hop per operation (a many-operation does all its keys in one hop); nothing
+/// blocks Swift concurrency's threads. The initializer creates the directory synchronously,
+/// once. ``shutdown()`` closes the directory's lock files; a later call opens them again.
+public struct FileBackend: CacheBackend {
     /// The cache directory, as an absolute path.
     public let directory: String
     /// Django's `MAX_ENTRIES`.
     public let maxEntries: Int
     /// Django's `CULL_FREQUENCY`.
     public let cullFrequency: Int
+    /// The clock expiry is measured by.
+    public let clock: any CacheClock
+    /// The threads the file I/O runs on.
+    public let threadPool: BlockingThreadPool
     private let fileStore: FileCacheStore
     private let limits: CullLimits
 
-    /// Creates a file cache, creating its directory if needed.
+    /// Creates file storage, creating its directory if needed.
     ///
-    /// Caches of this process that name the same directory share one count of its files and
-    /// one set of locks.
+    /// Backends of this process that name the same directory share one count of its files and
+    /// one set of locks, for as long as one of them is alive.
     ///
     /// - Parameters:
     ///   - directory: The directory (Django's `LOCATION`); a relative path is taken from the
     ///     current directory.
-    ///   - maxEntries: Django's `MAX_ENTRIES` (300 by default).
-    ///   - cullFrequency: Django's `CULL_FREQUENCY` (3 by default; 0 empties the directory when full).
-    ///   - configuration: Key prefix, version, default timeout, clock and logger.
+    ///   - maxEntries: Django's `MAX_ENTRIES`.
+    ///   - cullFrequency: Django's `CULL_FREQUENCY` (0 empties the directory when full).
+    ///   - clock: The clock expiry is measured by; give the ``Cache`` over it the same one.
+    ///   - threadPool: The threads the file I/O runs on.
     /// - Throws: ``CacheError/Code/invalidSettings`` for an empty directory path;
     ///   ``CacheError/Code/storageFailure`` naming the path and the system's reason when the
     ///   directory cannot be created (a parent is a file, no permission, a read-only file system).
     public init(
-        directory: String, maxEntries: Int = 300, cullFrequency: Int = 3,
-        configuration: CacheConfiguration = CacheConfiguration()
+        directory: String, maxEntries: Int = DjangoDefaults.maxEntries, cullFrequency: Int = DjangoDefaults.cullFrequency,
+        clock: any CacheClock = SystemCacheClock(), threadPool: BlockingThreadPool = .shared
     ) throws {
         guard !directory.isEmpty else {
-            throw CacheError(.invalidSettings, "FileCache needs a directory (LOCATION); the path given is empty")
+            throw CacheError(.invalidSettings, "FileBackend needs a directory (LOCATION); the path given is empty")
         }
         var absolute = directory
         if !absolute.hasPrefix("/") {
@@ -88,16 +93,30 @@ public struct FileCache: Cache {
         self.cullFrequency = max(0, cullFrequency)
         self.limits = CullLimits(maxEntries: maxEntries, cullFrequency: max(0, cullFrequency))
         self.fileStore = FileCacheStore.shared(directory: absolute)
-        self.configuration = configuration
+        self.clock = clock
+        self.threadPool = threadPool
+    }
+
+    public var capabilities: CacheBackendCapabilities {
+        CacheBackendCapabilities(name: "file", mayEvictLiveEntries: true, survivesRestart: true, sharedAcrossProcesses: true)
     }
 
     /// The path of the file that holds a made key (whether or not it exists).
     ///
-    /// - Parameter key: A made key, as ``makeKey(_:version:)`` returns it.
+    /// - Parameter key: A made key, as ``Cache/makeKey(_:version:)`` returns it.
     /// - Returns: An absolute path inside ``directory``.
     public func filePath(forKey key: String) -> String {
         fileStore.path(ofFile: FileCacheFormat.fileName(forKey: key))
     }
+
+    /// The lock shard that guards a made key (for tests of the spread).
+    package static func lockShard(forKey key: String) -> Int {
+        let (_, low) = FileCacheFormat.fnv1a128(key.utf8)
+        return FileCacheFormat.shard(low: low)
+    }
+
+    /// The number of lock shards per directory.
+    package static var lockShardCount: Int { FileCacheFormat.lockShards }
 
     /// Counts the cache files in the directory now, expired ones included (a directory scan).
     ///
@@ -105,39 +124,38 @@ public struct FileCache: Cache {
     /// - Throws: ``CacheError/Code/storageFailure`` when the directory cannot be read.
     public func fileCount() async throws -> Int {
         let store = fileStore
-        return try await BlockingThreadPool.shared.run { () throws(CacheError) -> Int in try store.countFiles() }
+        return try await threadPool.run { () throws(CacheError) -> Int in try store.countFiles() }
     }
 
-    private var now: Double { configuration.clock.now() }
+    private var now: Double { clock.now() }
 
     public func entry(forKey key: String) async throws -> CacheEntry? {
         let (store, now) = (fileStore, now)
-        return try await BlockingThreadPool.shared.run { () throws(CacheError) -> CacheEntry? in
+        return try await threadPool.run { () throws(CacheError) -> CacheEntry? in
             try store.entry(forKey: key, now: now)
         }
     }
 
-    public func entries(forKeys keys: [String]) async throws -> [String: CacheEntry] {
+    public func entries(forKeys keys: [String]) async throws -> [CacheEntry?] {
         let (store, now) = (fileStore, now)
-        return try await BlockingThreadPool.shared.run { () throws(CacheError) -> [String: CacheEntry] in
-            var found: [String: CacheEntry] = [:]
-            for key in keys where found[key] == nil {
-                if let entry = try store.entry(forKey: key, now: now) { found[key] = entry }
-            }
+        return try await threadPool.run { () throws(CacheError) -> [CacheEntry?] in
+            var found: [CacheEntry?] = []
+            found.reserveCapacity(keys.count)
+            for key in keys { found.append(try store.entry(forKey: key, now: now)) }
             return found
         }
     }
 
     public func store(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws {
         let (store, now, limits) = (fileStore, now, limits)
-        try await BlockingThreadPool.shared.run { () throws(CacheError) in
+        try await threadPool.run { () throws(CacheError) in
             try store.store(entry, forKey: key, expiry: expiry, limits: limits, now: now)
         }
     }
 
     public func storeIfAbsent(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws -> Bool {
         let (store, now, limits) = (fileStore, now, limits)
-        return try await BlockingThreadPool.shared.run { () throws(CacheError) -> Bool in
+        return try await threadPool.run { () throws(CacheError) -> Bool in
             try store.storeIfAbsent(entry, forKey: key, expiry: expiry, limits: limits, now: now)
         }
     }
@@ -145,7 +163,7 @@ public struct FileCache: Cache {
     public func store(_ entries: [(key: String, entry: CacheEntry)], expiry: CacheExpiry) async throws -> [String] {
         let (store, now, limits) = (fileStore, now, limits)
         let pairs = entries.map { KeyedEntry(key: $0.key, entry: $0.entry) }
-        try await BlockingThreadPool.shared.run { () throws(CacheError) in
+        try await threadPool.run { () throws(CacheError) in
             for pair in pairs {
                 try store.store(pair.entry, forKey: pair.key, expiry: expiry, limits: limits, now: now)
             }
@@ -155,39 +173,42 @@ public struct FileCache: Cache {
 
     public func removeEntry(forKey key: String) async throws -> Bool {
         let (store, now) = (fileStore, now)
-        return try await BlockingThreadPool.shared.run { () throws(CacheError) -> Bool in
+        return try await threadPool.run { () throws(CacheError) -> Bool in
             try store.removeEntry(forKey: key, now: now)
         }
     }
 
     public func removeEntries(forKeys keys: [String]) async throws {
         let (store, now) = (fileStore, now)
-        try await BlockingThreadPool.shared.run { () throws(CacheError) in
+        try await threadPool.run { () throws(CacheError) in
             for key in keys { _ = try store.removeEntry(forKey: key, now: now) }
         }
     }
 
     public func updateExpiry(forKey key: String, to expiry: CacheExpiry) async throws -> Bool {
         let (store, now) = (fileStore, now)
-        return try await BlockingThreadPool.shared.run { () throws(CacheError) -> Bool in
+        return try await threadPool.run { () throws(CacheError) -> Bool in
             try store.updateExpiry(forKey: key, to: expiry, now: now)
         }
     }
 
-    public func containsEntry(forKey key: String) async throws -> Bool {
-        try await entry(forKey: key) != nil
-    }
-
     public func increment(entryForKey key: String, by delta: Int) async throws -> Int {
         let (store, now) = (fileStore, now)
-        return try await BlockingThreadPool.shared.run { () throws(CacheError) -> Int in
+        return try await threadPool.run { () throws(CacheError) -> Int in
             try store.increment(key, by: delta, now: now)
         }
     }
 
     public func clear() async throws {
         let store = fileStore
-        try await BlockingThreadPool.shared.run { () throws(CacheError) in try store.clear() }
+        try await threadPool.run { () throws(CacheError) in try store.clear() }
+    }
+
+    /// Closes the directory's lock files (every backend of this process on the directory
+    /// shares them); the next write opens them again.
+    public func shutdown() async throws {
+        let store = fileStore
+        await threadPool.run { store.closeLocks() }
     }
 }
 

@@ -38,11 +38,20 @@ enum FileCacheFormat {
     static let neverBits: UInt64 = .max
 
     /// The extension of cache files.
-    static let fileExtension = ".swcache"
+    ///
+    /// Version 2 of the names (`.swcache2`): lock shards come from the hash's low bits. Version 1
+    /// (`.swcache`, shards from the high bits) named its files and locks differently, so a
+    /// process of either version never touches the other's files, and one key is never guarded
+    /// by two different locks.
+    static let fileExtension = ".swcache2"
     /// The prefix of temporary files: a dot file, never matched as a cache file.
-    static let tempPrefix = ".swcache-tmp-"
+    static let tempPrefix = ".swcache2-tmp-"
     /// The prefix of the lock files that serialize writers.
-    static let lockPrefix = ".swcache-lock-"
+    static let lockPrefix = ".swcache2-lock-"
+    /// The extension and temporary-file prefix of version 1 of the names, whose files
+    /// `clear()` removes too.
+    static let legacyFileExtension = ".swcache"
+    static let legacyTempPrefix = ".swcache-tmp-"
     /// The number of lock files (writers of keys in different shards do not wait for each other).
     static let lockShards = 16
 
@@ -74,10 +83,27 @@ enum FileCacheFormat {
         }
     }
 
-    /// The lock shard of a cache file name (from its first hex digit).
+    /// The lock shard of a hash: its lowest bits. (FNV-1a's highest bits barely depend on a
+    /// key's last bytes, so keys that differ only at the end, such as `session:00000001` and
+    /// `session:00000002`, would share one shard.)
+    static func shard(low: UInt64) -> Int {
+        Int(low % UInt64(lockShards))
+    }
+
+    /// The lock shard of a cache file name (from its last hex digit, the hash's lowest bits).
     static func shard(ofFileName name: String) -> Int {
-        guard let first = name.utf8.first else { return 0 }
-        return Int(hexValue(first) ?? 0) % lockShards
+        let utf8 = name.utf8
+        guard utf8.count >= 32, let last = hexValue(utf8[utf8.index(utf8.startIndex, offsetBy: 31)]) else { return 0 }
+        return Int(last) % lockShards
+    }
+
+    /// Whether a directory entry is a file of version 1 of the names (`.swcache`, or its
+    /// temporary files), which this version never reads.
+    static func isLegacyFileName(_ name: String) -> Bool {
+        if name.hasPrefix(legacyTempPrefix) { return true }
+        let utf8 = name.utf8
+        guard utf8.count == 32 + legacyFileExtension.utf8.count, name.hasSuffix(legacyFileExtension) else { return false }
+        return utf8.prefix(32).allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
     }
 
     /// Whether a directory entry is a cache file this library wrote (32 lowercase hex digits + extension).

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// One lock shard of a ``FileCache`` directory: exclusive across the threads of this process
 /// (a mutex) and across processes (`flock` on a lock file in the directory).
@@ -33,7 +34,16 @@ final class FileCacheLock: Sendable {
     }
 
     deinit {
-        state.withLock { if $0.descriptor >= 0 { close($0.descriptor) } }
+        closeDescriptor()
+    }
+
+    /// Closes the lock file's descriptor if it is open; the next ``withLock(createDirectory:_:)``
+    /// opens it again. Waits for a holder of the lock to finish.
+    func closeDescriptor() {
+        state.withLock { state in
+            if state.descriptor >= 0 { close(state.descriptor) }
+            state = State()
+        }
     }
 
     /// Runs `body` holding the lock.
@@ -84,7 +94,8 @@ final class FileCacheLock: Sendable {
             if attempts > 100 {
                 throw CacheError(
                     .storageFailure,
-                    "FileCache could not hold the lock file '\(path)': it keeps being removed; check that nothing else deletes the cache directory in a loop")
+                    "FileCache could not hold the lock file '\(path)': it keeps being removed; check that nothing else deletes the cache directory in a loop"
+                )
             }
         }
     }

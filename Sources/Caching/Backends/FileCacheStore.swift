@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The blocking work behind ``FileCache``: one directory, its lock shards and an in-process
 /// estimate of how many cache files it holds.
@@ -45,16 +46,35 @@ final class FileCacheStore: Sendable {
         var createsSinceScan = 0
     }
 
-    private static let registry = Mutex<[String: FileCacheStore]>([:])
+    /// A registry entry: the store while some backend holds it, so the registry never keeps
+    /// a store (and its lock files' descriptors) alive by itself.
+    private struct WeakStore: @unchecked Sendable {
+        weak var store: FileCacheStore?
+    }
 
-    /// The store for a directory, shared by every cache of this process that names it.
+    private static let registry = Mutex<[String: WeakStore]>([:])
+
+    /// The store for a directory, shared by every backend of this process that names it while
+    /// one of them is alive.
     static func shared(directory: String) -> FileCacheStore {
         registry.withLock { stores in
-            if let store = stores[directory] { return store }
+            if let store = stores[directory]?.store { return store }
+            // Drop entries whose stores are gone, so the registry stays as small as the live set.
+            stores = stores.filter { $0.value.store != nil }
             let store = FileCacheStore(directory: directory)
-            stores[directory] = store
+            stores[directory] = WeakStore(store: store)
             return store
         }
+    }
+
+    /// The number of directories with a live store in this process (for tests).
+    static var liveStoreCount: Int {
+        registry.withLock { stores in stores.values.count(where: { $0.store != nil }) }
+    }
+
+    /// Closes every lock file's descriptor; the next locked operation opens it again.
+    func closeLocks() {
+        for lock in locks { lock.closeDescriptor() }
     }
 
     private init(directory: String) {
@@ -89,7 +109,7 @@ final class FileCacheStore: Sendable {
     func file(forKey key: String) -> CacheFile {
         let (high, low) = FileCacheFormat.fnv1a128(key.utf8)
         let name = FileCacheFormat.fileName(high: high, low: low)
-        return CacheFile(name: name, path: directoryPrefix + name, shard: Int(high >> 60) % FileCacheFormat.lockShards)
+        return CacheFile(name: name, path: directoryPrefix + name, shard: FileCacheFormat.shard(low: low))
     }
 
     /// The file for a name found in the directory.
@@ -242,7 +262,8 @@ final class FileCacheStore: Sendable {
         var createdDirectory = false
         while true {
             let serial = tempCounter.add(1, ordering: .relaxed).newValue
-            let path = directory + "/" + FileCacheFormat.tempPrefix
+            let path =
+                directory + "/" + FileCacheFormat.tempPrefix
                 + "\(getpid())-\(serial)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
             let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             if descriptor < 0 {
@@ -301,7 +322,8 @@ final class FileCacheStore: Sendable {
     private func install(_ temporary: String, as file: CacheFile, key: String) throws(CacheError) -> Installed {
         let destination = file.path
         if let exchange = Self.renameExchange.function {
-            if exchange(AT_FDCWD, temporary, AT_FDCWD, destination, 2 /* RENAME_EXCHANGE */) == 0 {
+            // The flag 2 is RENAME_EXCHANGE.
+            if exchange(AT_FDCWD, temporary, AT_FDCWD, destination, 2) == 0 {
                 // Something that is not a file (a directory) sat at the key's path: put it back
                 // and fail as a plain rename would, rather than hide it under a temporary name.
                 var displaced = stat()
@@ -338,12 +360,12 @@ final class FileCacheStore: Sendable {
     /// `renameat2`, looked up at run time (Swift's Glibc module does not declare it).
     private static let renameExchange: RenameExchange = {
         #if os(Linux)
-        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "renameat2") else {
-            return RenameExchange(function: nil)
-        }
-        return RenameExchange(function: unsafeBitCast(symbol, to: RenameExchange.Function.self))
+            guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "renameat2") else {
+                return RenameExchange(function: nil)
+            }
+            return RenameExchange(function: unsafeBitCast(symbol, to: RenameExchange.Function.self))
         #else
-        return RenameExchange(function: nil)
+            return RenameExchange(function: nil)
         #endif
     }()
 
@@ -368,7 +390,9 @@ final class FileCacheStore: Sendable {
         finish(try locked(file) { () throws(CacheError) -> Installed in try install(temporary, as: file, key: key) })
     }
 
-    func storeIfAbsent(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry, limits: CullLimits, now: Double) throws(CacheError) -> Bool {
+    func storeIfAbsent(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry, limits: CullLimits, now: Double) throws(CacheError)
+        -> Bool
+    {
         let file = file(forKey: key)
         // A live entry seen without the lock is a linearizable "no": skip writing a file.
         if case .live = try lookup(key, file: file, now: now) { return false }
@@ -409,8 +433,7 @@ final class FileCacheStore: Sendable {
                 throw CacheError.keyNotFound(key)
             case .live(let entry, let expiry):
                 guard let value = entry.integerValue else { throw CacheError.notAnInteger(key, flags: entry.flags) }
-                let (result, overflow) = value.addingReportingOverflow(delta)
-                if overflow { throw CacheError.overflow(key, value: value, delta: delta) }
+                let result = try DjangoDefaults.increment(value, by: delta, key: key)
                 let temporary = try writeTemporaryFile(
                     FileCacheFormat.encode(key: key, entry: .integer(result), expiry: expiry), key: key)
                 installed = try install(temporary, as: file, key: key)
@@ -466,7 +489,10 @@ final class FileCacheStore: Sendable {
     /// Removes every cache file and every temporary file; other files and the directory stay.
     func clear() throws(CacheError) {
         try census.withLock { (census: inout Census) throws(CacheError) in
-            for name in try listDirectory() where FileCacheFormat.isCacheFileName(name) || FileCacheFormat.isTempFileName(name) {
+            for name in try listDirectory()
+            where FileCacheFormat.isCacheFileName(name) || FileCacheFormat.isTempFileName(name)
+                || FileCacheFormat.isLegacyFileName(name)
+            {
                 unlink(path(ofFile: name))
             }
             census = Census(count: 0, createsSinceScan: 0)
@@ -586,9 +612,9 @@ final class FileCacheStore: Sendable {
         else { return .removable }
         if let expiry = parsed.expiry, expiry.isExpired(at: now) { return .removable }
         #if canImport(Darwin)
-        let modified = Double(info.st_mtimespec.tv_sec) + Double(info.st_mtimespec.tv_nsec) / 1e9
+            let modified = Double(info.st_mtimespec.tv_sec) + Double(info.st_mtimespec.tv_nsec) / 1e9
         #else
-        let modified = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
+            let modified = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
         #endif
         return .live(modified: modified)
     }

@@ -1,52 +1,53 @@
-/// A cache in this process's memory: Django's `LocMemCache`.
+/// Storage in this process's memory: the backend of Django's `LocMemCache`.
 ///
-/// Caches created with the same `location` share one store (as Django's do per `LOCATION`),
-/// whatever their key prefix or version; a cache created without a location has a store of
-/// its own. Reads and writes refresh an entry's place in least-recently-used order; when the
-/// store holds `maxEntries` entries, inserting a new key first reclaims expired entries and,
-/// if that is not enough, evicts `count / cullFrequency` of the least recently used
-/// (`cullFrequency` 0 empties the store), as Django's culling does.
+/// Backends created with the same `location` share one store (as Django's caches do per
+/// `LOCATION`), whatever the key prefix or version of the caches over them; a backend created
+/// without a location has a store of its own. Reads and writes refresh an entry's place in
+/// least-recently-used order; when the store holds `maxEntries` entries, inserting a new key
+/// first reclaims expired entries and, if that is not enough, evicts `count / cullFrequency`
+/// of the least recently used (`cullFrequency` 0 empties the store), as Django's culling does.
 ///
 /// Every operation takes one short lock and does no I/O, so it runs directly on the
-/// calling task; values are encoded before the lock is taken.
-public struct LocalMemoryCache: Cache {
-    public let configuration: CacheConfiguration
-    /// The name of the shared store, or `nil` for a store of this cache's own.
+/// calling task. Use it through a ``Cache``: `Cache.localMemory(...)`.
+public struct LocalMemoryBackend: CacheBackend {
+    /// The name of the shared store, or `nil` for a store of this backend's own.
     public let location: String?
+    /// The clock expiry is measured by.
+    public let clock: any CacheClock
     private let store: LocalMemoryStore
     private let limits: CullLimits
 
-    /// Creates a local-memory cache.
+    /// Creates local-memory storage.
     ///
     /// - Parameters:
-    ///   - location: Caches with the same location share storage; `nil` gives this cache its own.
-    ///   - maxEntries: Django's `MAX_ENTRIES` (300 by default).
-    ///   - cullFrequency: Django's `CULL_FREQUENCY` (3 by default; 0 empties the store when full).
-    ///   - configuration: Key prefix, version, default timeout, clock and logger.
+    ///   - location: Backends with the same location share storage; `nil` gives this one its own.
+    ///   - maxEntries: Django's `MAX_ENTRIES`.
+    ///   - cullFrequency: Django's `CULL_FREQUENCY` (0 empties the store when full).
+    ///   - clock: The clock expiry is measured by; give the ``Cache`` over it the same one.
     public init(
-        location: String? = nil, maxEntries: Int = 300, cullFrequency: Int = 3,
-        configuration: CacheConfiguration = CacheConfiguration()
+        location: String? = nil, maxEntries: Int = DjangoDefaults.maxEntries,
+        cullFrequency: Int = DjangoDefaults.cullFrequency, clock: any CacheClock = SystemCacheClock()
     ) {
         self.location = location
         self.store = location.map(LocalMemoryStore.named) ?? LocalMemoryStore()
         self.limits = CullLimits(maxEntries: maxEntries, cullFrequency: max(0, cullFrequency))
-        self.configuration = configuration
+        self.clock = clock
+    }
+
+    public var capabilities: CacheBackendCapabilities {
+        CacheBackendCapabilities(name: "locmem", mayEvictLiveEntries: true, answersInProcess: true)
     }
 
     /// The number of entries held, expired ones not yet reclaimed included.
     public var entryCount: Int { store.count }
 
-    private var now: Double { configuration.clock.now() }
+    private var now: Double { clock.now() }
 
     public func entry(forKey key: String) async throws -> CacheEntry? {
         store.get(key, now: now)
     }
 
-    public func entries(forKeys keys: [String]) async throws -> [String: CacheEntry] {
-        store.getMany(keys, now: now)
-    }
-
-    public func entries(forDistinctKeys keys: [String]) async throws -> [CacheEntry?] {
+    public func entries(forKeys keys: [String]) async throws -> [CacheEntry?] {
         store.getList(keys, now: now)
     }
 

@@ -173,8 +173,7 @@ struct LRUTable: ~Copyable {
         guard contains(key, now: now), let slot = index[key] else { throw CacheError.keyNotFound(key) }
         let entry = slots[slot].entry
         guard let value = entry.integerValue else { throw CacheError.notAnInteger(key, flags: entry.flags) }
-        let (result, overflow) = value.addingReportingOverflow(delta)
-        if overflow { throw CacheError.overflow(key, value: value, delta: delta) }
+        let result = try DjangoDefaults.increment(value, by: delta, key: key)
         slots[slot].entry = .integer(result)
         moveToFront(slot)
         return result

@@ -1,7 +1,7 @@
 import Logging
 
-// Django's cache API, implemented once for every backend in terms of the `Cache`
-// requirements. Rule IDs (R-…) refer to shared/reference/django-cache-spec.md.
+// Django's cache API, implemented once for every backend in terms of the `CacheBackend`
+// primitives. docs/DJANGO-SEMANTICS.md states the rules and where we depart from Django.
 
 extension Cache {
     // MARK: Keys
@@ -21,14 +21,14 @@ extension Cache {
     ///
     /// In ``CacheKeyValidation/strict`` mode (the default) an invalid key throws; in
     /// ``CacheKeyValidation/warn`` mode each problem is logged as a warning and the key is
-    /// accepted, unless the backend cannot store it (``requiresValidKeys``).
+    /// accepted, unless the backend cannot store it (``CacheBackendCapabilities/requiresValidKeys``).
     ///
     /// - Parameter key: A made key, as ``makeKey(_:version:)`` returns it.
     /// - Throws: ``CacheError/Code/invalidKey`` naming the key and the rule it breaks.
     public func validateKey(_ key: String) throws {
         let problems = CacheKeyRules.problems(with: key)
         guard !problems.isEmpty else { return }
-        if configuration.keyValidation == .strict || requiresValidKeys {
+        if configuration.keyValidation == .strict || backend.capabilities.requiresValidKeys {
             throw CacheError(.invalidKey, problems.joined(separator: "; "), key: key)
         }
         for problem in problems {
@@ -65,7 +65,7 @@ extension Cache {
     @inlinable
     public func get<V: Decodable & Sendable>(_ key: String, as type: V.Type = V.self, version: Int? = nil) async throws -> V? {
         let made = try validKey(key, version: version)
-        guard let entry = try await entry(forKey: made) else { return nil }
+        guard let entry = try await backend.entry(forKey: made) else { return nil }
         return try CacheValueCodec.decode(entry, as: V.self, key: made)
     }
 
@@ -121,11 +121,12 @@ extension Cache {
             originals.append(key)
         }
         guard !distinct.isEmpty else { return [:] }
-        let found = try await entries(forDistinctKeys: distinct)
+        let found = try await backend.entries(forKeys: distinct)
         guard found.count == distinct.count else {
             throw CacheError(
                 .storageFailure,
-                "The backend answered \(found.count) entries for \(distinct.count) keys in getMany; its entries(forDistinctKeys:) must return one element per key")
+                "The backend answered \(found.count) entries for \(distinct.count) keys in getMany; its entries(forKeys:) must return one element per key"
+            )
         }
         var result: [String: V] = [:]
         result.reserveCapacity(distinct.count)
@@ -145,7 +146,7 @@ extension Cache {
     /// - Returns: `true` when the key is present and not expired.
     /// - Throws: ``CacheError`` for an invalid key or a backend failure.
     public func hasKey(_ key: String, version: Int? = nil) async throws -> Bool {
-        try await containsEntry(forKey: validKey(key, version: version))
+        try await backend.containsEntry(forKey: validKey(key, version: version))
     }
 
     // MARK: Writing
@@ -169,10 +170,10 @@ extension Cache {
         let made = try validKey(key, version: version)
         let entry = try CacheValueCodec.encode(value)
         guard let expiry = configuration.expiry(for: timeout) else {
-            _ = try await removeEntry(forKey: made)
+            _ = try await backend.removeEntry(forKey: made)
             return
         }
-        try await store(entry, forKey: made, expiry: expiry)
+        try await backend.store(entry, forKey: made, expiry: expiry)
     }
 
     /// Stores a value only if the key holds no live value (Django's `add`).
@@ -195,9 +196,9 @@ extension Cache {
         let made = try validKey(key, version: version)
         let entry = try CacheValueCodec.encode(value)
         guard let expiry = configuration.expiry(for: timeout) else {
-            return try await !containsEntry(forKey: made)
+            return try await !backend.containsEntry(forKey: made)
         }
-        return try await storeIfAbsent(entry, forKey: made, expiry: expiry)
+        return try await backend.storeIfAbsent(entry, forKey: made, expiry: expiry)
     }
 
     /// Returns the value under `key`; on a miss stores `defaultValue` with ``add(_:_:timeout:version:)``
@@ -236,14 +237,14 @@ extension Cache {
         compute: () async throws -> V
     ) async throws -> V {
         let made = try validKey(key, version: version)
-        if let entry = try await entry(forKey: made) {
+        if let entry = try await backend.entry(forKey: made) {
             return try CacheValueCodec.decode(entry, as: V.self, key: made)
         }
         let value = try await compute()
         let encoded = try CacheValueCodec.encode(value)
         guard let expiry = configuration.expiry(for: timeout) else { return value }
-        if try await storeIfAbsent(encoded, forKey: made, expiry: expiry) { return value }
-        guard let winner = try await entry(forKey: made) else { return value }
+        if try await backend.storeIfAbsent(encoded, forKey: made, expiry: expiry) { return value }
+        guard let winner = try await backend.entry(forKey: made) else { return value }
         return try CacheValueCodec.decode(winner, as: V.self, key: made)
     }
 
@@ -271,10 +272,10 @@ extension Cache {
             originals[made] = key
         }
         guard let expiry = configuration.expiry(for: timeout) else {
-            try await removeEntries(forKeys: entries.map(\.key))
+            try await backend.removeEntries(forKeys: entries.map(\.key))
             return []
         }
-        let failed = try await store(entries, expiry: expiry)
+        let failed = try await backend.store(entries, expiry: expiry)
         return failed.map { originals[$0] ?? $0 }
     }
 
@@ -290,9 +291,9 @@ extension Cache {
     public func touch(_ key: String, timeout: CacheTimeout = .default, version: Int? = nil) async throws -> Bool {
         let made = try validKey(key, version: version)
         guard let expiry = configuration.expiry(for: timeout) else {
-            return try await removeEntry(forKey: made)
+            return try await backend.removeEntry(forKey: made)
         }
-        return try await updateExpiry(forKey: made, to: expiry)
+        return try await backend.updateExpiry(forKey: made, to: expiry)
     }
 
     // MARK: Deleting
@@ -306,7 +307,7 @@ extension Cache {
     /// - Throws: ``CacheError`` for an invalid key or a backend failure.
     @discardableResult
     public func delete(_ key: String, version: Int? = nil) async throws -> Bool {
-        try await removeEntry(forKey: validKey(key, version: version))
+        try await backend.removeEntry(forKey: validKey(key, version: version))
     }
 
     /// Removes the values under several keys; missing keys are ignored (Django's `delete_many`).
@@ -320,7 +321,7 @@ extension Cache {
     public func deleteMany(_ keys: some Sequence<String>, version: Int? = nil) async throws {
         let made = try validKeys(keys, version: version).map(\.made)
         guard !made.isEmpty else { return }
-        try await removeEntries(forKeys: made)
+        try await backend.removeEntries(forKeys: made)
     }
 
     // MARK: Counters
@@ -338,7 +339,7 @@ extension Cache {
     ///   ``CacheError/Code/integerOverflow``, or another ``CacheError``.
     @discardableResult
     public func incr(_ key: String, by delta: Int = 1, version: Int? = nil) async throws -> Int {
-        try await increment(entryForKey: validKey(key, version: version), by: delta)
+        try await backend.increment(entryForKey: validKey(key, version: version), by: delta)
     }
 
     /// Subtracts `delta` from the integer under `key` atomically (Django's `decr`, which is `incr(-delta)`).
@@ -355,7 +356,7 @@ extension Cache {
         guard delta != .min else {
             throw CacheError(.integerOverflow, "decr by Int.min on key '\(made)' cannot be negated", key: made)
         }
-        return try await increment(entryForKey: made, by: -delta)
+        return try await backend.increment(entryForKey: made, by: -delta)
     }
 
     // MARK: Versions
@@ -382,14 +383,14 @@ extension Cache {
             throw CacheError(.integerOverflow, "Version \(current) + \(delta) of key '\(source)' overflows Int", key: source)
         }
         let destination = try validKey(key, version: target)
-        guard let entry = try await entry(forKey: source) else { throw CacheError.keyNotFound(source) }
+        guard let entry = try await backend.entry(forKey: source) else { throw CacheError.keyNotFound(source) }
         guard delta != 0 else { return current }
         if let expiry = configuration.expiry(for: .default) {
-            try await store(entry, forKey: destination, expiry: expiry)
+            try await backend.store(entry, forKey: destination, expiry: expiry)
         } else {
-            _ = try await removeEntry(forKey: destination)
+            _ = try await backend.removeEntry(forKey: destination)
         }
-        _ = try await removeEntry(forKey: source)
+        _ = try await backend.removeEntry(forKey: source)
         return target
     }
 

@@ -1,125 +1,112 @@
-/// A cache with Django's cache API, async and `Sendable`.
+/// A cache with Django's cache API, async and `Sendable`: the type an application holds.
 ///
-/// A backend implements only the requirements below: storage operations on final keys
-/// (already made from prefix, version and key, and validated) and encoded
-/// ``CacheEntry`` values. Everything a caller uses — ``get(_:as:version:)``,
-/// ``set(_:_:timeout:version:)``, ``add(_:_:timeout:version:)``, ``incr(_:by:version:)``,
-/// ``getOrSet(_:timeout:version:compute:)`` and the rest of Django's API — is defined once,
-/// in an extension, in terms of them. So every backend makes keys, applies timeouts and
-/// encodes values the same way.
+/// A `Cache` is a configuration (key prefix, version, key function, default timeout, key
+/// validation, clock, logger) over a ``CacheBackend`` that stores the entries. Every
+/// operation — ``get(_:as:version:)``, ``set(_:_:timeout:version:)``,
+/// ``add(_:_:timeout:version:)``, ``incr(_:by:version:)``,
+/// ``getOrSet(_:timeout:version:compute:)`` and the rest of Django's API — is implemented
+/// here, once, so every backend makes keys, validates them, applies timeouts and encodes
+/// values the same way. The backend's own primitives are not reachable through a `Cache`.
 ///
-/// Requirements with a default implementation (``entries(forKeys:)``,
-/// ``entries(forDistinctKeys:)``,
-/// ``store(_:expiry:)``, ``removeEntries(forKeys:)``, ``containsEntry(forKey:)``,
-/// ``close()``) are overridden only by backends that do them natively, such as
-/// memcached's multi-get.
+/// ```swift
+/// let cache = Cache.localMemory()                            // or: try caches["default"]
+/// try await cache.set("greeting", "hello", timeout: 60)
+/// let greeting = try await cache.get("greeting", as: String.self)
+/// ```
 ///
-/// Backend rules every implementation follows:
-/// - An expired entry is never returned, counted as present, touched, or reported as
-///   deleted.
-/// - ``storeIfAbsent(_:forKey:expiry:)`` and ``increment(entryForKey:by:)`` are atomic
-///   with respect to other callers of the same store.
-/// - Blocking work (C calls, file I/O) runs off Swift concurrency's cooperative threads.
-public protocol Cache: Sendable {
+/// A `Cache` is a small value: copies share the same backend.
+public struct Cache: Sendable {
     /// Key making, versions, the default timeout, validation, clock and logger.
-    var configuration: CacheConfiguration { get }
+    public let configuration: CacheConfiguration
+    /// The storage. Reachable from this package's modules, never from users, so no caller
+    /// can skip key making and validation.
+    @usableFromInline
+    package let backend: any CacheBackend
 
-    /// Whether this backend cannot store a key that breaks ``CacheKeyRules`` at all.
+    /// Wraps a backend with a configuration.
     ///
-    /// When `true`, an invalid key throws even in ``CacheKeyValidation/warn`` mode.
-    var requiresValidKeys: Bool { get }
-
-    /// The entry stored under a made key, or `nil` when it is missing or expired.
-    func entry(forKey key: String) async throws -> CacheEntry?
-
-    /// The entries stored under made keys; missing and expired keys are left out.
-    func entries(forKeys keys: [String]) async throws -> [String: CacheEntry]
-
-    /// The entries stored under distinct made keys, in the order of `keys`: one element per
-    /// key, `nil` for a missing or expired key.
+    /// Give the backend the configuration's clock (backends measure expiry with their own
+    /// clock; the ``CacheConfiguration`` turns timeouts into deadlines with its clock), as
+    /// ``Caches`` and the factory methods such as ``localMemory(location:maxEntries:cullFrequency:configuration:)`` do.
     ///
-    /// `getMany` calls this. The default implementation calls ``entries(forKeys:)``; a
-    /// backend with a multi-get can answer by position and skip building a dictionary.
-    func entries(forDistinctKeys keys: [String]) async throws -> [CacheEntry?]
+    /// - Parameters:
+    ///   - backend: The storage.
+    ///   - configuration: Key prefix, version, key function, default timeout, validation, clock, logger.
+    public init(_ backend: any CacheBackend, configuration: CacheConfiguration = CacheConfiguration()) {
+        self.backend = backend
+        self.configuration = configuration
+    }
 
-    /// Stores an entry under a made key, replacing any entry and its expiry.
-    func store(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws
+    /// What the backend promises about stored entries (eviction, failover, durability).
+    public var capabilities: CacheBackendCapabilities { backend.capabilities }
 
-    /// Stores an entry only if no live entry is under the key.
+    /// Removes every entry in the storage, whatever its prefix or version (Django's `clear`).
     ///
-    /// - Returns: Whether the entry was stored. A failed call leaves the existing entry
-    ///   and its expiry unchanged.
-    func storeIfAbsent(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws -> Bool
+    /// - Throws: ``CacheError`` when the backend fails.
+    public func clear() async throws {
+        try await backend.clear()
+    }
 
-    /// Stores several entries with one expiry.
+    /// Releases connections; the cache stays usable and reconnects on the next call (Django's `close`).
     ///
-    /// - Returns: The made keys that could not be stored.
-    func store(_ entries: [(key: String, entry: CacheEntry)], expiry: CacheExpiry) async throws -> [String]
+    /// - Throws: ``CacheError`` when the backend fails.
+    public func close() async throws {
+        try await backend.close()
+    }
 
-    /// Removes the entry under a made key.
+    /// Releases everything the backend holds (threads, connections, descriptors) for good.
     ///
-    /// - Returns: Whether a live entry was removed.
-    func removeEntry(forKey key: String) async throws -> Bool
-
-    /// Removes the entries under made keys; missing keys are ignored.
-    func removeEntries(forKeys keys: [String]) async throws
-
-    /// Gives a live entry a new expiry without changing its value.
+    /// ``Caches/shutdown()`` calls it for every alias. Calls made afterwards fail with
+    /// ``CacheError/Code/closed`` on backends that own threads or connections.
     ///
-    /// - Returns: Whether a live entry was found.
-    func updateExpiry(forKey key: String, to expiry: CacheExpiry) async throws -> Bool
-
-    /// Whether a live entry is under a made key.
-    func containsEntry(forKey key: String) async throws -> Bool
-
-    /// Adds `delta` to the integer under a made key, atomically, keeping its expiry.
-    ///
-    /// - Returns: The new value.
-    /// - Throws: ``CacheError/Code/keyNotFound`` when there is no live entry,
-    ///   ``CacheError/Code/notAnInteger`` when the entry is not an integer,
-    ///   ``CacheError/Code/integerOverflow`` when the result does not fit.
-    func increment(entryForKey key: String, by delta: Int) async throws -> Int
-
-    /// Removes every entry in the store, whatever its prefix or version (Django's `clear`).
-    func clear() async throws
-
-    /// Releases connections or other resources. The cache may be used again afterwards
-    /// unless the backend documents otherwise.
-    func close() async throws
+    /// - Throws: ``CacheError`` when the backend fails to release something.
+    public func shutdown() async throws {
+        try await backend.shutdown()
+    }
 }
 
 extension Cache {
-    public var requiresValidKeys: Bool { false }
-
-    public func entries(forKeys keys: [String]) async throws -> [String: CacheEntry] {
-        var found: [String: CacheEntry] = [:]
-        for key in keys where found[key] == nil {
-            if let entry = try await entry(forKey: key) { found[key] = entry }
-        }
-        return found
+    /// A cache in this process's memory (Django's `LocMemCache`); see ``LocalMemoryBackend``.
+    ///
+    /// - Parameters:
+    ///   - location: Caches with the same location share storage; `nil` gives this cache its own.
+    ///   - maxEntries: Django's `MAX_ENTRIES`.
+    ///   - cullFrequency: Django's `CULL_FREQUENCY` (0 empties the store when full).
+    ///   - configuration: Key settings, clock and logger.
+    /// - Returns: The cache.
+    public static func localMemory(
+        location: String? = nil, maxEntries: Int = DjangoDefaults.maxEntries,
+        cullFrequency: Int = DjangoDefaults.cullFrequency, configuration: CacheConfiguration = CacheConfiguration()
+    ) -> Cache {
+        Cache(
+            LocalMemoryBackend(
+                location: location, maxEntries: maxEntries, cullFrequency: cullFrequency, clock: configuration.clock),
+            configuration: configuration)
     }
 
-    public func entries(forDistinctKeys keys: [String]) async throws -> [CacheEntry?] {
-        let found = try await entries(forKeys: keys)
-        return keys.map { found[$0] }
+    /// A cache in a directory of files (Django's `FileBasedCache`); see ``FileBackend``.
+    ///
+    /// - Parameters:
+    ///   - directory: The directory (Django's `LOCATION`).
+    ///   - maxEntries: Django's `MAX_ENTRIES`.
+    ///   - cullFrequency: Django's `CULL_FREQUENCY`.
+    ///   - configuration: Key settings, clock and logger.
+    /// - Returns: The cache.
+    /// - Throws: ``CacheError`` when the directory cannot be created.
+    public static func file(
+        directory: String, maxEntries: Int = DjangoDefaults.maxEntries, cullFrequency: Int = DjangoDefaults.cullFrequency,
+        configuration: CacheConfiguration = CacheConfiguration()
+    ) throws -> Cache {
+        Cache(
+            try FileBackend(directory: directory, maxEntries: maxEntries, cullFrequency: cullFrequency, clock: configuration.clock),
+            configuration: configuration)
     }
 
-    public func store(_ entries: [(key: String, entry: CacheEntry)], expiry: CacheExpiry) async throws -> [String] {
-        for (key, entry) in entries {
-            try await store(entry, forKey: key, expiry: expiry)
-        }
-        return []
+    /// A cache that stores nothing (Django's `DummyCache`); see ``DummyBackend``.
+    ///
+    /// - Parameter configuration: Key settings, applied and validated as on any backend.
+    /// - Returns: The cache.
+    public static func dummy(configuration: CacheConfiguration = CacheConfiguration()) -> Cache {
+        Cache(DummyBackend(), configuration: configuration)
     }
-
-    public func removeEntries(forKeys keys: [String]) async throws {
-        for key in keys {
-            _ = try await removeEntry(forKey: key)
-        }
-    }
-
-    public func containsEntry(forKey key: String) async throws -> Bool {
-        try await entry(forKey: key) != nil
-    }
-
-    public func close() async throws {}
 }

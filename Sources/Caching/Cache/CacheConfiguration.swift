@@ -60,7 +60,7 @@ public struct CacheConfiguration: Sendable {
         keyPrefix: String = "",
         version: Int = 1,
         keyFunction: CacheKeyFunction? = nil,
-        defaultTimeout: CacheTimeout = .seconds(300),
+        defaultTimeout: CacheTimeout = .seconds(DjangoDefaults.timeoutSeconds),
         keyValidation: CacheKeyValidation = .strict,
         clock: any CacheClock = SystemCacheClock(),
         logger: Logger = CacheConfiguration.silentLogger
@@ -69,7 +69,7 @@ public struct CacheConfiguration: Sendable {
         self.version = version
         self.madePrefix = Self.madePrefix(keyPrefix, version)
         self.keyFunction = keyFunction
-        self.defaultTimeout = defaultTimeout == .default ? .seconds(300) : defaultTimeout
+        self.defaultTimeout = defaultTimeout == .default ? .seconds(DjangoDefaults.timeoutSeconds) : defaultTimeout
         self.keyValidation = keyValidation
         self.clock = clock
         self.logger = logger
@@ -98,7 +98,7 @@ public struct CacheConfiguration: Sendable {
         case .seconds(let seconds):
             guard seconds > 0 else { return nil }
             return .at(clock.now() + seconds)
-        case .default: return .at(clock.now() + 300)
+        case .default: return .at(clock.now() + DjangoDefaults.timeoutSeconds)
         }
     }
 }

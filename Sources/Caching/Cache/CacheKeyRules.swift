@@ -8,6 +8,36 @@ public enum CacheKeyRules: Sendable {
     /// The longest key memcached accepts, in bytes (and, for Django, in code points).
     public static let maxLength = 250
 
+    /// Whether a made key may go on memcached's wire as it is: 1 to 250 UTF-8 bytes, none of
+    /// them a control character, a space or DEL.
+    ///
+    /// A backend that speaks a text protocol checks every key with this at its own boundary,
+    /// whoever calls it, so no key can carry a command (`"x\r\nflush_all"`).
+    ///
+    /// - Parameter key: A made key.
+    /// - Returns: `true` when the key is safe to send.
+    @inlinable
+    public static func isValid(_ key: String) -> Bool {
+        var key = key
+        return key.withUTF8 { bytes in
+            !bytes.isEmpty && bytes.count <= maxLength && !bytes.contains { $0 <= 0x20 || $0 == 0x7F }
+        }
+    }
+
+    /// Throws unless ``isValid(_:)`` accepts the key: the check a wire-protocol backend makes
+    /// before sending anything.
+    ///
+    /// - Parameters:
+    ///   - key: A made key.
+    ///   - backend: The backend's name, for the message.
+    /// - Throws: ``CacheError/Code/invalidKey`` naming the key and the rule it breaks.
+    public static func checkWireKey(_ key: String, backend: String) throws(CacheError) {
+        guard !isValid(key) else { return }
+        let problems = key.isEmpty ? ["the key is empty"] : problems(with: key)
+        throw CacheError(
+            .invalidKey, "\(backend) refused to send the key: \(problems.joined(separator: "; ")); nothing was sent", key: key)
+    }
+
     /// The reasons a made key is invalid; empty when it is valid.
     ///
     /// - Parameter key: A made key.

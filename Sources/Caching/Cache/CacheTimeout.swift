@@ -18,8 +18,7 @@ public enum CacheTimeout: Sendable, Hashable, CustomStringConvertible {
 
     /// A timeout given as a `Duration`.
     public static func duration(_ duration: Duration) -> CacheTimeout {
-        let (seconds, attoseconds) = duration.components
-        return .seconds(Double(seconds) + Double(attoseconds) / 1e18)
+        .seconds(DjangoDefaults.seconds(duration))
     }
 
     public var description: String {

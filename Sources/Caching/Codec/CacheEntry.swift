@@ -55,14 +55,11 @@ extension CacheEntry {
 
     @usableFromInline
     static func parseDecimal(_ bytes: [UInt8]) -> Int? {
-        var end = bytes.count
-        while end > 0, bytes[end - 1] == UInt8(ascii: " ") { end -= 1 }
-        guard end > 0 else { return nil }
-        return Int(String(decoding: bytes[0..<end], as: UTF8.self))
+        DjangoDefaults.decimalText(bytes).flatMap { Int($0) }
     }
 
     /// An entry holding an integer, in the form `incr` works on and Python clients read.
     public static func integer(_ value: Int) -> CacheEntry {
-        CacheEntry(flags: CacheItemFlags.integer, bytes: Array(String(value).utf8))
+        CacheEntry(flags: CacheItemFlags.integer, bytes: DjangoDefaults.decimalBytes(value))
     }
 }

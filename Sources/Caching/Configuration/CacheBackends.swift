@@ -1,6 +1,6 @@
 import Logging
 
-/// What a backend factory receives to build one alias's cache.
+/// What a backend factory receives to build one alias's backend.
 public struct CacheBackendContext: Sendable {
     /// The alias being built.
     public var alias: String
@@ -18,12 +18,13 @@ public struct CacheBackendContext: Sendable {
 ///
 /// ```swift
 /// var backends = CacheBackends.standard
-/// backends.register("myapp.RedisCache") { context in try MyRedisCache(context) }
+/// backends.register("myapp.RedisCache") { context in try MyRedisBackend(context) }
 /// let caches = try Caches(settings, backends: backends)
 /// ```
 public struct CacheBackends: Sendable {
-    /// Builds a cache for one alias.
-    public typealias Factory = @Sendable (CacheBackendContext) throws -> any Cache
+    /// Builds the backend of one alias; ``Caches`` wraps it in a ``Cache`` with the alias's
+    /// configuration. Give the backend `context.configuration.clock`.
+    public typealias Factory = @Sendable (CacheBackendContext) throws -> any CacheBackend
 
     private var factories: [String: Factory] = [:]
 
@@ -51,11 +52,11 @@ public struct CacheBackends: Sendable {
         backends.register("locmem", "django.core.cache.backends.locmem.LocMemCache") { context in
             let settings = context.settings
             try settings.rejectUnknownOptions(allowed: ["MAX_ENTRIES", "CULL_FREQUENCY"], alias: context.alias, backend: "locmem")
-            return LocalMemoryCache(
+            return LocalMemoryBackend(
                 location: settings.primaryLocation,
-                maxEntries: try settings.integerOption("MAX_ENTRIES", default: 300, alias: context.alias),
+                maxEntries: try settings.integerOption("MAX_ENTRIES", default: DjangoDefaults.maxEntries, alias: context.alias),
                 cullFrequency: try cullFrequency(settings, alias: context.alias),
-                configuration: context.configuration)
+                clock: context.configuration.clock)
         }
         backends.register("file", "filebased", "django.core.cache.backends.filebased.FileBasedCache") { context in
             let settings = context.settings
@@ -67,22 +68,22 @@ public struct CacheBackends: Sendable {
                         ? "must be one directory for the file backend; found \(settings.location.count) locations"
                         : "is missing or empty; the file backend needs a directory, such as \"/var/tmp/django_cache\"")
             }
-            return try FileCache(
+            return try FileBackend(
                 directory: settings.primaryLocation,
-                maxEntries: try settings.integerOption("MAX_ENTRIES", default: 300, alias: context.alias),
+                maxEntries: try settings.integerOption("MAX_ENTRIES", default: DjangoDefaults.maxEntries, alias: context.alias),
                 cullFrequency: try cullFrequency(settings, alias: context.alias),
-                configuration: context.configuration)
+                clock: context.configuration.clock)
         }
-        backends.register("dummy", "django.core.cache.backends.dummy.DummyCache") { context in
-            DummyCache(configuration: context.configuration)
+        backends.register("dummy", "django.core.cache.backends.dummy.DummyCache") { _ in
+            DummyBackend()
         }
         return backends
     }
 
     static func cullFrequency(_ settings: CacheSettings, alias: String) throws(CacheError) -> Int {
-        let value = try settings.integerOption("CULL_FREQUENCY", default: 3, alias: alias)
+        let value = try settings.integerOption("CULL_FREQUENCY", default: DjangoDefaults.cullFrequency, alias: alias)
         guard value >= 0 else {
-            throw CacheSettings.invalid(alias, "OPTIONS\"][\"CULL_FREQUENCY", "must be 0 or more; found \(value)")
+            throw CacheSettings.invalid(alias, ["OPTIONS", "CULL_FREQUENCY"], "must be 0 or more; found \(value)")
         }
         return value
     }

@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// One alias's settings, in the shape of an entry of Django's `CACHES`.
@@ -59,13 +59,13 @@ public struct CacheSettings: Sendable, Codable {
     ///   - options: Backend options.
     ///   - keyFunction: A custom key function.
     public init(
-        backend: String, location: [String] = [], timeout: CacheTimeout = .seconds(300), keyPrefix: String = "",
+        backend: String, location: [String] = [], timeout: CacheTimeout = .seconds(DjangoDefaults.timeoutSeconds), keyPrefix: String = "",
         version: Int = 1, keyValidation: CacheKeyValidation = .strict, options: [String: SettingsValue] = [:],
         keyFunction: CacheKeyFunction? = nil
     ) {
         self.backend = backend
         self.location = location
-        self.timeout = timeout == .default ? .seconds(300) : timeout
+        self.timeout = timeout == .default ? .seconds(DjangoDefaults.timeoutSeconds) : timeout
         self.keyPrefix = keyPrefix
         self.version = version
         self.keyValidation = keyValidation
@@ -75,7 +75,7 @@ public struct CacheSettings: Sendable, Codable {
 
     /// Creates settings with a single location string.
     public init(
-        backend: String, location: String, timeout: CacheTimeout = .seconds(300), keyPrefix: String = "",
+        backend: String, location: String, timeout: CacheTimeout = .seconds(DjangoDefaults.timeoutSeconds), keyPrefix: String = "",
         version: Int = 1, options: [String: SettingsValue] = [:]
     ) {
         self.init(
@@ -131,7 +131,7 @@ public struct CacheSettings: Sendable, Codable {
         }
 
         switch members["TIMEOUT"] {
-        case nil: timeout = .seconds(300)
+        case nil: timeout = .seconds(DjangoDefaults.timeoutSeconds)
         case .null?: timeout = .never
         case .int(let seconds)?: timeout = .seconds(Double(seconds))
         case .double(let seconds)? where seconds.isFinite: timeout = .seconds(seconds)
@@ -186,7 +186,7 @@ public struct CacheSettings: Sendable, Codable {
         case .never: members["TIMEOUT"] = .null
         case .seconds(let seconds):
             members["TIMEOUT"] = seconds == seconds.rounded() && abs(seconds) < 1e15 ? .int(Int(seconds)) : .double(seconds)
-        case .default: members["TIMEOUT"] = .int(300)
+        case .default: members["TIMEOUT"] = .int(Int(DjangoDefaults.timeoutSeconds))
         }
         return .object(members)
     }
@@ -197,8 +197,20 @@ public struct CacheSettings: Sendable, Codable {
 
     /// An ``CacheError/Code/invalidSettings`` error naming the alias and the setting.
     public static func invalid(_ alias: String, _ setting: String?, _ problem: String) -> CacheError {
-        let place = setting.map { "CACHES[\"\(alias)\"][\"\($0)\"]" } ?? "CACHES[\"\(alias)\"]"
-        return CacheError(.invalidSettings, "\(place) \(problem)")
+        invalid(alias, setting.map { [$0] } ?? [], problem)
+    }
+
+    /// An ``CacheError/Code/invalidSettings`` error naming a nested setting by its path of
+    /// names: `CACHES["alias"]["OPTIONS"]["MAX_ENTRIES"] must be…`.
+    ///
+    /// - Parameters:
+    ///   - alias: The alias.
+    ///   - path: The setting's names from the alias's object down (`["OPTIONS", "MAX_ENTRIES"]`).
+    ///   - problem: What is wrong, and what to do.
+    /// - Returns: The error.
+    public static func invalid(_ alias: String, _ path: [String], _ problem: String) -> CacheError {
+        let place = ([alias] + path).map { "[\"\($0)\"]" }.joined()
+        return CacheError(.invalidSettings, "CACHES\(place) \(problem)")
     }
 
     /// Parses a whole Django-shaped `CACHES` JSON document (an object of aliases).
@@ -234,7 +246,7 @@ extension CacheSettings {
         case nil: return defaultValue
         case .int(let value)?: return value
         case .double(let value)? where value == value.rounded() && abs(value) < 1e15: return Int(value)
-        case let other?: throw Self.invalid(alias, "OPTIONS\"][\"\(name)", "must be an integer; found \(other)")
+        case let other?: throw Self.invalid(alias, ["OPTIONS", name], "must be an integer; found \(other)")
         }
     }
 
@@ -243,7 +255,7 @@ extension CacheSettings {
         switch options[name] {
         case nil: return defaultValue
         case .string(let value)?: return value
-        case let other?: throw Self.invalid(alias, "OPTIONS\"][\"\(name)", "must be a string; found \(other)")
+        case let other?: throw Self.invalid(alias, ["OPTIONS", name], "must be a string; found \(other)")
         }
     }
 
@@ -252,7 +264,7 @@ extension CacheSettings {
         switch options[name] {
         case nil: return defaultValue
         case .bool(let value)?: return value
-        case let other?: throw Self.invalid(alias, "OPTIONS\"][\"\(name)", "must be true or false; found \(other)")
+        case let other?: throw Self.invalid(alias, ["OPTIONS", name], "must be true or false; found \(other)")
         }
     }
 
@@ -262,7 +274,7 @@ extension CacheSettings {
         case nil: return defaultValue
         case .int(let value)?: return Double(value)
         case .double(let value)? where value.isFinite: return value
-        case let other?: throw Self.invalid(alias, "OPTIONS\"][\"\(name)", "must be a number; found \(other)")
+        case let other?: throw Self.invalid(alias, ["OPTIONS", name], "must be a number; found \(other)")
         }
     }
 
@@ -270,7 +282,7 @@ extension CacheSettings {
     public func rejectUnknownOptions(allowed: Set<String>, alias: String, backend: String) throws(CacheError) {
         if let unknown = options.keys.filter({ !allowed.contains($0) }).sorted().first {
             throw Self.invalid(
-                alias, "OPTIONS\"][\"\(unknown)",
+                alias, ["OPTIONS", unknown],
                 "is not an option of the \(backend) backend; it reads \(allowed.sorted().joined(separator: ", "))")
         }
     }

@@ -1,9 +1,12 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Caches by alias: Django's `CACHES` setting and `caches` handler.
 ///
@@ -21,8 +24,19 @@ public import Logging
 /// In tests, ``withOverride(_:_:operation:)`` replaces one alias for the duration of a
 /// closure, seen only by the tasks inside it, so tests that run in parallel do not disturb
 /// each other.
+///
+/// **Lifecycle.** ``shutdown()`` releases what every alias holds (threads joined, connections
+/// and descriptors closed). `Caches` is a swift-service-lifecycle `Service`: run it in the
+/// server's `ServiceGroup` and it shuts every alias down on graceful shutdown, after the
+/// services that use it (put it before them in the group's list).
+///
+/// ```swift
+/// let group = ServiceGroup(services: [caches, server], gracefulShutdownSignals: [.sigterm], logger: logger)
+/// try await group.run()
+/// ```
 public final class Caches: Sendable {
-    private let instances: [String: any Cache]
+    private let instances: [String: Cache]
+    private let isShutDown = Mutex(false)
     /// The settings each alias was built from.
     public let settings: [String: CacheSettings]
 
@@ -42,7 +56,7 @@ public final class Caches: Sendable {
         _ settings: [String: CacheSettings], backends: CacheBackends = .standard,
         clock: any CacheClock = SystemCacheClock(), logger: Logger = CacheConfiguration.silentLogger
     ) throws {
-        var instances: [String: any Cache] = [:]
+        var instances: [String: Cache] = [:]
         for (alias, aliasSettings) in settings.sorted(by: { $0.key < $1.key }) {
             guard let factory = backends.factory(named: aliasSettings.backend) else {
                 throw CacheError(
@@ -59,7 +73,7 @@ public final class Caches: Sendable {
                 keyValidation: aliasSettings.keyValidation, clock: clock, logger: aliasLogger)
             let context = CacheBackendContext(alias: alias, settings: aliasSettings, configuration: configuration)
             do {
-                instances[alias] = try factory(context)
+                instances[alias] = Cache(try factory(context), configuration: configuration)
             } catch let error as CacheError {
                 throw error
             } catch {
@@ -116,7 +130,7 @@ public final class Caches: Sendable {
     /// ``withOverride(_:_:operation:)``.
     ///
     /// - Throws: ``CacheError/Code/unknownAlias`` naming the alias and the aliases there are.
-    public subscript(alias: String) -> any Cache {
+    public subscript(alias: String) -> Cache {
         get throws {
             if let override = Self.overrides[OverrideKey(caches: ObjectIdentifier(self), alias: alias)] {
                 return override
@@ -132,15 +146,36 @@ public final class Caches: Sendable {
     }
 
     /// The `default` alias (Django's `cache`).
-    public var `default`: any Cache {
+    public var `default`: Cache {
         get throws { try self[Self.defaultAlias] }
     }
 
-    /// Closes every alias's cache (Django's `close_all`).
+    /// Closes every alias's connections (Django's `close_all`); the caches stay usable.
+    ///
+    /// - Throws: The first error an alias's backend throws, after trying every alias.
     public func closeAll() async throws {
+        var firstError: (any Error)?
         for alias in aliases {
-            try await instances[alias]?.close()
+            do { try await instances[alias]?.close() } catch { firstError = firstError ?? error }
         }
+        if let firstError { throw firstError }
+    }
+
+    /// Shuts every alias's backend down for good: threads joined, connections and descriptors
+    /// closed. A second call does nothing.
+    ///
+    /// - Throws: The first error an alias's backend throws, after trying every alias.
+    public func shutdown() async throws {
+        let first = isShutDown.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        guard first else { return }
+        var firstError: (any Error)?
+        for alias in aliases {
+            do { try await instances[alias]?.shutdown() } catch { firstError = firstError ?? error }
+        }
+        if let firstError { throw firstError }
     }
 
     struct OverrideKey: Hashable, Sendable {
@@ -148,7 +183,7 @@ public final class Caches: Sendable {
         var alias: String
     }
 
-    @TaskLocal static var overrides: [OverrideKey: any Cache] = [:]
+    @TaskLocal static var overrides: [OverrideKey: Cache] = [:]
 
     /// Replaces one alias with another cache while `operation` runs, for the tasks inside it only.
     ///
@@ -156,7 +191,7 @@ public final class Caches: Sendable {
     /// need not exist in the settings.
     ///
     /// ```swift
-    /// try await caches.withOverride("default", LocalMemoryCache()) {
+    /// try await caches.withOverride("default", .localMemory()) {
     ///     try await handler.handle(request)   // sees the throwaway cache
     /// }
     /// ```
@@ -167,10 +202,20 @@ public final class Caches: Sendable {
     ///   - operation: The code that should see the replacement.
     /// - Returns: What `operation` returns.
     public func withOverride<R: Sendable>(
-        _ alias: String, _ cache: any Cache, operation: () async throws -> R
+        _ alias: String, _ cache: Cache, operation: () async throws -> R
     ) async rethrows -> R {
         var overrides = Self.overrides
         overrides[OverrideKey(caches: ObjectIdentifier(self), alias: alias)] = cache
         return try await Self.$overrides.withValue(overrides, operation: operation)
+    }
+}
+
+extension Caches: Service {
+    /// Waits for graceful shutdown (or cancellation), then shuts every alias down.
+    ///
+    /// - Throws: What ``shutdown()`` throws.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try await shutdown()
     }
 }

@@ -1,21 +1,24 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Threads for blocking work (file I/O, blocking C calls), so that it never runs on Swift
 /// concurrency's cooperative threads.
 ///
 /// ``run(_:)`` hands a closure to one of the pool's threads and suspends the calling task
-/// until it returns. The threads start with the pool and run until the process ends.
+/// until it returns. The threads start with the pool and run until ``shutdown()``, which
+/// lets them finish the queued jobs and joins them. A pool's threads keep it alive, so a
+/// pool that is not shut down lives as long as the process.
 ///
 /// **Handoff.** Waking a sleeping thread (a futex wake and a context switch) costs several
 /// microseconds, often more than the job. So a thread that finds the queue empty first
-/// *spins* for a short while (``spinMicroseconds``, yielding the CPU on every turn with
+/// may *spin* for a short while (``spinMicroseconds``, off unless asked for, except in ``shared``; yielding the CPU on every turn with
 /// `sched_yield`, so a runnable thread — such as the one about to submit the next job — is
 /// not starved) before it sleeps on the condition variable. At most one thread spins at a
 /// time; ``run(_:)`` signals a sleeping thread only when no thread is spinning. The queue,
@@ -24,8 +27,9 @@ import Synchronization
 /// spinner gives up is never left waiting: either the spinner sees it, or the submitter
 /// sees no spinner and signals.
 public final class BlockingThreadPool: @unchecked Sendable {
-    /// A process-wide pool for the library's file I/O, with four threads.
-    public static let shared = BlockingThreadPool(threadCount: 4)
+    /// A process-wide pool for the library's file I/O, with four threads that spin for 50 µs
+    /// before sleeping. It is never shut down.
+    public static let shared = BlockingThreadPool(threadCount: 4, spinMicroseconds: 50)
 
     private typealias Job = () -> Void
 
@@ -38,6 +42,10 @@ public final class BlockingThreadPool: @unchecked Sendable {
     private var nextJob = 0
     private var idleThreads = 0
     private var spinningThreads = 0
+    private var running = true
+    private var liveThreads = 0
+    private var threads: [pthread_t] = []
+    private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
     /// Jobs queued and not yet taken; read without the mutex by a spinning thread.
     private let queued = Atomic<Int>(0)
     /// How many spins have started since the pool was created (for tests).
@@ -53,25 +61,73 @@ public final class BlockingThreadPool: @unchecked Sendable {
     /// - Parameters:
     ///   - threadCount: How many threads run jobs (at least one).
     ///   - spinMicroseconds: How long an idle thread looks for new work before sleeping
-    ///     (0 never spins). One thread at most spins at a time, yielding the CPU as it does.
-    public init(threadCount: Int, spinMicroseconds: Int = 50) {
+    ///     (0, the default, never spins). One thread at most spins at a time, yielding the CPU
+    ///     as it does: worth it only for a pool that gets calls back to back.
+    public init(threadCount: Int, spinMicroseconds: Int = 0) {
         self.threadCount = max(1, threadCount)
         self.spinMicroseconds = max(0, spinMicroseconds)
         mutex.initialize(to: pthread_mutex_t())
         condition.initialize(to: pthread_cond_t())
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(condition, nil)
+        pthread_mutex_lock(mutex)
         for _ in 0..<self.threadCount {
             let context = Unmanaged.passRetained(ThreadContext(pool: self)).toOpaque()
             var thread = pthread_t()
-            let created = pthread_create(&thread, nil, { raw in
-                let context = Unmanaged<ThreadContext>.fromOpaque(raw!).takeRetainedValue()
-                context.pool.workLoop()
-                return nil
-            }, context)
+            let created = pthread_create(
+                &thread, nil,
+                { raw in
+                    let context = Unmanaged<ThreadContext>.fromOpaque(raw!).takeRetainedValue()
+                    context.pool.workLoop()
+                    return nil
+                }, context)
             precondition(created == 0, "BlockingThreadPool could not start a thread: error \(created)")
-            pthread_detach(thread)
+            threads.append(thread)
+            liveThreads += 1
         }
+        pthread_mutex_unlock(mutex)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+
+    /// Stops the pool: its threads finish the jobs already queued, then exit and are joined.
+    ///
+    /// Returns when every thread has ended. Calling it again, or from several tasks, is
+    /// harmless. Work submitted afterwards still runs, each job on a thread of its own that
+    /// ends with it (correct, but slow): shut a pool down when nothing uses it any more.
+    /// Must not be called from one of the pool's own threads.
+    public func shutdown() async {
+        precondition(!isCurrentThreadInPool, "BlockingThreadPool.shutdown() called from one of its own threads")
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            pthread_mutex_lock(mutex)
+            running = false
+            if liveThreads == 0 {
+                pthread_mutex_unlock(mutex)
+                continuation.resume()
+                return
+            }
+            shutdownWaiters.append(continuation)
+            pthread_mutex_unlock(mutex)
+            pthread_cond_broadcast(condition)
+        }
+        // Every thread has left its loop; joining waits only for its last instructions.
+        pthread_mutex_lock(mutex)
+        let exited = threads
+        threads = []
+        pthread_mutex_unlock(mutex)
+        for thread in exited { pthread_join(thread, nil) }
+    }
+
+    /// Whether ``shutdown()`` has been called.
+    public var isShutDown: Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return !running
     }
 
     private final class ThreadContext {
@@ -114,6 +170,11 @@ public final class BlockingThreadPool: @unchecked Sendable {
 
     private func submit(_ job: @escaping Job) {
         pthread_mutex_lock(mutex)
+        guard running else {
+            pthread_mutex_unlock(mutex)
+            Self.runOnOwnThread(job)
+            return
+        }
         jobs.append(job)
         queued.add(1, ordering: .releasing)
         let wake = spinningThreads == 0 && idleThreads > 0
@@ -130,6 +191,24 @@ public final class BlockingThreadPool: @unchecked Sendable {
 
     private var isCurrentThreadInPool: Bool {
         pthread_getspecific(Self.threadKey) == Unmanaged.passUnretained(self).toOpaque()
+    }
+
+    /// Runs one job on a detached thread of its own: the fallback after ``shutdown()``.
+    private static func runOnOwnThread(_ job: @escaping Job) {
+        final class Box {
+            let job: Job
+            init(_ job: @escaping Job) { self.job = job }
+        }
+        let context = Unmanaged.passRetained(Box(job)).toOpaque()
+        var thread = pthread_t()
+        let created = pthread_create(
+            &thread, nil,
+            { raw in
+                Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().job()
+                return nil
+            }, context)
+        precondition(created == 0, "BlockingThreadPool could not start a thread: error \(created)")
+        pthread_detach(thread)
     }
 
     private func workLoop() {
@@ -168,6 +247,14 @@ public final class BlockingThreadPool: @unchecked Sendable {
                 pthread_mutex_lock(mutex)
                 spinningThreads -= 1
                 continue  // re-check the queue under the mutex
+            }
+            if !running {
+                liveThreads -= 1
+                let waiters = liveThreads == 0 ? shutdownWaiters : []
+                if liveThreads == 0 { shutdownWaiters = [] }
+                pthread_mutex_unlock(mutex)
+                for waiter in waiters { waiter.resume() }
+                return
             }
             idleThreads += 1
             pthread_cond_wait(condition, mutex)

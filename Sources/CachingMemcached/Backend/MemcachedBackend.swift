@@ -1,16 +1,17 @@
-public import Caching
 import CLibmemcached
-import Logging
+public import Caching
+public import Logging
 
-/// A cache on one or more memcached servers, over libmemcached: Django's `PyLibMCCache` and
-/// `PyMemcacheCache`.
+/// Storage on one or more memcached servers, over libmemcached: the backend of Django's
+/// `PyLibMCCache` and `PyMemcacheCache`. Use it through a ``Caching/Cache``:
+/// `try Cache.memcached(location: ["127.0.0.1:11211"])`, or name it in settings.
 ///
 /// Keys are spread over the servers by consistent hashing (ketama) by default. Every
 /// libmemcached call runs on the cache's own worker threads (``MemcachedOptions/poolSize``
 /// of them, each with its own connection to every server), never on Swift concurrency's
 /// cooperative threads; concurrent single-key reads are coalesced into multi-gets.
 ///
-/// Behaviour shared with the other backends comes from ``Cache``; what memcached adds:
+/// Behaviour shared with the other backends comes from ``Caching/Cache``; what memcached adds:
 ///
 /// - **Expiry** is kept by the server with 1-second granularity: an item sent with `n`
 ///   seconds lives between `n-1` and `n` seconds, depending on where the server's clock tick
@@ -21,7 +22,9 @@ import Logging
 ///   (memcached's rule, as Django applies it). A deadline already past deletes the key
 ///   instead of sending a negative expiry.
 /// - **Keys** must follow ``CacheKeyRules`` even in ``CacheKeyValidation/warn`` mode
-///   (``requiresValidKeys``): an invalid key throws and nothing is sent.
+///   (``CacheBackendCapabilities/requiresValidKeys``): an invalid key throws and nothing is
+///   sent. Every call checks its keys again here (``CacheKeyRules/isValid(_:)``), whoever
+///   calls it, so no key can carry a memcached command.
 /// - **Values** larger than the item size limit (``MemcachedOptions/maxValueSize``, memcached's
 ///   `-I`, 1 MiB by default, counting the key and ``MemcachedOptions/itemOverhead`` bytes)
 ///   are refused with ``CacheError/Code/valueTooLarge`` before anything is sent, so the old
@@ -37,17 +40,26 @@ import Logging
 ///   server; a call never waits longer than the configured timeouts. A server that fails
 ///   ``MemcachedOptions/failureLimit`` times in a row is ejected (its keys move to the other
 ///   servers) and tried again after ``MemcachedOptions/retryTimeout``.
-public final class MemcachedCache: Cache {
-    public let configuration: CacheConfiguration
+public final class MemcachedBackend: CacheBackend {
     /// The servers, in `LOCATION` order.
     public let servers: [MemcachedServerAddress]
     /// The options the cache was created with.
     public let options: MemcachedOptions
+    /// The clock deadlines are measured by when they are turned into memcached's expirations.
+    public let clock: any CacheClock
+    private let logger: Logger
     private let pool: MemcachedWorkerPool
     private let wallClock = SystemCacheClock()
 
-    /// memcached cannot store a key that breaks the key rules, so it is refused in every mode.
-    public var requiresValidKeys: Bool { true }
+    /// memcached cannot store an invalid key; it may evict live items under memory pressure
+    /// (unless started with `-M`) and, with ``MemcachedOptions/removeFailedServers``, moves a
+    /// failed server's keys to the others; a restarted server is empty.
+    public var capabilities: CacheBackendCapabilities {
+        CacheBackendCapabilities(
+            name: "memcached", mayEvictLiveEntries: true,
+            mayMoveKeysOnFailure: options.removeFailedServers && servers.count > 1,
+            requiresValidKeys: true, sharedAcrossProcesses: true)
+    }
 
     /// Relative expirations up to this many seconds; longer ones are sent as Unix times.
     public static let maximumRelativeExpiration = 2_592_000
@@ -60,13 +72,15 @@ public final class MemcachedCache: Cache {
     /// - Parameters:
     ///   - servers: The servers.
     ///   - options: Pool size, timeouts, failure handling, item size, behaviours.
-    ///   - configuration: Key prefix, version, default timeout, clock and logger.
+    ///   - clock: The clock deadlines are measured by; give the ``Caching/Cache`` over it the same one.
+    ///   - logger: Where failures of single keys in a many-operation are logged.
     ///   - alias: The alias, named in errors.
     /// - Throws: ``CacheError/Code/invalidSettings`` for an option out of range or a server
     ///   libmemcached refuses.
     public init(
         servers: [MemcachedServerAddress], options: MemcachedOptions = MemcachedOptions(),
-        configuration: CacheConfiguration = CacheConfiguration(), alias: String = "memcached"
+        clock: any CacheClock = SystemCacheClock(), logger: Logger = CacheConfiguration.silentLogger,
+        alias: String = "memcached"
     ) throws(CacheError) {
         guard !servers.isEmpty else {
             throw CacheSettings.invalid(alias, "LOCATION", "names no memcached server; give one or more as host:port")
@@ -78,7 +92,8 @@ public final class MemcachedCache: Cache {
         }
         self.servers = servers
         self.options = options
-        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
         self.pool = MemcachedWorkerPool(connections: connections, alias: alias)
     }
 
@@ -88,32 +103,40 @@ public final class MemcachedCache: Cache {
     /// - Parameters:
     ///   - location: The server addresses.
     ///   - options: Pool size, timeouts, failure handling, item size, behaviours.
-    ///   - configuration: Key prefix, version, default timeout, clock and logger.
+    ///   - clock: The clock deadlines are measured by.
+    ///   - logger: Where failures of single keys in a many-operation are logged.
     ///   - alias: The alias, named in errors.
     /// - Throws: ``CacheError/Code/invalidSettings`` naming the alias and the address that
     ///   does not parse.
     public convenience init(
         location: [String], options: MemcachedOptions = MemcachedOptions(),
-        configuration: CacheConfiguration = CacheConfiguration(), alias: String = "memcached"
+        clock: any CacheClock = SystemCacheClock(), logger: Logger = CacheConfiguration.silentLogger,
+        alias: String = "memcached"
     ) throws(CacheError) {
         try self.init(
             servers: MemcachedServerAddress.parse(location: location, alias: alias), options: options,
-            configuration: configuration, alias: alias)
+            clock: clock, logger: logger, alias: alias)
     }
 
-    /// Creates a cache from an alias's settings, as ``Caches`` does.
+    /// Creates a backend from an alias's settings, as ``Caches`` does.
     ///
     /// - Parameter context: The alias, its settings and its configuration.
     /// - Throws: ``CacheError/Code/invalidSettings`` naming the alias and the setting.
     public convenience init(context: CacheBackendContext) throws(CacheError) {
         let options = try MemcachedOptions(settings: context.settings, alias: context.alias)
         try self.init(
-            location: context.settings.location, options: options, configuration: context.configuration,
-            alias: context.alias)
+            location: context.settings.location, options: options, clock: context.configuration.clock,
+            logger: context.configuration.logger, alias: context.alias)
     }
 
     deinit {
         pool.shutdown()
+    }
+
+    /// Refuses a key that must not go on the wire, before it reaches a worker.
+    @inline(__always)
+    private func check(_ key: String) throws(CacheError) {
+        if !CacheKeyRules.isValid(key) { try CacheKeyRules.checkWireKey(key, backend: "memcached") }
     }
 
     // MARK: Expiry and size
@@ -129,7 +152,7 @@ public final class MemcachedCache: Cache {
         case .never:
             return 0
         case .at(let deadline):
-            let remaining = deadline - configuration.clock.now()
+            let remaining = deadline - clock.now()
             guard remaining > 0 else { return nil }
             // memcached's clock ticks once a second and an item is gone when the tick reaches its
             // expiry, so `n` relative seconds live between n-1 and n. One more second makes an
@@ -149,29 +172,21 @@ public final class MemcachedCache: Cache {
             key: key)
     }
 
-    // MARK: Cache
+    // MARK: CacheBackend
 
     public func entry(forKey key: String) async throws -> CacheEntry? {
-        try await pool.get(key)
+        try check(key)
+        return try await pool.get(key)
     }
 
-    public func entries(forKeys keys: [String]) async throws -> [String: CacheEntry] {
-        var distinct: [String] = []
-        var seen = Set<String>()
-        for key in keys where seen.insert(key).inserted { distinct.append(key) }
-        let found = try await entries(forDistinctKeys: distinct)
-        var entries: [String: CacheEntry] = [:]
-        entries.reserveCapacity(distinct.count)
-        for (key, entry) in zip(distinct, found) where entry != nil { entries[key] = entry }
-        return entries
-    }
-
-    public func entries(forDistinctKeys keys: [String]) async throws -> [CacheEntry?] {
+    public func entries(forKeys keys: [String]) async throws -> [CacheEntry?] {
         guard !keys.isEmpty else { return [] }
+        for key in keys { try check(key) }
         return try await pool.run { connection throws(CacheError) in try connection.getMany(keys) }
     }
 
     public func store(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws {
+        try check(key)
         try checkSize(entry, key: key)
         guard let expiration = expiration(for: expiry) else {
             _ = try await removeEntry(forKey: key)
@@ -183,6 +198,7 @@ public final class MemcachedCache: Cache {
     }
 
     public func storeIfAbsent(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws -> Bool {
+        try check(key)
         try checkSize(entry, key: key)
         guard let expiration = expiration(for: expiry) else {
             return try await !containsEntry(forKey: key)
@@ -194,20 +210,24 @@ public final class MemcachedCache: Cache {
 
     public func store(_ entries: [(key: String, entry: CacheEntry)], expiry: CacheExpiry) async throws -> [String] {
         guard !entries.isEmpty else { return [] }
-        for (key, entry) in entries { try checkSize(entry, key: key) }
+        for (key, entry) in entries {
+            try check(key)
+            try checkSize(entry, key: key)
+        }
         guard let expiration = expiration(for: expiry) else {
             try await removeEntries(forKeys: entries.map(\.key))
             return []
         }
         let batch = entries.map { Pair(key: $0.key, entry: $0.entry) }
-        let logger = configuration.logger
+        let logger = logger
         return try await pool.run { connection throws(CacheError) -> [String] in
             var failed: [String] = []
             for pair in batch {
                 do throws(CacheError) {
                     _ = try connection.store(pair.key, pair.entry, expiration: expiration, mode: .set)
                 } catch {
-                    logger.error("memcached set_many could not store a key", metadata: ["cache.key": "\(pair.key)", "cache.error": "\(error)"])
+                    logger.error(
+                        "memcached set_many could not store a key", metadata: ["cache.key": "\(pair.key)", "cache.error": "\(error)"])
                     failed.append(pair.key)
                 }
             }
@@ -221,11 +241,13 @@ public final class MemcachedCache: Cache {
     }
 
     public func removeEntry(forKey key: String) async throws -> Bool {
-        try await pool.run { connection throws(CacheError) in try connection.delete(key) }
+        try check(key)
+        return try await pool.run { connection throws(CacheError) in try connection.delete(key) }
     }
 
     public func removeEntries(forKeys keys: [String]) async throws {
         guard !keys.isEmpty else { return }
+        for key in keys { try check(key) }
         try await pool.run { connection throws(CacheError) in
             var firstError: CacheError?
             for key in keys {
@@ -240,6 +262,7 @@ public final class MemcachedCache: Cache {
     }
 
     public func updateExpiry(forKey key: String, to expiry: CacheExpiry) async throws -> Bool {
+        try check(key)
         guard let expiration = expiration(for: expiry) else {
             return try await removeEntry(forKey: key)
         }
@@ -247,6 +270,7 @@ public final class MemcachedCache: Cache {
     }
 
     public func increment(entryForKey key: String, by delta: Int) async throws -> Int {
+        try check(key)
         let value = try await pool.run { connection throws(CacheError) in try connection.increment(key, by: delta) }
         guard let result = Int(exactly: value) else {
             throw CacheError(
@@ -261,8 +285,14 @@ public final class MemcachedCache: Cache {
         try await pool.run { connection throws(CacheError) in try connection.flush() }
     }
 
-    /// Closes every connection; the next call reconnects. The cache stays usable.
+    /// Closes every connection; the next call reconnects. The backend stays usable.
     public func close() async throws {
         pool.quitConnections()
+    }
+
+    /// Stops the worker threads after the calls already queued, closes every connection and
+    /// joins the threads. Later calls fail with ``CacheError/Code/closed``.
+    public func shutdown() async throws {
+        await pool.shutdownAndWait()
     }
 }

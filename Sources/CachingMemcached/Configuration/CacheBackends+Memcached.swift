@@ -10,10 +10,10 @@ extension CacheBackends {
         "django.core.cache.backends.memcached.MemcachedCache",
     ]
 
-    /// Registers ``MemcachedCache`` under ``memcachedNames``.
+    /// Registers ``MemcachedBackend`` under ``memcachedNames``.
     public mutating func registerMemcached() {
         for name in Self.memcachedNames {
-            register(name) { context in try MemcachedCache(context: context) }
+            register(name) { context in try MemcachedBackend(context: context) }
         }
     }
 
@@ -23,10 +23,33 @@ extension CacheBackends {
     /// let caches = try Caches(contentsOf: "caches.json", backends: CacheBackends.standard.withMemcached())
     /// ```
     ///
-    /// - Returns: A registry with ``MemcachedCache`` registered under ``memcachedNames``.
+    /// - Returns: A registry with ``MemcachedBackend`` registered under ``memcachedNames``.
     public func withMemcached() -> CacheBackends {
         var backends = self
         backends.registerMemcached()
         return backends
+    }
+}
+
+extension Cache {
+    /// A cache on memcached servers (Django's `PyMemcacheCache`/`PyLibMCCache`); see ``MemcachedBackend``.
+    ///
+    /// No connection is made until the first call.
+    ///
+    /// - Parameters:
+    ///   - location: The servers: `host:port`, `[::1]:11211`, `unix:/path`, or several.
+    ///   - options: Pool size, timeouts, failure handling, item size, behaviours.
+    ///   - configuration: Key settings, clock and logger.
+    ///   - alias: The alias, named in errors.
+    /// - Returns: The cache.
+    /// - Throws: ``CacheError/Code/invalidSettings`` for an address or option libmemcached refuses.
+    public static func memcached(
+        location: [String], options: MemcachedOptions = MemcachedOptions(),
+        configuration: CacheConfiguration = CacheConfiguration(), alias: String = "memcached"
+    ) throws(CacheError) -> Cache {
+        Cache(
+            try MemcachedBackend(
+                location: location, options: options, clock: configuration.clock, logger: configuration.logger, alias: alias),
+            configuration: configuration)
     }
 }

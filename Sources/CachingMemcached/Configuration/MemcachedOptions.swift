@@ -1,5 +1,5 @@
-public import Caching
 import CLibmemcached
+public import Caching
 
 /// The `OPTIONS` of a memcached alias: connections, timeouts, failure handling, item size and
 /// raw libmemcached behaviours.
@@ -106,7 +106,8 @@ public struct MemcachedOptions: Sendable, Hashable {
         }
         guard failureLimit >= 1 else { throw Self.invalid(alias, "failure_limit", "must be 1 or more; found \(failureLimit)") }
         guard maxValueSize > Self.itemOverhead + CacheKeyRules.maxLength else {
-            throw Self.invalid(alias, "max_value_size", "must be more than \(Self.itemOverhead + CacheKeyRules.maxLength) bytes; found \(maxValueSize)")
+            throw Self.invalid(
+                alias, "max_value_size", "must be more than \(Self.itemOverhead + CacheKeyRules.maxLength) bytes; found \(maxValueSize)")
         }
         guard MemcachedBehaviors.distributions[distribution] != nil else {
             throw Self.invalid(
@@ -119,7 +120,11 @@ public struct MemcachedOptions: Sendable, Hashable {
     }
 
     static func invalid(_ alias: String, _ option: String, _ problem: String) -> CacheError {
-        CacheSettings.invalid(alias, "OPTIONS\"][\"\(option)", problem)
+        invalid(alias, [option], problem)
+    }
+
+    static func invalid(_ alias: String, _ path: [String], _ problem: String) -> CacheError {
+        CacheSettings.invalid(alias, ["OPTIONS"] + path, problem)
     }
 }
 
@@ -180,11 +185,11 @@ enum MemcachedBehaviors {
         var key = name.lowercased()
         if key.hasPrefix("memcached_behavior_") { key.removeFirst("memcached_behavior_".count) }
         if let reason = refused[key] {
-            throw MemcachedOptions.invalid(alias, "behaviors\"][\"\(name)", "cannot be set: \(reason)")
+            throw MemcachedOptions.invalid(alias, ["behaviors", name], "cannot be set: \(reason)")
         }
         guard let behavior = byName[key] else {
             throw MemcachedOptions.invalid(
-                alias, "behaviors\"][\"\(name)",
+                alias, ["behaviors", name],
                 "is not a libmemcached behaviour; known: \(byName.keys.sorted().joined(separator: ", "))")
         }
         switch value {
@@ -199,7 +204,7 @@ enum MemcachedBehaviors {
         default: break
         }
         throw MemcachedOptions.invalid(
-            alias, "behaviors\"][\"\(name)",
+            alias, ["behaviors", name],
             "must be true, false or a non-negative integer (or a name for distribution and hash); found \(value)")
     }
 }

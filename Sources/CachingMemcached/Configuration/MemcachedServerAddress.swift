@@ -87,7 +87,8 @@ public enum MemcachedServerAddress: Sendable, Hashable, CustomStringConvertible 
             }
         }
         guard !servers.isEmpty else {
-            throw CacheSettings.invalid(alias, "LOCATION", "names no memcached server; give one or more as host:port, such as \"127.0.0.1:11211\"")
+            throw CacheSettings.invalid(
+                alias, "LOCATION", "names no memcached server; give one or more as host:port, such as \"127.0.0.1:11211\"")
         }
         return servers
     }

@@ -1,12 +1,12 @@
-import Caching
 import CLibmemcached
+import Caching
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One libmemcached handle (`memcached_st`), with a connection to each server.
@@ -53,11 +53,11 @@ final class MemcachedConnection {
         memcached_free(handle)
     }
 
-    private func set(_ behavior: memcached_behavior_t, _ value: UInt64, _ name: String, alias: String) throws(CacheError) {
+    private func set(_ behavior: memcached_behavior_t, _ value: UInt64, _ name: String..., alias: String) throws(CacheError) {
         let rc = memcached_behavior_set(handle, behavior, value)
         guard rc == MEMCACHED_SUCCESS else {
             throw CacheSettings.invalid(
-                alias, "OPTIONS\"][\"\(name)", "was refused by libmemcached: \(String(cString: memcached_strerror(handle, rc)))")
+                alias, ["OPTIONS"] + name, "was refused by libmemcached: \(String(cString: memcached_strerror(handle, rc)))")
         }
     }
 
@@ -78,7 +78,7 @@ final class MemcachedConnection {
         try set(MEMCACHED_BEHAVIOR_DISTRIBUTION, MemcachedBehaviors.distributions[options.distribution] ?? 0, "distribution", alias: alias)
         for (name, value) in options.behaviors.sorted(by: { $0.key < $1.key }) {
             let (behavior, number) = try MemcachedBehaviors.resolve(name: name, value: value, alias: alias)
-            try set(behavior, number, "behaviors\"][\"\(name)", alias: alias)
+            try set(behavior, number, "behaviors", name, alias: alias)
         }
         for server in servers {
             let rc: memcached_return_t
@@ -174,7 +174,9 @@ final class MemcachedConnection {
 
     /// Runs `body` with the key's UTF-8 bytes as a C buffer.
     @inline(__always)
-    private func withKey<R, E: Error>(_ key: String, _ body: (UnsafePointer<CChar>, Int, UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+    private func withKey<R, E: Error>(_ key: String, _ body: (UnsafePointer<CChar>, Int, UnsafeRawBufferPointer) throws(E) -> R) throws(E)
+        -> R
+    {
         var key = key
         let result: Result<R, E> = key.withUTF8 { buffer in
             let raw = UnsafeRawBufferPointer(buffer)
@@ -203,7 +205,8 @@ final class MemcachedConnection {
             // A zero-length value comes back as NULL with SUCCESS: decide on the code, not the pointer.
             switch rc {
             case MEMCACHED_SUCCESS:
-                let bytes = valueLength > 0 && value != nil
+                let bytes =
+                    valueLength > 0 && value != nil
                     ? Array(UnsafeRawBufferPointer(start: value, count: valueLength)) : []
                 return CacheEntry(flags: flags, bytes: bytes)
             case MEMCACHED_NOTFOUND:
@@ -294,7 +297,8 @@ final class MemcachedConnection {
                 cursor = index + 1 == keys.count ? 0 : index + 1
                 let valueLength = memcached_result_length(result)
                 // A zero-length value has a NULL pointer: the length decides, not the pointer.
-                let bytes = valueLength > 0
+                let bytes =
+                    valueLength > 0
                     ? [UInt8](UnsafeRawBufferPointer(start: memcached_result_value(result), count: valueLength)) : []
                 found[index] = CacheEntry(flags: memcached_result_flags(result), bytes: bytes)
             }
@@ -417,10 +421,8 @@ final class MemcachedConnection {
     /// Whether bytes are what memcached's incr accepts: decimal digits of a value below 2⁶⁴,
     /// maybe padded with spaces.
     static func isUnsignedDecimal(_ bytes: [UInt8]) -> Bool {
-        var end = bytes.count
-        while end > 0, bytes[end - 1] == UInt8(ascii: " ") { end -= 1 }
-        guard end > 0, end <= 20 else { return false }
-        return UInt64(String(decoding: bytes[0..<end], as: UTF8.self)) != nil
+        guard let text = DjangoDefaults.decimalText(bytes), text.utf8.count <= 20 else { return false }
+        return UInt64(text) != nil
     }
 
     /// `flush_all` on every server.

@@ -2,11 +2,11 @@ import Caching
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Worker threads, each owning one ``MemcachedConnection``, fed from one queue.
@@ -48,6 +48,9 @@ final class MemcachedWorkerPool: @unchecked Sendable {
     private var running = true
     private var quitGeneration = 0
     private var liveWorkers = 0
+    /// The workers' threads, until they are joined (or, if nobody joins them, detached in `deinit`).
+    private var threads: [pthread_t] = []
+    private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// Queued gets plus queued jobs; read without the lock by the spinning worker.
     private let pending = Atomic<Int>(0)
@@ -63,26 +66,33 @@ final class MemcachedWorkerPool: @unchecked Sendable {
     init(connections: [MemcachedConnection], alias: String, maxBatch: Int = 128, spinNanoseconds: UInt64 = 100_000) {
         self.maxBatch = maxBatch
         self.spinNanoseconds = spinNanoseconds
-        self.closedMessage = "The memcached cache '\(alias)' was shut down; create a new MemcachedCache"
+        self.closedMessage = "The memcached cache '\(alias)' was shut down; create a new one (Caches or MemcachedBackend)"
         mutex = .allocate(capacity: 1)
         condition = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(condition, nil)
         liveWorkers = connections.count
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
         for connection in connections {
             let context = Unmanaged.passRetained(WorkerContext(pool: self, connection: connection)).toOpaque()
             var thread = pthread_t()
-            let created = pthread_create(&thread, nil, { raw in
-                let context = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
-                context.pool.workLoop(context.connection)
-                return nil
-            }, context)
+            let created = pthread_create(
+                &thread, nil,
+                { raw in
+                    let context = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
+                    context.pool.workLoop(context.connection)
+                    return nil
+                }, context)
             precondition(created == 0, "MemcachedWorkerPool could not start a thread: error \(created)")
-            pthread_detach(thread)
+            threads.append(thread)
         }
     }
 
     deinit {
+        // Threads nobody joined (the pool was dropped without `shutdownAndWait`) are detached,
+        // so the system reclaims them when they end.
+        for thread in threads { pthread_detach(thread) }
         pthread_cond_destroy(condition)
         pthread_mutex_destroy(mutex)
         condition.deallocate()
@@ -111,13 +121,14 @@ final class MemcachedWorkerPool: @unchecked Sendable {
     /// Runs `body` with a connection on a worker thread.
     func run<T: Sendable>(_ body: @escaping @Sendable (MemcachedConnection) throws(CacheError) -> T) async throws(CacheError) -> T {
         let result: Result<T, CacheError> = await withUnsafeContinuation { continuation in
-            enqueue(job: { connection in
-                do throws(CacheError) {
-                    continuation.resume(returning: .success(try body(connection)))
-                } catch {
-                    continuation.resume(returning: .failure(error))
-                }
-            }, orElse: { continuation.resume(returning: .failure($0)) })
+            enqueue(
+                job: { connection in
+                    do throws(CacheError) {
+                        continuation.resume(returning: .success(try body(connection)))
+                    } catch {
+                        continuation.resume(returning: .failure(error))
+                    }
+                }, orElse: { continuation.resume(returning: .failure($0)) })
         }
         return try result.get()
     }
@@ -164,6 +175,31 @@ final class MemcachedWorkerPool: @unchecked Sendable {
         running = false
         pthread_mutex_unlock(mutex)
         pthread_cond_broadcast(condition)
+    }
+
+    /// Stops accepting work and returns when every worker has finished what was queued,
+    /// closed its connection and been joined. Calls made afterwards fail with
+    /// ``CacheError/Code/closed``.
+    func shutdownAndWait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            pthread_mutex_lock(mutex)
+            running = false
+            if liveWorkers == 0 {
+                pthread_mutex_unlock(mutex)
+                continuation.resume()
+                return
+            }
+            shutdownWaiters.append(continuation)
+            pthread_mutex_unlock(mutex)
+            pthread_cond_broadcast(condition)
+        }
+        // Every worker has left its loop and freed its connection; joining waits only for the
+        // thread's last instructions.
+        pthread_mutex_lock(mutex)
+        let exited = threads
+        threads = []
+        pthread_mutex_unlock(mutex)
+        for thread in exited { pthread_join(thread, nil) }
     }
 
     // MARK: Working
@@ -223,7 +259,13 @@ final class MemcachedWorkerPool: @unchecked Sendable {
                 }
             } else if !running {
                 liveWorkers -= 1
+                let waiters = liveWorkers == 0 ? shutdownWaiters : []
+                if liveWorkers == 0 { shutdownWaiters = [] }
                 pthread_mutex_unlock(mutex)
+                // Close the sockets before anyone waiting hears that the pool is down (the handle is freed
+                // when the thread drops its context, before it can be joined).
+                connection.quit()
+                for waiter in waiters { waiter.resume() }
                 return
             }
             let taken = job != nil ? 1 : batch.count

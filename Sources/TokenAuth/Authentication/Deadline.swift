@@ -127,7 +127,7 @@ private final class Gate<R: Sendable>: Sendable {
             state.tasks = tasks
             return false
         }
-        if finished { tasks.forEach { $0.cancel() } }
+        if finished { for task in tasks { task.cancel() } }
     }
 
     func finish(_ result: Result<R, any Error>) {
@@ -140,7 +140,7 @@ private final class Gate<R: Sendable>: Sendable {
             }
             return (state.continuation, state.tasks)
         }
-        tasks.forEach { $0.cancel() }
+        for task in tasks { task.cancel() }
         continuation?.resume(with: result)
     }
 }

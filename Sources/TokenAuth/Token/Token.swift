@@ -1,9 +1,10 @@
 public import Caching
 import Crypto
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// A JWT's claims, laid out as Django-Bolt's `Token` lays them out, so tokens pass between a
@@ -277,7 +278,8 @@ public struct Token: Sendable, Hashable {
     /// Checks `exp`, `nbf` and `iat` against `now` with `leeway` seconds (PyJWT's rules).
     func checkTimes(now: Double, leeway: Double) throws(AuthenticationError) {
         if now >= exp + leeway {
-            throw AuthenticationError(.expired, "The token expired at \(Self.text(exp)) (leeway \(Self.text(leeway)) s; now \(Self.text(now)))")
+            throw AuthenticationError(
+                .expired, "The token expired at \(Self.text(exp)) (leeway \(Self.text(leeway)) s; now \(Self.text(now)))")
         }
         if let nbf, nbf > now + leeway {
             throw AuthenticationError(.notYetValid, "The token is not valid before \(Self.text(nbf)) (now \(Self.text(now)))")

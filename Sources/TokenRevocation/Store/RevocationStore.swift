@@ -220,11 +220,3 @@ extension RevocationStore {
         return .seconds(min(seconds, 100 * 365 * 86_400))
     }
 }
-
-extension Duration {
-    /// The duration in seconds, as a `Double`.
-    var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
-}

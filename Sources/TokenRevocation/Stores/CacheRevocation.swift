@@ -1,6 +1,6 @@
 public import Caching
 
-/// A revocation store over any ``Cache`` or cache alias: Django-Bolt's cache revocation.
+/// A revocation store over any `Cache` or cache alias: Django-Bolt's cache revocation.
 ///
 /// A revoked `jti` is stored under `revoked:{jti}` passed through the cache's own key
 /// function, so with the default `KEY_PREFIX` and `VERSION` it is the key `:1:revoked:abc`,
@@ -32,7 +32,7 @@ public import Caching
 /// is believed only when the backend answered.
 public struct CacheRevocation: RevocationStore {
     private enum Source: Sendable {
-        case cache(any Cache)
+        case cache(Cache)
         case alias(Caches, String)
     }
 
@@ -52,7 +52,7 @@ public struct CacheRevocation: RevocationStore {
     ///   - familyKeyPrefix: Prepended to a family id.
     ///   - subjectKeyPrefix: Prepended to a subject.
     public init(
-        cache: any Cache, keyPrefix: String = "revoked:", familyKeyPrefix: String = "revoked-family:",
+        cache: Cache, keyPrefix: String = "revoked:", familyKeyPrefix: String = "revoked-family:",
         subjectKeyPrefix: String = "revoked-subject:"
     ) {
         self.source = .cache(cache)
@@ -85,12 +85,12 @@ public struct CacheRevocation: RevocationStore {
         (try? cache())?.configuration.clock ?? SystemCacheClock()
     }
 
-    /// `true` when the cache (the alias's cache, resolved now) is a ``LocalMemoryCache`` or a
-    /// ``DummyCache``, which answer from memory and cannot hang; then `JWTAuthentication`
-    /// skips the timeout race. Every other backend is raced against the timeout.
+    /// `true` when the cache's backend (the alias's, resolved now) answers from this process's
+    /// memory and cannot hang (its capabilities say so: local memory, dummy); then
+    /// `JWTAuthentication` skips the timeout race. Every other backend is raced against the timeout.
     public var answersInProcess: Bool {
         guard let cache = try? cache() else { return false }
-        return cache is LocalMemoryCache || cache is DummyCache
+        return cache.capabilities.answersInProcess
     }
 
     /// The key (before the cache's own prefix and version) a `jti` is stored under: `revoked:{jti}`.
@@ -119,7 +119,7 @@ public struct CacheRevocation: RevocationStore {
         let cache = try cache()
         let key = try validKey(keyPrefix + jti, id: jti, kind: "jti", cache: cache)
         return try await run("reading the revocation of jti '\(jti)'", cache) {
-            try await cache.containsEntry(forKey: key)
+            try await cache.backend.containsEntry(forKey: key)
         }
     }
 
@@ -131,7 +131,7 @@ public struct CacheRevocation: RevocationStore {
         let deadline = cache.configuration.clock.now() + seconds
         let entry = try CacheValueCodec.encode(Int(deadline.rounded(.up)))
         return try await run("recording the use of jti '\(jti)'", cache) {
-            try await cache.storeIfAbsent(entry, forKey: key, expiry: .at(deadline))
+            try await cache.backend.storeIfAbsent(entry, forKey: key, expiry: .at(deadline))
         }
     }
 
@@ -143,13 +143,13 @@ public struct CacheRevocation: RevocationStore {
         let what = "the logout-everywhere cut-off of subject '\(subject)'"
         try await run("storing \(what)", cache) {
             var cutoff = Int(issuedBefore.rounded(.down))
-            if let existing = try await cache.entry(forKey: key),
+            if let existing = try await cache.backend.entry(forKey: key),
                 let previous = try? CacheValueCodec.decode(existing, as: Int.self, key: key)
             {
                 cutoff = max(cutoff, previous)
             }
             let entry = try CacheValueCodec.encode(cutoff)
-            try await cache.store(entry, forKey: key, expiry: .at(cache.configuration.clock.now() + seconds))
+            try await cache.backend.store(entry, forKey: key, expiry: .at(cache.configuration.clock.now() + seconds))
         }
     }
 
@@ -157,7 +157,7 @@ public struct CacheRevocation: RevocationStore {
         let cache = try cache()
         let key = try validKey(subjectKeyPrefix + subject, id: subject, kind: "subject", cache: cache)
         return try await run("reading the logout-everywhere cut-off of subject '\(subject)'", cache) {
-            guard let entry = try await cache.entry(forKey: key) else { return nil }
+            guard let entry = try await cache.backend.entry(forKey: key) else { return nil }
             return Double(try CacheValueCodec.decode(entry, as: Int.self, key: key))
         }
     }
@@ -172,7 +172,7 @@ public struct CacheRevocation: RevocationStore {
         let cache = try cache()
         let key = try validKey(familyKeyPrefix + family, id: family, kind: "family", cache: cache)
         return try await run("reading the revocation of token family '\(family)'", cache) {
-            try await cache.containsEntry(forKey: key)
+            try await cache.backend.containsEntry(forKey: key)
         }
     }
 
@@ -187,16 +187,23 @@ public struct CacheRevocation: RevocationStore {
         let keys = [jtiKey, familyKey, subjectKey].compactMap { $0 }
         guard !keys.isEmpty else { return RevocationStatus() }
         return try await run("checking revocation", cache) {
-            let found: [String: CacheEntry]
+            // Positions in `keys`: jti, family, subject, each only when asked. Distinct prefixes
+            // make the keys distinct, as the backend's multi-get needs.
+            let found: [CacheEntry?]
             if keys.count == 1 {
-                found = try await cache.entry(forKey: keys[0]).map { [keys[0]: $0] } ?? [:]
+                found = [try await cache.backend.entry(forKey: keys[0])]
             } else {
-                found = try await cache.entries(forKeys: keys)
+                found = try await cache.backend.entries(forKeys: keys)
+            }
+            var position = 0
+            func next() -> CacheEntry? {
+                defer { position += 1 }
+                return position < found.count ? found[position] : nil
             }
             var status = RevocationStatus()
-            if let jtiKey { status.isRevoked = found[jtiKey] != nil }
-            if let familyKey { status.isFamilyRevoked = found[familyKey] != nil }
-            if let subjectKey, let entry = found[subjectKey] {
+            if jtiKey != nil { status.isRevoked = next() != nil }
+            if familyKey != nil { status.isFamilyRevoked = next() != nil }
+            if let subjectKey, let entry = next() {
                 status.subjectCutoff = Double(try CacheValueCodec.decode(entry, as: Int.self, key: subjectKey))
             }
             return status
@@ -205,7 +212,7 @@ public struct CacheRevocation: RevocationStore {
 
     // MARK: Internals
 
-    private func cache() throws(RevocationError) -> any Cache {
+    private func cache() throws(RevocationError) -> Cache {
         switch source {
         case .cache(let cache): return cache
         case .alias(let caches, let alias):
@@ -220,13 +227,13 @@ public struct CacheRevocation: RevocationStore {
 
     private var sourceName: String {
         switch source {
-        case .cache(let cache): "cache \(type(of: cache))"
+        case .cache(let cache): "cache \(cache.capabilities.name)"
         case .alias(_, let alias): "cache alias '\(alias)'"
         }
     }
 
     /// Makes the key through the cache's key function and checks it against memcached's rules.
-    private func validKey(_ key: String, id: String, kind: String, cache: any Cache) throws(RevocationError) -> String {
+    private func validKey(_ key: String, id: String, kind: String, cache: Cache) throws(RevocationError) -> String {
         guard !id.isEmpty else {
             throw RevocationError(.invalidIdentifier, "The \(kind) is empty; a token without one cannot be revoked")
         }
@@ -242,23 +249,23 @@ public struct CacheRevocation: RevocationStore {
     }
 
     /// Stores a marker whose value is its end (whole seconds), never shortening a live one.
-    private func storeUntil(_ key: String, ttl: Duration, cache: any Cache, what: String) async throws {
+    private func storeUntil(_ key: String, ttl: Duration, cache: Cache, what: String) async throws {
         let seconds = ttl.seconds
         guard seconds > 0 else { return }
         try await run("storing \(what)", cache) {
             let deadline = cache.configuration.clock.now() + seconds
-            if let existing = try await cache.entry(forKey: key),
+            if let existing = try await cache.backend.entry(forKey: key),
                 let previous = try? CacheValueCodec.decode(existing, as: Int.self, key: key),
                 Double(previous) >= deadline
             {
                 return
             }
             let entry = try CacheValueCodec.encode(Int(deadline.rounded(.up)))
-            try await cache.store(entry, forKey: key, expiry: .at(deadline))
+            try await cache.backend.store(entry, forKey: key, expiry: .at(deadline))
         }
     }
 
-    private func run<R: Sendable>(_ what: String, _ cache: any Cache, _ body: () async throws -> R) async throws -> R {
+    private func run<R: Sendable>(_ what: String, _ cache: Cache, _ body: () async throws -> R) async throws -> R {
         do {
             return try await body()
         } catch let error as RevocationError {

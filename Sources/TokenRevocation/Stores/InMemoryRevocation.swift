@@ -108,16 +108,18 @@ public final class InMemoryRevocation: RevocationStore {
         let now = clock.now()
         return try state.withLock { state throws(RevocationError) -> Bool in
             if state.live(.token(jti), now: now) != nil { return false }
-            try self.insert(.token(jti), Entry(expiresAt: now + seconds, cutoff: 0), into: &state, now: now,
-                            what: "the use of jti '\(jti)'")
+            try self.insert(
+                .token(jti), Entry(expiresAt: now + seconds, cutoff: 0), into: &state, now: now,
+                what: "the use of jti '\(jti)'")
             return true
         }
     }
 
     public func revokeAll(subject: String, issuedBefore: Double, ttl: Duration) async throws {
         try Self.validate(subject, kind: "subject")
-        try store(.subject(subject), ttl: ttl, cutoff: issuedBefore.rounded(.down),
-                  what: "the logout-everywhere cut-off of subject '\(subject)'")
+        try store(
+            .subject(subject), ttl: ttl, cutoff: issuedBefore.rounded(.down),
+            what: "the logout-everywhere cut-off of subject '\(subject)'")
     }
 
     public func revokedBefore(subject: String) async throws -> Double? {

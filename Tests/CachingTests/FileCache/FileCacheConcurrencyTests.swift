@@ -7,10 +7,10 @@ import Testing
 /// add and incr are atomic across tasks and across processes; readers never see a torn value.
 @Suite("FileCache concurrency")
 struct FileCacheConcurrencyTests {
-    func withCache(_ body: (FileCache, TemporaryDirectory) async throws -> Void) async throws {
+    func withCache(_ body: (Cache, TemporaryDirectory) async throws -> Void) async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        try await body(try FileCache(directory: directory.path, maxEntries: 100_000), directory)
+        try await body(try Cache.file(directory: directory.path, maxEntries: 100_000), directory)
     }
 
     @Test("500 concurrent incr on one key end at exactly 500, every result distinct")
@@ -118,10 +118,11 @@ struct FileCacheConcurrencyTests {
             let reader = try HelperProcess(["readcheck", directory.path, "big", "\(size)", "100"])
             for index in 0..<60 { try await cache.set("big", [UInt8](repeating: UInt8(index), count: size), timeout: .never) }
             let report = try await reader.finish()
-            let fields = Dictionary(uniqueKeysWithValues: report.split(separator: " ").map {
-                let parts = $0.split(separator: "=")
-                return (String(parts[0]), Int(parts[1]) ?? -1)
-            })
+            let fields = Dictionary(
+                uniqueKeysWithValues: report.split(separator: " ").map {
+                    let parts = $0.split(separator: "=")
+                    return (String(parts[0]), Int(parts[1]) ?? -1)
+                })
             #expect(fields["reads"] == 100, "\(report)")
             #expect(fields["uniform"] == 100, "\(report)")
             #expect(fields["torn"] == 0, "\(report)")

@@ -22,35 +22,38 @@ struct FileCacheCorruptionTests {
         }
         damages.append(Damage(name: "truncated by one byte") { Array($0.dropLast()) })
         damages.append(Damage(name: "a trailing byte") { $0 + [0] })
-        damages.append(Damage(name: "random bytes of the same length") { bytes in
-            var generator = SeededRandomNumberGenerator(seed: 42)
-            return bytes.map { _ in UInt8.random(in: 0...255, using: &generator) }
-        })
-        damages.append(Damage(name: "a Django pickle under our name") { _ in
-            // pickle.dumps(1767225900.0) then zlib-compressed pickle, as Django's .djcache files hold.
-            [0x80, 0x05, 0x95, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0x47, 0x41, 0xda, 0x54, 0x6c, 0x8b, 0x00, 0x00, 0x00, 0x2e]
-                + [0x78, 0x9c, 0x6b, 0x60, 0x99, 0x5a, 0xcc, 0x00, 0x00, 0x04, 0x74, 0x01, 0x5d]
-        })
+        damages.append(
+            Damage(name: "random bytes of the same length") { bytes in
+                var generator = SeededRandomNumberGenerator(seed: 42)
+                return bytes.map { _ in UInt8.random(in: 0...255, using: &generator) }
+            })
+        damages.append(
+            Damage(name: "a Django pickle under our name") { _ in
+                // pickle.dumps(1767225900.0) then zlib-compressed pickle, as Django's .djcache files hold.
+                [0x80, 0x05, 0x95, 0x0a, 0, 0, 0, 0, 0, 0, 0, 0x47, 0x41, 0xda, 0x54, 0x6c, 0x8b, 0x00, 0x00, 0x00, 0x2e]
+                    + [0x78, 0x9c, 0x6b, 0x60, 0x99, 0x5a, 0xcc, 0x00, 0x00, 0x04, 0x74, 0x01, 0x5d]
+            })
         for (name, offset) in [
             ("payload", -1), ("first payload byte", 48 + keyLength), ("item flags", 24), ("key length", 28),
             ("payload length", 32), ("checksum", 40), ("key", 50), ("magic", 0), ("version", 4),
             ("expiry complement", 16), ("expiry and its complement alike", -2),
         ] {
-            damages.append(Damage(name: "flipped \(name)") { bytes in
-                var bytes = bytes
-                switch offset {
-                case -1: bytes[bytes.count - 3] ^= 0x20
-                case -2:
-                    // A consistent pair holding a NaN other than "never", which no writer produces.
-                    let nan: [UInt8] = [0x01, 0, 0, 0, 0, 0, 0xF8, 0x7F]
-                    for index in 0..<8 {
-                        bytes[8 + index] = nan[index]
-                        bytes[16 + index] = ~nan[index]
+            damages.append(
+                Damage(name: "flipped \(name)") { bytes in
+                    var bytes = bytes
+                    switch offset {
+                    case -1: bytes[bytes.count - 3] ^= 0x20
+                    case -2:
+                        // A consistent pair holding a NaN other than "never", which no writer produces.
+                        let nan: [UInt8] = [0x01, 0, 0, 0, 0, 0, 0xF8, 0x7F]
+                        for index in 0..<8 {
+                            bytes[8 + index] = nan[index]
+                            bytes[16 + index] = ~nan[index]
+                        }
+                    default: bytes[offset] ^= 0x01
                     }
-                default: bytes[offset] ^= 0x01
-                }
-                return bytes
-            })
+                    return bytes
+                })
         }
         return damages
     }()
@@ -59,7 +62,7 @@ struct FileCacheCorruptionTests {
     func damaged(damage: Damage) async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        let cache = try FileCache(directory: directory.path)
+        let cache = try Cache.file(directory: directory.path)
         try await cache.set("victim", "the victim's value, long enough to have a payload")
         try await cache.set("other", "intact")
         let path = cache.filePath(forKey: cache.makeKey("victim"))
@@ -74,13 +77,15 @@ struct FileCacheCorruptionTests {
         #expect(try await cache.fileCount() == 1)
     }
 
-    @Test("every operation treats a damaged file as missing", arguments: [
-        "hasKey", "delete", "touch", "incr", "add", "getMany",
-    ])
+    @Test(
+        "every operation treats a damaged file as missing",
+        arguments: [
+            "hasKey", "delete", "touch", "incr", "add", "getMany",
+        ])
     func damagedForEveryOperation(operation: String) async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        let cache = try FileCache(directory: directory.path)
+        let cache = try Cache.file(directory: directory.path)
         try await cache.set("victim", 10)
         try await cache.set("other", 20)
         let path = cache.filePath(forKey: cache.makeKey("victim"))
@@ -109,7 +114,7 @@ struct FileCacheCorruptionTests {
     func keyMismatch() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        let cache = try FileCache(directory: directory.path)
+        let cache = try Cache.file(directory: directory.path)
         try await cache.set("A", "A's value")
         let aPath = cache.filePath(forKey: cache.makeKey("A"))
         let bPath = cache.filePath(forKey: cache.makeKey("B"))

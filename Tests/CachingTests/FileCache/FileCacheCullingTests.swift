@@ -10,11 +10,11 @@ struct FileCacheCullingTests {
     let clock = ManualCacheClock()
 
     func withCache(
-        maxEntries: Int, cullFrequency: Int = 3, _ body: (FileCache, TemporaryDirectory) async throws -> Void
+        maxEntries: Int, cullFrequency: Int = 3, _ body: (Cache, TemporaryDirectory) async throws -> Void
     ) async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        let cache = try FileCache(
+        let cache = try Cache.file(
             directory: directory.path, maxEntries: maxEntries, cullFrequency: cullFrequency,
             configuration: CacheConfiguration(clock: clock))
         try await body(cache, directory)

@@ -11,11 +11,11 @@ struct FileCacheTests {
 
     func withCache(
         maxEntries: Int = 300, cullFrequency: Int = 3, keyFunction: CacheKeyFunction? = nil,
-        _ body: (FileCache, TemporaryDirectory) async throws -> Void
+        _ body: (Cache, TemporaryDirectory) async throws -> Void
     ) async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        let cache = try FileCache(
+        let cache = try Cache.file(
             directory: directory.path, maxEntries: maxEntries, cullFrequency: cullFrequency,
             configuration: CacheConfiguration(keyFunction: keyFunction, clock: clock))
         try await body(cache, directory)
@@ -23,10 +23,10 @@ struct FileCacheTests {
 
     @Test("one file per key, named by the FNV-1a 128 hash of the made key, holding the key")
     func layout() async throws {
-        try await withCache(keyFunction: { key, _, _ in key }) { cache, directory in
+        try await withCache(keyFunction: { key, _, _ in key }) { (cache: Cache, directory: TemporaryDirectory) in
             try await cache.set("a", "value")
             // FNV-1a 128 of "a" is the published test vector d228cb69…4e4a8964.
-            let path = directory.path + "/d228cb696f1a8caf78912b704e4a8964.swcache"
+            let path = directory.path + "/d228cb696f1a8caf78912b704e4a8964.swcache2"
             #expect(cache.filePath(forKey: "a") == path)
             let bytes = try #require(FileManager.default.contents(atPath: path))
             #expect(Array(bytes.prefix(4)) == Array("SWCF".utf8))
@@ -41,7 +41,7 @@ struct FileCacheTests {
         let root = TemporaryDirectory()
         defer { root.remove() }
         let nested = root.path + "/intermediate/cache"
-        let cache = try FileCache(directory: nested, configuration: CacheConfiguration(clock: clock))
+        let cache = try Cache.file(directory: nested, configuration: CacheConfiguration(clock: clock))
         try await cache.set("key", 1)
         #expect(try mode(of: root.path) == 0o700)
         #expect(try mode(of: root.path + "/intermediate") == 0o700)
@@ -76,7 +76,7 @@ struct FileCacheTests {
         defer { directory.remove() }
         try writeFile(directory.path, Data("not a directory".utf8))
         let location = directory.path + "/cache"
-        let error = try #require(throws: CacheError.self) { try FileCache(directory: location) }
+        let error = try #require(throws: CacheError.self) { try Cache.file(directory: location) }
         #expect(error.code == .storageFailure)
         #expect(error.message.contains(location))
         #expect(error.message.contains("Not a directory"))
@@ -85,7 +85,7 @@ struct FileCacheTests {
     @Test("a LOCATION under /proc is a storageFailure, even for root")
     func impossibleDirectory() async throws {
         let location = "/proc/swcache-\(getpid())/cache"
-        let error = try #require(throws: CacheError.self) { try FileCache(directory: location) }
+        let error = try #require(throws: CacheError.self) { try Cache.file(directory: location) }
         #expect(error.code == .storageFailure)
         #expect(error.message.contains("/proc/swcache-\(getpid())"))
         #expect(error.message.contains("errno"))
@@ -182,16 +182,22 @@ struct FileCacheTests {
     @Test("an expired file is not deleted, present, touched or incremented — and is removed")
     func expiredFileOperations() async throws {
         try await withCache { cache, _ in
-            let operations: [(String, @Sendable (FileCache) async throws -> Bool)] = [
+            let operations: [(String, @Sendable (Cache) async throws -> Bool)] = [
                 ("delete", { try await $0.delete("key") }),
                 ("hasKey", { try await $0.hasKey("key") }),
                 ("touch", { try await $0.touch("key", timeout: 100) }),
-                ("incr", { cache in
-                    do { _ = try await cache.incr("key"); return true } catch let error as CacheError {
-                        #expect(error.code == .keyNotFound)
-                        return false
+                (
+                    "incr",
+                    { cache in
+                        do {
+                            _ = try await cache.incr("key")
+                            return true
+                        } catch let error as CacheError {
+                            #expect(error.code == .keyNotFound)
+                            return false
+                        }
                     }
-                }),
+                ),
             ]
             for (name, operation) in operations {
                 let path = cache.filePath(forKey: cache.makeKey("key"))
@@ -243,8 +249,8 @@ struct FileCacheTests {
     @Test("caches of one directory share files; a prefix separates their keys")
     func sharedDirectory() async throws {
         try await withCache { cache, directory in
-            let twin = try FileCache(directory: directory.path + "/", configuration: CacheConfiguration(clock: clock))
-            let prefixed = try FileCache(
+            let twin = try Cache.file(directory: directory.path + "/", configuration: CacheConfiguration(clock: clock))
+            let prefixed = try Cache.file(
                 directory: directory.path, configuration: CacheConfiguration(keyPrefix: "p", clock: clock))
             try await cache.set("key", "plain")
             #expect(try await twin.get("key", as: String.self) == "plain")
@@ -266,7 +272,7 @@ struct FileCacheTests {
         }
     }
 
-    @Test("settings: file, filebased and Django's dotted path build a FileCache with its OPTIONS")
+    @Test("settings: file, filebased and Django's dotted path build a Cache with its OPTIONS")
     func settings() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
@@ -278,11 +284,11 @@ struct FileCacheTests {
             }
             """
         let caches = try Caches(CacheSettings.parse(json: Array(json.utf8)))
-        let b = try #require(try caches["b"] as? FileCache)
+        let b = try #require(try caches["b"].backend as? FileBackend)
         #expect(b.maxEntries == 7 && b.cullFrequency == 0 && b.directory == directory.path + "/b")
         for alias in ["a", "c"] {
-            let cache = try #require(try caches[alias] as? FileCache)
-            #expect(cache.maxEntries == 300 && cache.cullFrequency == 3)
+            let cache = try caches[alias]
+            #expect(cache.fileBackend.maxEntries == 300 && cache.fileBackend.cullFrequency == 3)
             try await cache.set("k", alias)
             #expect(try await cache.get("k", as: String.self) == alias)
         }
