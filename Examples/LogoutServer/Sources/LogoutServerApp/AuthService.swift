@@ -108,9 +108,9 @@ extension APIError {
     /// revocation store could not answer (fail closed).
     init(_ error: AuthenticationError) {
         if error.code == .revocationUnavailable {
-            self.init(.serviceUnavailable, error.code.description, error.message, headers: [.retryAfter: "1"])
+            self.init(.serviceUnavailable, error.code.apiCode, error.message, headers: [.retryAfter: "1"])
         } else {
-            self.init(.unauthorized, error.code.description, error.message, headers: [.wwwAuthenticate: error.wwwAuthenticate])
+            self.init(.unauthorized, error.code.apiCode, error.message, headers: [.wwwAuthenticate: error.wwwAuthenticate])
         }
     }
 
@@ -123,5 +123,27 @@ extension APIError {
     /// The answer when a revocation could not be stored: 503, because the logout did not happen.
     static func revocationFailed(_ error: any Error) -> APIError {
         APIError(.serviceUnavailable, "revocation_unavailable", "The revocation could not be stored, so nothing was revoked: \(error)", headers: [.retryAfter: "1"])
+    }
+}
+
+extension AuthenticationError.Code {
+    /// The code in a JSON error body: snake_case, like every other code this API answers with
+    /// (the library's `description` is the Swift name, `wrongTokenType`).
+    var apiCode: String {
+        switch self {
+        case .missingHeader: "missing_header"
+        case .notBearer: "not_bearer"
+        case .malformed: "malformed"
+        case .badSignature: "bad_signature"
+        case .algorithmNotAllowed: "algorithm_not_allowed"
+        case .expired: "expired"
+        case .notYetValid: "not_yet_valid"
+        case .missingJTI: "missing_jti"
+        case .revoked: "revoked"
+        case .revokedByLogoutEverywhere: "revoked_by_logout_everywhere"
+        case .wrongTokenType: "wrong_token_type"
+        case .revocationUnavailable: "revocation_unavailable"
+        default: "invalid_token"
+        }
     }
 }

@@ -135,15 +135,15 @@ struct LogoutFlowTests {
             ("enormous body", try await server.request("POST", "/auth/login", bodyData: Data(repeating: 0x20, count: 2_000_000)), 413, "body_too_large"),
             ("wrong password", try await server.request("POST", "/auth/login", body: #"{"username": "alice", "password": "x"}"#), 401, "invalid_credentials"),
             ("unknown user", try await server.request("POST", "/auth/login", body: #"{"username": "mallory", "password": "x"}"#), 401, "invalid_credentials"),
-            ("refresh token on profile", try await server.request("GET", "/profile", token: refresh), 401, "wrongTokenType"),
-            ("access token as refresh", try await server.request("POST", "/auth/refresh", body: #"{"refresh_token": "\#(access)"}"#), 401, "wrongTokenType"),
+            ("refresh token on profile", try await server.request("GET", "/profile", token: refresh), 401, "wrong_token_type"),
+            ("access token as refresh", try await server.request("POST", "/auth/refresh", body: #"{"refresh_token": "\#(access)"}"#), 401, "wrong_token_type"),
             ("refresh body without token", try await server.request("POST", "/auth/refresh", body: "{}"), 400, "malformed_body"),
-            ("no Authorization", try await server.request("GET", "/profile"), 401, "missingHeader"),
-            ("Basic instead of Bearer", try await server.request("GET", "/profile", authorization: "Basic YWxpY2U6d29uZGVybGFuZA=="), 401, "notBearer"),
-            ("token without scheme", try await server.request("GET", "/profile", authorization: access), 401, "notBearer"),
+            ("no Authorization", try await server.request("GET", "/profile"), 401, "missing_header"),
+            ("Basic instead of Bearer", try await server.request("GET", "/profile", authorization: "Basic YWxpY2U6d29uZGVybGFuZA=="), 401, "not_bearer"),
+            ("token without scheme", try await server.request("GET", "/profile", authorization: access), 401, "not_bearer"),
             ("garbage token", try await server.request("GET", "/profile", token: "not.a.jwt"), 401, "malformed"),
-            ("other secret", try await server.request("GET", "/profile", token: try otherSecretToken()), 401, "badSignature"),
-            ("logout without token", try await server.request("POST", "/auth/logout"), 401, "missingHeader"),
+            ("other secret", try await server.request("GET", "/profile", token: try otherSecretToken()), 401, "bad_signature"),
+            ("logout without token", try await server.request("POST", "/auth/logout"), 401, "missing_header"),
         ]
         for (name, reply, status, code) in cases {
             #expect(reply.status == status, "\(name): \(reply.status) \(reply.text)")
@@ -206,7 +206,7 @@ struct LogoutFlowTests {
         await memcached.kill()
         let down = try await server.request("GET", "/profile", token: access)
         #expect(down.status == 503, "\(down.text)")
-        #expect(down["error"] == "revocationUnavailable")
+        #expect(down["error"] == "revocation_unavailable")
         let logoutDown = try await server.request("POST", "/auth/logout", token: access)
         #expect(logoutDown.status == 503, "a logout must not report success when nothing was revoked: \(logoutDown.text)")
 
