@@ -13,7 +13,11 @@ struct RouterClient: APIClient {
     let client: any TestClientProtocol
 
     /// Builds the server from command-line style arguments, runs `body` against it, then
-    /// closes its caches.
+    /// clears and closes its caches.
+    ///
+    /// Without `--caches` the server keeps revocations in the local-memory cache named
+    /// `logout-server`, and local-memory caches of one name share their entries within a
+    /// process (as in Django). So the tests that use it run one at a time, and each clears it.
     ///
     /// - Parameters:
     ///   - arguments: Server options, as the executable takes them (`--revocation memory`).
@@ -32,9 +36,11 @@ struct RouterClient: APIClient {
         do {
             try await app.test(.router) { client in try await body(RouterClient(client: client)) }
         } catch {
+            try? await built.caches.default.clear()
             try? await built.caches.closeAll()
             throw error
         }
+        try await built.caches.default.clear()
         try await built.caches.closeAll()
     }
 
