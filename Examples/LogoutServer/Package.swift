@@ -28,6 +28,7 @@ let package = Package(
                 .product(name: "TokenAuth", package: "swift-caching"),
                 .product(name: "TokenRevocation", package: "swift-caching"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ],
             swiftSettings: swiftSettings
@@ -44,7 +45,11 @@ let package = Package(
             name: "LogoutServerTests",
             dependencies: [
                 "LogoutServer", "LogoutServerApp",
+                .product(name: "Caching", package: "swift-caching"),
                 .product(name: "CachingTesting", package: "swift-caching"),
+                .product(name: "TokenAuth", package: "swift-caching"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -5,13 +5,21 @@
 //
 // See LogoutServerApp.ServerConfiguration for every option.
 import Caching
-import FoundationEssentials
 import Hummingbird
 import Logging
 import LogoutServerApp
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 @main
@@ -25,7 +33,7 @@ struct LogoutServerMain {
             configuration = try ServerConfiguration(
                 arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
         } catch {
-            Output.write(2, "LogoutServer: \(error)\n")
+            Output.send(2, "LogoutServer: \(error)\n")
             exit(2)
         }
 
@@ -37,13 +45,13 @@ struct LogoutServerMain {
             logger.info("Revocation: \(built.auth.revocationDescription)")
             let app = LogoutServerApplication.makeApplication(built, logger: logger) { port in
                 // Tests and scripts read this line to learn the port.
-                Output.write(1, "LogoutServer listening on http://\(configuration.host):\(port)\n")
+                Output.send(1, "LogoutServer listening on http://\(configuration.host):\(port)\n")
             }
             try await app.runService()
             try await built.caches.closeAll()
             logger.info("LogoutServer stopped; caches closed")
         } catch {
-            Output.write(2, "LogoutServer: \(error)\n")
+            Output.send(2, "LogoutServer: \(error)\n")
             exit(1)
         }
     }
@@ -51,8 +59,8 @@ struct LogoutServerMain {
 
 /// Unbuffered writes, so a line is seen at once by whoever reads the pipe.
 enum Output {
-    static func write(_ descriptor: Int32, _ text: String) {
+    static func send(_ descriptor: Int32, _ text: String) {
         var text = text
-        text.withUTF8 { buffer in _ = Glibc.write(descriptor, buffer.baseAddress, buffer.count) }
+        text.withUTF8 { buffer in _ = write(descriptor, buffer.baseAddress, buffer.count) }
     }
 }

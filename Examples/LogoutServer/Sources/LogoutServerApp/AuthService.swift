@@ -1,3 +1,4 @@
+public import Caching
 public import Logging
 public import TokenAuth
 public import TokenRevocation
@@ -15,32 +16,46 @@ public struct AuthService: Sendable {
     public let refreshAuthentication: JWTAuthentication
     /// What backs revocation, for logs and `/health`.
     public let revocationDescription: String
+    /// The wall clock tokens are issued and checked by.
+    public let clock: any CacheClock
 
+    /// Creates the service.
+    ///
+    /// - Parameters:
+    ///   - configuration: Secret, lifetimes, leeway and revocation timeout.
+    ///   - users: Who can log in.
+    ///   - store: The revocation store, or `nil` for the `none` strategy.
+    ///   - revocationDescription: What backs revocation, for logs and `/health`.
+    ///   - logger: Where fail-open warnings go.
+    ///   - clock: The wall clock for `iat`, `exp` and their checks; the system clock unless a
+    ///     test moves time by hand.
+    /// - Throws: `TokenError` for an empty secret.
     public init(
         configuration: ServerConfiguration, users: UserDirectory, store: (any RevocationStore)?,
-        revocationDescription: String, logger: Logger
+        revocationDescription: String, logger: Logger, clock: any CacheClock = SystemCacheClock()
     ) throws {
         self.configuration = configuration
         self.users = users
         self.store = store
         self.revocationDescription = revocationDescription
+        self.clock = clock
         let timeout = Duration.milliseconds(configuration.revocationTimeoutMilliseconds)
         accessAuthentication = try JWTAuthentication(
             secret: configuration.signingSecret, revocationStore: store, leeway: configuration.leeway,
-            expectedType: .access, requireTokenType: true, revocationTimeout: timeout, logger: logger)
+            expectedType: .access, requireTokenType: true, revocationTimeout: timeout, logger: logger, clock: clock)
         refreshAuthentication = try JWTAuthentication(
             secret: configuration.signingSecret, revocationStore: store, leeway: configuration.leeway,
-            expectedType: .refresh, requireTokenType: true, revocationTimeout: timeout, logger: logger)
+            expectedType: .refresh, requireTokenType: true, revocationTimeout: timeout, logger: logger, clock: clock)
     }
 
     /// A fresh access/refresh pair for a user, both in one token family.
     func issuePair(for user: DemoUser, family: String) throws -> TokenPairResponse {
         let access = try Token.create(
             sub: user.userID, expiresIn: configuration.accessLifetime, isStaff: user.isStaff, isAdmin: user.isAdmin,
-            permissions: user.permissions, type: .access, family: family)
+            permissions: user.permissions, type: .access, family: family, clock: clock)
         let refresh = try Token.create(
             sub: user.userID, expiresIn: configuration.refreshLifetime, isStaff: user.isStaff, isAdmin: user.isAdmin,
-            permissions: user.permissions, type: .refresh, family: family)
+            permissions: user.permissions, type: .refresh, family: family, clock: clock)
         return TokenPairResponse(
             accessToken: try access.encode(secret: configuration.signingSecret),
             refreshToken: try refresh.encode(secret: configuration.signingSecret),
@@ -48,30 +63,11 @@ public struct AuthService: Sendable {
             refreshExpiresIn: Int(configuration.refreshLifetime.components.seconds))
     }
 
-    /// The user a token stands for, or the API error to answer with.
-    func authenticate(_ authorization: String?, as type: TokenType) async throws(APIError) -> AuthenticatedUser {
-        let authentication = type == .refresh ? refreshAuthentication : accessAuthentication
-        do {
-            return try await authentication.authenticate(authorization: authorization)
-        } catch {
-            throw APIError(error)
-        }
-    }
-
-    func authenticate(token: String, as type: TokenType) async throws(APIError) -> AuthenticatedUser {
-        let authentication = type == .refresh ? refreshAuthentication : accessAuthentication
-        do {
-            return try await authentication.authenticate(token: token)
-        } catch {
-            throw APIError(error)
-        }
-    }
-
     /// Revokes every token of the login a (correctly signed) refresh token belongs to: what a
     /// server does when a rotated refresh token is presented again.
     func revokeFamily(ofRevokedRefreshToken token: String) async throws(APIError) {
         guard let store,
-            let decoded = try? Token.decode(token, secret: configuration.signingSecret, leeway: configuration.leeway),
+            let decoded = try? Token.decode(token, secret: configuration.signingSecret, leeway: configuration.leeway, clock: clock),
             let family = decoded.family
         else { return }
         do {
@@ -108,9 +104,9 @@ extension APIError {
     /// revocation store could not answer (fail closed).
     init(_ error: AuthenticationError) {
         if error.code == .revocationUnavailable {
-            self.init(.serviceUnavailable, error.code.description, error.message, headers: [.retryAfter: "1"])
+            self.init(.serviceUnavailable, error.code.apiCode, error.message, headers: [.retryAfter: "1"])
         } else {
-            self.init(.unauthorized, error.code.description, error.message, headers: [.wwwAuthenticate: error.wwwAuthenticate])
+            self.init(.unauthorized, error.code.apiCode, error.message, headers: [.wwwAuthenticate: error.wwwAuthenticate])
         }
     }
 
@@ -123,5 +119,27 @@ extension APIError {
     /// The answer when a revocation could not be stored: 503, because the logout did not happen.
     static func revocationFailed(_ error: any Error) -> APIError {
         APIError(.serviceUnavailable, "revocation_unavailable", "The revocation could not be stored, so nothing was revoked: \(error)", headers: [.retryAfter: "1"])
+    }
+}
+
+extension AuthenticationError.Code {
+    /// The code in a JSON error body: snake_case, like every other code this API answers with
+    /// (the library's `description` is the Swift name, `wrongTokenType`).
+    var apiCode: String {
+        switch self {
+        case .missingHeader: "missing_header"
+        case .notBearer: "not_bearer"
+        case .malformed: "malformed"
+        case .badSignature: "bad_signature"
+        case .algorithmNotAllowed: "algorithm_not_allowed"
+        case .expired: "expired"
+        case .notYetValid: "not_yet_valid"
+        case .missingJTI: "missing_jti"
+        case .revoked: "revoked"
+        case .revokedByLogoutEverywhere: "revoked_by_logout_everywhere"
+        case .wrongTokenType: "wrong_token_type"
+        case .revocationUnavailable: "revocation_unavailable"
+        default: "invalid_token"
+        }
     }
 }

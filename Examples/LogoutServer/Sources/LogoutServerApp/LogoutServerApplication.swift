@@ -16,13 +16,20 @@ public enum LogoutServerApplication {
 
     /// Builds the caches and the authentication service.
     ///
+    /// - Parameters:
+    ///   - configuration: The server's configuration.
+    ///   - logger: The server's logger.
+    ///   - clock: The wall clock for tokens, caches and revocation: the system clock, or a
+    ///     `ManualCacheClock` in tests so that expiry needs no sleeping.
     /// - Throws: ``ServerConfigurationError`` or `CacheError` for bad settings or an unknown alias.
-    public static func makeAuth(_ configuration: ServerConfiguration, logger: Logger) async throws -> Built {
+    public static func makeAuth(
+        _ configuration: ServerConfiguration, logger: Logger, clock: any CacheClock = SystemCacheClock()
+    ) async throws -> Built {
         let caches: Caches
         if let file = configuration.cachesFile {
-            caches = try Caches(contentsOf: file, backends: CacheBackends.standard.withMemcached(), logger: logger)
+            caches = try Caches(contentsOf: file, backends: CacheBackends.standard.withMemcached(), clock: clock, logger: logger)
         } else {
-            caches = try Caches(["default": CacheSettings(backend: "locmem", location: "logout-server")], logger: logger)
+            caches = try Caches(["default": CacheSettings(backend: "locmem", location: "logout-server")], clock: clock, logger: logger)
         }
         let store: (any RevocationStore)?
         let description: String
@@ -31,7 +38,7 @@ public enum LogoutServerApplication {
             store = nil
             description = "none (logout cannot revoke)"
         case "memory":
-            store = InMemoryRevocation()
+            store = InMemoryRevocation(clock: clock)
             description = "InMemoryRevocation (this process only)"
         case let alias:
             let cache = try caches[alias]
@@ -46,7 +53,8 @@ public enum LogoutServerApplication {
             users = await UserDirectory.demo()
         }
         let auth = try AuthService(
-            configuration: configuration, users: users, store: store, revocationDescription: description, logger: logger)
+            configuration: configuration, users: users, store: store, revocationDescription: description, logger: logger,
+            clock: clock)
         return Built(auth: auth, caches: caches)
     }
 
@@ -59,7 +67,7 @@ public enum LogoutServerApplication {
     public static func makeApplication(
         _ built: Built, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let router = Router()
+        let router = Router(context: LogoutRequestContext.self)
         addRoutes(to: router, auth: built.auth)
         let configuration = built.auth.configuration
         return Application(

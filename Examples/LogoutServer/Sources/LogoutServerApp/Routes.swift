@@ -1,6 +1,7 @@
 import Caching
 public import Hummingbird
-import TokenAuth
+public import HummingbirdAuth
+public import TokenAuth
 import TokenRevocation
 
 /// The JSON body of `POST /auth/login`.
@@ -40,9 +41,15 @@ struct ProfileResponse: Encodable, Sendable {
 /// | `POST /auth/logout-all` | access token | 200; every token of the user issued until now is revoked |
 /// | `GET /health` | — | 200 `{status, revocation}` |
 ///
-/// A refused token answers 401 with `WWW-Authenticate`; a revocation store that cannot
-/// answer gives 503 (fail closed); bad input never gives a 500.
-public func addRoutes(to router: Router<some RequestContext>, auth: AuthService) {
+/// The routes that need an access token form one group behind an ``AccessTokenAuthenticator``
+/// and read the user from `context.identity`. A refused token answers 401 with
+/// `WWW-Authenticate`; a revocation store that cannot answer gives 503 (fail closed); bad input
+/// never gives a 500. Error bodies are `{"error": code, "detail": message}`, codes in snake_case.
+///
+/// - Parameters:
+///   - router: The router, over a context that can hold the authenticated user.
+///   - auth: Issues, checks and revokes the tokens.
+public func addRoutes(to router: Router<some AuthRequestContext<AuthenticatedUser>>, auth: AuthService) {
     router.get("/health") { _, _ in
         JSONBody.response(.ok, ["status": "ok", "revocation": auth.revocationDescription])
     }
@@ -53,39 +60,6 @@ public func addRoutes(to router: Router<some RequestContext>, auth: AuthService)
             throw APIError(.unauthorized, "invalid_credentials", "Unknown username or wrong password")
         }
         return JSONBody.response(.ok, try auth.issuePair(for: user, family: Token.randomID()))
-    }
-
-    router.get("/profile") { request, _ in
-        let user = try await auth.authenticate(request.headers[.authorization], as: .access)
-        return JSONBody.response(
-            .ok,
-            ProfileResponse(userID: user.userID, isStaff: user.isStaff, isAdmin: user.isAdmin, permissions: user.permissions))
-    }
-
-    router.post("/auth/logout") { request, _ in
-        let user = try await auth.authenticate(request.headers[.authorization], as: .access)
-        guard auth.store != nil else {
-            throw APIError(.notImplemented, "revocation_disabled", "This server runs without revocation (--revocation none), so a token cannot be revoked")
-        }
-        do {
-            try await auth.accessAuthentication.logout(user)
-        } catch {
-            throw APIError.revocationFailed(error)
-        }
-        return JSONBody.response(.ok, ["detail": "Logged out: the token is revoked"])
-    }
-
-    router.post("/auth/logout-all") { request, _ in
-        let user = try await auth.authenticate(request.headers[.authorization], as: .access)
-        guard auth.store != nil else {
-            throw APIError(.notImplemented, "revocation_disabled", "This server runs without revocation (--revocation none), so tokens cannot be revoked")
-        }
-        do {
-            try await auth.accessAuthentication.logoutEverywhere(subject: user.userID, maxTokenLifetime: auth.configuration.refreshLifetime)
-        } catch {
-            throw APIError.revocationFailed(error)
-        }
-        return JSONBody.response(.ok, ["detail": "Logged out everywhere: every token issued until now is revoked"])
     }
 
     router.post("/auth/refresh") { request, _ in
@@ -118,5 +92,40 @@ public func addRoutes(to router: Router<some RequestContext>, auth: AuthService)
             }
         }
         return JSONBody.response(.ok, try auth.issuePair(for: record, family: family))
+    }
+
+    let protected = router.group().add(middleware: AccessTokenAuthenticator(auth.accessAuthentication))
+
+    protected.get("/profile") { _, context in
+        let user = try context.requireIdentity()
+        return JSONBody.response(
+            .ok,
+            ProfileResponse(userID: user.userID, isStaff: user.isStaff, isAdmin: user.isAdmin, permissions: user.permissions))
+    }
+
+    protected.post("/auth/logout") { _, context in
+        let user = try context.requireIdentity()
+        guard auth.store != nil else {
+            throw APIError(.notImplemented, "revocation_disabled", "This server runs without revocation (--revocation none), so a token cannot be revoked")
+        }
+        do {
+            try await auth.accessAuthentication.logout(user)
+        } catch {
+            throw APIError.revocationFailed(error)
+        }
+        return JSONBody.response(.ok, ["detail": "Logged out: the token is revoked"])
+    }
+
+    protected.post("/auth/logout-all") { _, context in
+        let user = try context.requireIdentity()
+        guard auth.store != nil else {
+            throw APIError(.notImplemented, "revocation_disabled", "This server runs without revocation (--revocation none), so tokens cannot be revoked")
+        }
+        do {
+            try await auth.accessAuthentication.logoutEverywhere(subject: user.userID, maxTokenLifetime: auth.configuration.refreshLifetime)
+        } catch {
+            throw APIError.revocationFailed(error)
+        }
+        return JSONBody.response(.ok, ["detail": "Logged out everywhere: every token issued until now is revoked"])
     }
 }

@@ -1,6 +1,9 @@
+import Caching
 import CachingTesting
 import Foundation
+import LogoutServerApp
 import Testing
+import TokenAuth
 
 /// A storage choice for revocation, with what the server needs to use it.
 struct Storage: Sendable, CustomTestStringConvertible {
@@ -47,24 +50,25 @@ func writeMemcachedSettings(_ server: MemcachedServer) throws -> String {
     return settings
 }
 
-@Suite("LogoutServer end to end", .serialized)
+/// The HTTP API, in this process through the router (HummingbirdTesting), on a manual clock:
+/// nothing here sleeps. `ProcessTests` covers what needs real processes. Serialized because
+/// the servers without `--caches` share one local-memory cache (see ``RouterClient/run(_:clock:_:)``).
+@Suite("LogoutServer API", .serialized)
 struct LogoutFlowTests {
     @Test("login, profile, logout, refresh with rotation and reuse refusal, logout everywhere", arguments: Storage.all)
     func flow(storage: Storage) async throws {
         let (arguments, cleanUp) = try await storage.prepare()
-        let server = try await ServerProcess.start(arguments)
+        let clock = ManualCacheClock(start: SystemCacheClock().now().rounded(.down))
         do {
-            try await runFlow(server)
+            try await RouterClient.run(arguments, clock: clock) { server in try await runFlow(server, clock: clock) }
         } catch {
-            await server.stop()
             await cleanUp()
             throw error
         }
-        await server.stop()
         await cleanUp()
     }
 
-    func runFlow(_ server: ServerProcess) async throws {
+    func runFlow(_ server: some APIClient, clock: ManualCacheClock) async throws {
         let (access, refresh) = try await server.login()
 
         var profile = try await server.request("GET", "/profile", token: access)
@@ -82,24 +86,30 @@ struct LogoutFlowTests {
 
         // Refresh: rotation issues a new pair; the old refresh token is then refused,
         // and presenting it again revokes the whole login (its family).
-        let rotated = try await server.request("POST", "/auth/refresh", body: #"{"refresh_token": "\#(refresh)"}"#)
+        let rotated = try await server.refresh(refresh)
         #expect(rotated.status == 200)
         let newAccess = try #require(rotated["access_token"])
         let newRefresh = try #require(rotated["refresh_token"])
         #expect(try await server.request("GET", "/profile", token: newAccess).status == 200)
-        let reused = try await server.request("POST", "/auth/refresh", body: #"{"refresh_token": "\#(refresh)"}"#)
+        let reused = try await server.refresh(refresh)
         #expect(reused.status == 401)
         #expect(reused["error"] == "refresh_token_reused")
         #expect(try await server.request("GET", "/profile", token: newAccess).status == 401)
-        #expect(try await server.request("POST", "/auth/refresh", body: #"{"refresh_token": "\#(newRefresh)"}"#).status == 401)
+        #expect(try await server.refresh(newRefresh).status == 401)
 
-        // Logout everywhere: every token issued so far is refused; a new login works.
+        // Logout everywhere: every token issued so far is refused, even one issued in the
+        // same second as the logout (the cut-off is in whole seconds); a login one second
+        // later works.
         let (first, _) = try await server.login()
         let (second, secondRefresh) = try await server.login()
         #expect(try await server.request("POST", "/auth/logout-all", token: first).status == 200)
-        #expect(try await server.request("GET", "/profile", token: second).status == 401)
-        #expect(try await server.request("POST", "/auth/refresh", body: #"{"refresh_token": "\#(secondRefresh)"}"#).status == 401)
-        try await Task.sleep(for: .milliseconds(1100))
+        let everywhere = try await server.request("GET", "/profile", token: second)
+        #expect(everywhere.status == 401)
+        #expect(everywhere["error"] == "revoked_by_logout_everywhere")
+        #expect(try await server.refresh(secondRefresh).status == 401)
+        let (sameSecond, _) = try await server.login()
+        #expect(try await server.request("GET", "/profile", token: sameSecond).status == 401)
+        clock.advance(by: 1)
         let (fresh, _) = try await server.login()
         #expect(try await server.request("GET", "/profile", token: fresh).status == 200)
         // Another user is untouched.
@@ -109,131 +119,114 @@ struct LogoutFlowTests {
         #expect(bobProfile.json["is_admin"] as? Double == 0)
     }
 
+    @Test("an access token expires after its 15 minutes plus the 60 s leeway; its refresh token still rotates")
+    func accessTokenExpiry() async throws {
+        let clock = ManualCacheClock(start: 1_767_225_600)
+        try await RouterClient.run(clock: clock) { server in
+            let (access, refresh) = try await server.login()
+            clock.advance(by: .seconds(15 * 60 + 60 - 1))
+            #expect(try await server.request("GET", "/profile", token: access).status == 200)
+            clock.advance(by: 1)
+            let expired = try await server.request("GET", "/profile", token: access)
+            #expect(expired.status == 401)
+            #expect(expired["error"] == "expired")
+            #expect(expired.headers["www-authenticate"] == #"Bearer error="invalid_token""#)
+            let rotated = try await server.refresh(refresh)
+            #expect(rotated.status == 200)
+            #expect(rotated.json["expires_in"] as? Double == 900)
+            let newAccess = try #require(rotated["access_token"])
+            #expect(try await server.request("GET", "/profile", token: newAccess).status == 200)
+        }
+    }
+
+    @Test("a refresh token expires after 30 days plus the leeway; each rotation starts a new 30 days")
+    func refreshTokenExpiry() async throws {
+        let clock = ManualCacheClock(start: 1_767_225_600)
+        let day = Duration.seconds(86_400)
+        try await RouterClient.run(clock: clock) { server in
+            let (_, unused) = try await server.login()
+            let (_, refresh) = try await server.login()
+            clock.advance(by: day * 20)
+            let rotated = try await server.refresh(refresh)
+            #expect(rotated.status == 200)
+            let rotatedRefresh = try #require(rotated["refresh_token"])
+            clock.advance(by: day * 10 + .seconds(60))
+            let expired = try await server.refresh(unused)
+            #expect(expired.status == 401)
+            #expect(expired["error"] == "expired")
+            // 20 days after its rotation, the new refresh token is still good.
+            clock.advance(by: day * 10)
+            #expect(try await server.refresh(rotatedRefresh).status == 200)
+        }
+    }
+
+    @Test("a token issued later than now plus the leeway (a server clock gone back) is refused")
+    func notYetValid() async throws {
+        let clock = ManualCacheClock(start: 1_767_225_600)
+        try await RouterClient.run(clock: clock) { server in
+            let (access, _) = try await server.login()
+            clock.advance(by: -60)
+            #expect(try await server.request("GET", "/profile", token: access).status == 200)
+            clock.advance(by: -1)
+            let early = try await server.request("GET", "/profile", token: access)
+            #expect(early.status == 401)
+            #expect(early["error"] == "not_yet_valid")
+        }
+    }
+
     @Test("without revocation, logout says it cannot revoke and the token keeps working")
     func noRevocation() async throws {
-        let server = try await ServerProcess.start(["--revocation", "none"])
-        defer { Task { await server.stop() } }
-        let (access, _) = try await server.login()
-        let logout = try await server.request("POST", "/auth/logout", token: access)
-        #expect(logout.status == 501)
-        #expect(logout["error"] == "revocation_disabled")
-        #expect(try await server.request("GET", "/profile", token: access).status == 200)
-        await server.stop()
+        try await RouterClient.run(["--revocation", "none"]) { server in
+            let (access, _) = try await server.login()
+            let logout = try await server.request("POST", "/auth/logout", token: access)
+            #expect(logout.status == 501)
+            #expect(logout["error"] == "revocation_disabled")
+            let logoutAll = try await server.request("POST", "/auth/logout-all", token: access)
+            #expect(logoutAll.status == 501)
+            #expect(logoutAll["error"] == "revocation_disabled")
+            #expect(try await server.request("GET", "/profile", token: access).status == 200)
+        }
     }
 
-    @Test("bad input gets its status code and the server keeps serving")
+    @Test("bad input gets its status code and snake_case error code, and the server keeps serving")
     func badInput() async throws {
-        let server = try await ServerProcess.start()
-        let (access, refresh) = try await server.login()
-        let cases: [(String, ServerProcess.Reply, Int, String)] = [
-            ("no body", try await server.request("POST", "/auth/login"), 400, "malformed_body"),
-            ("not JSON", try await server.request("POST", "/auth/login", body: "{username"), 400, "malformed_body"),
-            ("JSON array", try await server.request("POST", "/auth/login", body: "[1]"), 400, "malformed_body"),
-            ("wrong field type", try await server.request("POST", "/auth/login", body: #"{"username": 1, "password": "x"}"#), 400, "malformed_body"),
-            ("missing field", try await server.request("POST", "/auth/login", body: #"{"username": "alice"}"#), 400, "malformed_body"),
-            ("null field", try await server.request("POST", "/auth/login", body: #"{"username": null, "password": "x"}"#), 400, "malformed_body"),
-            ("enormous body", try await server.request("POST", "/auth/login", bodyData: Data(repeating: 0x20, count: 2_000_000)), 413, "body_too_large"),
-            ("wrong password", try await server.request("POST", "/auth/login", body: #"{"username": "alice", "password": "x"}"#), 401, "invalid_credentials"),
-            ("unknown user", try await server.request("POST", "/auth/login", body: #"{"username": "mallory", "password": "x"}"#), 401, "invalid_credentials"),
-            ("refresh token on profile", try await server.request("GET", "/profile", token: refresh), 401, "wrongTokenType"),
-            ("access token as refresh", try await server.request("POST", "/auth/refresh", body: #"{"refresh_token": "\#(access)"}"#), 401, "wrongTokenType"),
-            ("refresh body without token", try await server.request("POST", "/auth/refresh", body: "{}"), 400, "malformed_body"),
-            ("no Authorization", try await server.request("GET", "/profile"), 401, "missingHeader"),
-            ("Basic instead of Bearer", try await server.request("GET", "/profile", authorization: "Basic YWxpY2U6d29uZGVybGFuZA=="), 401, "notBearer"),
-            ("token without scheme", try await server.request("GET", "/profile", authorization: access), 401, "notBearer"),
-            ("garbage token", try await server.request("GET", "/profile", token: "not.a.jwt"), 401, "malformed"),
-            ("other secret", try await server.request("GET", "/profile", token: try otherSecretToken()), 401, "badSignature"),
-            ("logout without token", try await server.request("POST", "/auth/logout"), 401, "missingHeader"),
-        ]
-        for (name, reply, status, code) in cases {
-            #expect(reply.status == status, "\(name): \(reply.status) \(reply.text)")
-            #expect(reply["error"] == code, "\(name): \(reply.text)")
-        }
-        #expect(try await server.request("GET", "/health").status == 200)
-        #expect(try await server.request("GET", "/profile", token: access).status == 200)
-        await server.stop()
-        #expect(server.exitStatus == 0)
-    }
-
-    @Test("start-up refuses a missing secret in production, an unknown alias, and bad settings")
-    func startupErrors() async throws {
-        let (productionStatus, productionError) = try await ServerProcess.runExpectingFailure(["--mode", "production"], environment: ["JWT_SECRET": ""])
-        #expect(productionStatus == 2)
-        #expect(productionError.contains("JWT secret is required in production mode"))
-        let (aliasStatus, aliasError) = try await ServerProcess.runExpectingFailure(["--revocation", "nosuchalias"])
-        #expect(aliasStatus == 1)
-        #expect(aliasError.contains("'nosuchalias' doesn't exist"))
-        let settings = NSTemporaryDirectory() + "bad-\(UUID().uuidString).json"
-        try #"{"default": {"BACKEND": "locmem", "TIMEOUT": "soon"}}"#.write(toFile: settings, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: settings) }
-        let (settingsStatus, settingsError) = try await ServerProcess.runExpectingFailure(["--caches", settings])
-        #expect(settingsStatus == 1)
-        #expect(settingsError.contains(#"CACHES["default"]["TIMEOUT"]"#))
-        let (optionStatus, optionError) = try await ServerProcess.runExpectingFailure(["--prot", "80"])
-        #expect(optionStatus == 2)
-        #expect(optionError.contains("unknown option --prot"))
-    }
-
-    @Test("two servers sharing memcached: a logout on one is refused on the other at once")
-    func twoProcesses() async throws {
-        let memcached = try await MemcachedServer.start()
-        let settings = try writeMemcachedSettings(memcached)
-        let first = try await ServerProcess.start(["--caches", settings, "--revocation", "shared"])
-        let second = try await ServerProcess.start(["--caches", settings, "--revocation", "shared"])
-        let (access, refresh) = try await first.login()
-        #expect(try await second.request("GET", "/profile", token: access).status == 200)
-        #expect(try await first.request("POST", "/auth/logout", token: access).status == 200)
-        let refused = try await second.request("GET", "/profile", token: access)
-        #expect(refused.status == 401)
-        #expect(refused["error"] == "revoked")
-        // Rotation on one server; reuse detected on the other.
-        #expect(try await second.request("POST", "/auth/refresh", body: #"{"refresh_token": "\#(refresh)"}"#).status == 200)
-        #expect(try await first.request("POST", "/auth/refresh", body: #"{"refresh_token": "\#(refresh)"}"#).status == 401)
-        await first.stop()
-        await second.stop()
-        await memcached.stop()
-        try? FileManager.default.removeItem(atPath: settings)
-    }
-
-    @Test("memcached down: protected requests answer 503 (fail closed), then recover without a restart")
-    func failClosed() async throws {
-        let memcached = try await MemcachedServer.start()
-        let settings = try writeMemcachedSettings(memcached)
-        let server = try await ServerProcess.start(["--caches", settings, "--revocation", "shared", "--revocation-timeout-ms", "1500"])
-        let (access, _) = try await server.login()
-        #expect(try await server.request("GET", "/profile", token: access).status == 200)
-
-        await memcached.kill()
-        let down = try await server.request("GET", "/profile", token: access)
-        #expect(down.status == 503, "\(down.text)")
-        #expect(down["error"] == "revocationUnavailable")
-        let logoutDown = try await server.request("POST", "/auth/logout", token: access)
-        #expect(logoutDown.status == 503, "a logout must not report success when nothing was revoked: \(logoutDown.text)")
-
-        try await memcached.restart()
-        var recovered = 0
-        for _ in 0..<50 where recovered == 0 {
-            if try await server.request("GET", "/profile", token: access).status == 200 { recovered += 1 } else {
-                try await Task.sleep(for: .milliseconds(200))
+        let clock = ManualCacheClock(start: 1_767_225_600)
+        try await RouterClient.run(clock: clock) { server in
+            let (access, refresh) = try await server.login()
+            let otherSecret = try Token.create(sub: "1", expiresIn: .seconds(600), type: .access, clock: clock)
+                .encode(secret: "a secret the server does not know")
+            let cases: [(String, Reply, Int, String)] = [
+                ("no body", try await server.request("POST", "/auth/login"), 400, "malformed_body"),
+                ("not JSON", try await server.request("POST", "/auth/login", body: "{username"), 400, "malformed_body"),
+                ("JSON array", try await server.request("POST", "/auth/login", body: "[1]"), 400, "malformed_body"),
+                ("wrong field type", try await server.request("POST", "/auth/login", body: #"{"username": 1, "password": "x"}"#), 400, "malformed_body"),
+                ("missing field", try await server.request("POST", "/auth/login", body: #"{"username": "alice"}"#), 400, "malformed_body"),
+                ("null field", try await server.request("POST", "/auth/login", body: #"{"username": null, "password": "x"}"#), 400, "malformed_body"),
+                ("enormous body", try await server.request("POST", "/auth/login", bodyData: Data(repeating: 0x20, count: 2_000_000)), 413, "body_too_large"),
+                ("wrong password", try await server.request("POST", "/auth/login", body: #"{"username": "alice", "password": "x"}"#), 401, "invalid_credentials"),
+                ("unknown user", try await server.request("POST", "/auth/login", body: #"{"username": "mallory", "password": "x"}"#), 401, "invalid_credentials"),
+                ("refresh token on profile", try await server.request("GET", "/profile", token: refresh), 401, "wrong_token_type"),
+                ("access token as refresh", try await server.refresh(access), 401, "wrong_token_type"),
+                ("refresh body without token", try await server.request("POST", "/auth/refresh", body: "{}"), 400, "malformed_body"),
+                ("garbage refresh token", try await server.refresh("not.a.jwt"), 401, "malformed"),
+                ("no Authorization", try await server.request("GET", "/profile"), 401, "missing_header"),
+                ("Basic instead of Bearer", try await server.request("GET", "/profile", authorization: "Basic YWxpY2U6d29uZGVybGFuZA=="), 401, "not_bearer"),
+                ("token without scheme", try await server.request("GET", "/profile", authorization: access), 401, "not_bearer"),
+                ("garbage token", try await server.request("GET", "/profile", token: "not.a.jwt"), 401, "malformed"),
+                ("other secret", try await server.request("GET", "/profile", token: otherSecret), 401, "bad_signature"),
+                ("logout without token", try await server.request("POST", "/auth/logout"), 401, "missing_header"),
+                ("logout everywhere without token", try await server.request("POST", "/auth/logout-all"), 401, "missing_header"),
+            ]
+            for (name, reply, status, code) in cases {
+                #expect(reply.status == status, "\(name): \(reply.status) \(reply.text)")
+                #expect(reply["error"] == code, "\(name): \(reply.text)")
+                #expect(reply["detail"]?.isEmpty == false, "\(name): \(reply.text)")
+                if status == 401, code != "invalid_credentials" {
+                    #expect(reply.headers["www-authenticate"]?.hasPrefix("Bearer") == true, "\(name)")
+                }
             }
+            #expect(try await server.request("GET", "/health").status == 200)
+            #expect(try await server.request("GET", "/profile", token: access).status == 200)
         }
-        #expect(recovered == 1, "the server did not recover within 10 s of memcached's return")
-        #expect(try await server.request("POST", "/auth/logout", token: access).status == 200)
-        #expect(try await server.request("GET", "/profile", token: access).status == 401)
-        await server.stop()
-        await memcached.stop()
-        try? FileManager.default.removeItem(atPath: settings)
     }
-}
-
-/// A well-formed access token signed with a secret the server does not know.
-func otherSecretToken() throws -> String {
-    func b64(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-    let header = b64(Data(#"{"alg":"HS256","typ":"JWT"}"#.utf8))
-    let now = Int(Date().timeIntervalSince1970)
-    let payload = b64(Data(#"{"sub":"1","exp":\#(now + 600),"iat":\#(now),"jti":"x","typ":"access"}"#.utf8))
-    return "\(header).\(payload).\(b64(Data(repeating: 7, count: 32)))"
 }

@@ -4,7 +4,7 @@ import FoundationNetworking
 #endif
 
 /// A LogoutServer process started by a test on a free loopback port, and an HTTP client for it.
-final class ServerProcess: @unchecked Sendable {
+final class ServerProcess: APIClient, @unchecked Sendable {
     let process: Process
     let port: Int
     private let output: Pipe
@@ -107,17 +107,8 @@ final class ServerProcess: @unchecked Sendable {
 
     // MARK: HTTP
 
-    struct Reply: Sendable {
-        var status: Int
-        var json: [String: any Sendable]
-        var headers: [String: String]
-        var text: String
-        subscript(_ key: String) -> String? { json[key] as? String }
-    }
-
     func request(
-        _ method: String, _ path: String, token: String? = nil, authorization: String? = nil, body: String? = nil,
-        bodyData: Data? = nil
+        _ method: String, _ path: String, token: String?, authorization: String?, body: String?, bodyData: Data?
     ) async throws -> Reply {
         var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
         request.httpMethod = method
@@ -129,37 +120,8 @@ final class ServerProcess: @unchecked Sendable {
         if request.httpBody != nil { request.setValue("application/json", forHTTPHeaderField: "Content-Type") }
         let (data, response) = try await URLSession.shared.data(for: request)
         let http = response as! HTTPURLResponse
-        let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
         var headers: [String: String] = [:]
         for (key, value) in http.allHeaderFields { headers["\(key)".lowercased()] = "\(value)" }
-        return Reply(
-            status: http.statusCode, json: json.mapValues { SendableValue.wrap($0) }, headers: headers,
-            text: String(decoding: data, as: UTF8.self))
+        return Reply(status: http.statusCode, headers: headers, body: data)
     }
-
-    /// Logs in and returns (access, refresh).
-    func login(_ username: String = "alice", _ password: String = "wonderland") async throws -> (String, String) {
-        let reply = try await request("POST", "/auth/login", body: #"{"username": "\#(username)", "password": "\#(password)"}"#)
-        guard reply.status == 200, let access = reply["access_token"], let refresh = reply["refresh_token"] else {
-            throw ServerTestError("login failed: \(reply.status) \(reply.text)")
-        }
-        return (access, refresh)
-    }
-}
-
-/// JSON values as Sendable.
-enum SendableValue {
-    static func wrap(_ value: Any) -> any Sendable {
-        switch value {
-        case let string as String: return string
-        case let number as NSNumber: return number.doubleValue
-        case let array as [Any]: return array.map { "\($0)" }
-        default: return "\(value)"
-        }
-    }
-}
-
-struct ServerTestError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }

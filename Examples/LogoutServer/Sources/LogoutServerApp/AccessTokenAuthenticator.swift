@@ -1,0 +1,43 @@
+public import Hummingbird
+public import HummingbirdAuth
+public import TokenAuth
+
+/// The request context of the logout server: Hummingbird's basic context plus the user an
+/// ``AccessTokenAuthenticator`` verified, if any.
+public typealias LogoutRequestContext = BasicAuthRequestContext<AuthenticatedUser>
+
+/// Verifies the access token in `Authorization: Bearer <JWT>` and puts its user in the
+/// request context's `identity`, where the protected routes read it.
+///
+/// Put it on a route group whose every route needs an access token. A request it cannot
+/// authenticate never reaches the route: instead of returning `nil` (which would leave the
+/// answer to a later middleware), it throws an ``APIError`` that names the reason, so the
+/// client sees 401 `missing_header`, `revoked`, `expired` … with `WWW-Authenticate`, or 503
+/// `revocation_unavailable` when the revocation store could not answer (fail closed).
+public struct AccessTokenAuthenticator<Context: AuthRequestContext<AuthenticatedUser>>: AuthenticatorMiddleware {
+    public typealias Identity = AuthenticatedUser
+
+    /// The authentication that accepts access tokens only.
+    public let authentication: JWTAuthentication
+
+    /// Creates the middleware.
+    ///
+    /// - Parameter authentication: Verifies tokens and consults the revocation store; it should
+    ///   expect access tokens (`expectedType: .access`).
+    public init(_ authentication: JWTAuthentication) {
+        self.authentication = authentication
+    }
+
+    /// Authenticates the request's `Authorization` header.
+    ///
+    /// - Returns: The user the access token speaks for; never `nil`.
+    /// - Throws: ``APIError``: 401 for a missing, malformed, expired, revoked or wrong-type
+    ///   token; 503 when the revocation store could not answer.
+    public func authenticate(request: Request, context: Context) async throws -> AuthenticatedUser? {
+        do {
+            return try await authentication.authenticate(authorization: request.headers[.authorization])
+        } catch {
+            throw APIError(error)
+        }
+    }
+}

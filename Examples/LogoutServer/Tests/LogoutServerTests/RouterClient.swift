@@ -1,0 +1,62 @@
+import Caching
+import CachingTesting
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import LogoutServerApp
+import NIOCore
+
+/// The logout server's application in this process, tested through its router
+/// (HummingbirdTesting's `.router`: no socket, no process), on a clock the test moves.
+struct RouterClient: APIClient {
+    let client: any TestClientProtocol
+
+    /// Builds the server from command-line style arguments, runs `body` against it, then
+    /// clears and closes its caches.
+    ///
+    /// Without `--caches` the server keeps revocations in the local-memory cache named
+    /// `logout-server`, and local-memory caches of one name share their entries within a
+    /// process (as in Django). So the tests that use it run one at a time, and each clears it.
+    ///
+    /// - Parameters:
+    ///   - arguments: Server options, as the executable takes them (`--revocation memory`).
+    ///   - clock: The server's wall clock. By default it starts at the real time in whole
+    ///     seconds (as `iat` is), so that a memcached server, whose own clock judges long
+    ///     expiry times, agrees with it.
+    static func run(
+        _ arguments: [String] = [], clock: ManualCacheClock = ManualCacheClock(start: SystemCacheClock().now().rounded(.down)),
+        _ body: @Sendable (RouterClient) async throws -> Void
+    ) async throws {
+        let configuration = try ServerConfiguration(arguments: arguments, environment: [:])
+        var logger = Logger(label: "LogoutServerTests")
+        logger.logLevel = .error
+        let built = try await LogoutServerApplication.makeAuth(configuration, logger: logger, clock: clock)
+        let app = LogoutServerApplication.makeApplication(built, logger: logger)
+        do {
+            try await app.test(.router) { client in try await body(RouterClient(client: client)) }
+        } catch {
+            try? await built.caches.default.clear()
+            try? await built.caches.closeAll()
+            throw error
+        }
+        try await built.caches.default.clear()
+        try await built.caches.closeAll()
+    }
+
+    func request(
+        _ method: String, _ path: String, token: String?, authorization: String?, body: String?, bodyData: Data?
+    ) async throws -> Reply {
+        var headers = HTTPFields()
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        if let authorization { headers[.authorization] = authorization }
+        let bytes = bodyData ?? body.map { Data($0.utf8) }
+        if bytes != nil { headers[.contentType] = "application/json" }
+        let response = try await client.executeRequest(
+            uri: path, method: HTTPRequest.Method(method)!, headers: headers, body: bytes.map { ByteBuffer(bytes: $0) })
+        var replyHeaders: [String: String] = [:]
+        for field in response.headers { replyHeaders[field.name.canonicalName] = field.value }
+        let data = Data(response.body.readableBytesView)
+        return Reply(status: Int(response.status.code), headers: replyHeaders, body: data)
+    }
+}
