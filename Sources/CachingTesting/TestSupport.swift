@@ -111,6 +111,15 @@ public final class CallCounter: Sendable {
     public var value: Int { count.load(ordering: .relaxed) }
 }
 
+/// Monotonic seconds, for short busy loops.
+enum SystemCacheClockReading {
+    static func now() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
+}
+
 /// What this process holds now: its threads and open file descriptors, read from `/proc`
 /// (Linux). For tests that show a component gives back everything it took.
 public struct ProcessResources: Sendable, Equatable, CustomStringConvertible {
@@ -127,6 +136,22 @@ public struct ProcessResources: Sendable, Equatable, CustomStringConvertible {
     public init(threads: Int, descriptors: Int) {
         self.threads = threads
         self.descriptors = descriptors
+    }
+
+    /// Makes Swift concurrency start every thread of its cooperative pool (it starts them
+    /// lazily, one per core at most), so that a count taken afterwards does not see them appear
+    /// later. Call it before taking a baseline.
+    public static func warmUpConcurrency() async {
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<16 {
+                group.addTask {
+                    var spins = 0
+                    let until = SystemCacheClockReading.now() + 0.02
+                    while SystemCacheClockReading.now() < until { spins &+= 1 }
+                    _ = spins
+                }
+            }
+        }
     }
 
     /// Counts this process's threads and descriptors now.

@@ -3,7 +3,7 @@ import CachingTesting
 import Testing
 
 /// What is particular to LocalMemoryCache: shared locations, LRU order, culling, reclaiming
-/// expired entries, signed arithmetic (Django's LocMemCacheTests and R-CULL-LOCMEM).
+/// expired entries, signed arithmetic (Django's LocMemCacheTests; docs/DJANGO-SEMANTICS.md, culling).
 @Suite("LocalMemoryCache")
 struct LocalMemoryCacheTests {
     let clock = ManualCacheClock()

@@ -66,6 +66,7 @@ do {
     switch command {
     case "lifecycle":
         try await lifecycleRound(-1, directory: arguments[2])  // starts what lives for the whole process
+        await ProcessResources.warmUpConcurrency()
         let before = ProcessResources.current()
         for index in 0..<integer(4) { try await lifecycleRound(index, directory: arguments[2]) }
         let after = ProcessResources.current()

@@ -32,6 +32,7 @@ func useAndShutDown(_ index: Int) async throws {
 }
 
 try await useAndShutDown(-1)  // starts what lives for the whole process
+await ProcessResources.warmUpConcurrency()
 let before = ProcessResources.current()
 for index in 0..<rounds { try await useAndShutDown(index) }
 let after = ProcessResources.current()

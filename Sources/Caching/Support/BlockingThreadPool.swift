@@ -43,9 +43,7 @@ public final class BlockingThreadPool: @unchecked Sendable {
     private var idleThreads = 0
     private var spinningThreads = 0
     private var running = true
-    private var liveThreads = 0
-    private var threads: [pthread_t] = []
-    private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
+    private let threads = JoinableThreads(name: "BlockingThreadPool")
     /// Jobs queued and not yet taken; read without the mutex by a spinning thread.
     private let queued = Atomic<Int>(0)
     /// How many spins have started since the pool was created (for tests).
@@ -70,22 +68,10 @@ public final class BlockingThreadPool: @unchecked Sendable {
         condition.initialize(to: pthread_cond_t())
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(condition, nil)
-        pthread_mutex_lock(mutex)
         for _ in 0..<self.threadCount {
-            let context = Unmanaged.passRetained(ThreadContext(pool: self)).toOpaque()
-            var thread = pthread_t()
-            let created = pthread_create(
-                &thread, nil,
-                { raw in
-                    let context = Unmanaged<ThreadContext>.fromOpaque(raw!).takeRetainedValue()
-                    context.pool.workLoop()
-                    return nil
-                }, context)
-            precondition(created == 0, "BlockingThreadPool could not start a thread: error \(created)")
-            threads.append(thread)
-            liveThreads += 1
+            // Each thread keeps the pool alive until it leaves its loop (after shutdown).
+            threads.start { [self] in workLoop() }
         }
-        pthread_mutex_unlock(mutex)
     }
 
     deinit {
@@ -103,24 +89,11 @@ public final class BlockingThreadPool: @unchecked Sendable {
     /// Must not be called from one of the pool's own threads.
     public func shutdown() async {
         precondition(!isCurrentThreadInPool, "BlockingThreadPool.shutdown() called from one of its own threads")
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            pthread_mutex_lock(mutex)
-            running = false
-            if liveThreads == 0 {
-                pthread_mutex_unlock(mutex)
-                continuation.resume()
-                return
-            }
-            shutdownWaiters.append(continuation)
-            pthread_mutex_unlock(mutex)
-            pthread_cond_broadcast(condition)
-        }
-        // Every thread has left its loop; joining waits only for its last instructions.
         pthread_mutex_lock(mutex)
-        let exited = threads
-        threads = []
+        running = false
         pthread_mutex_unlock(mutex)
-        for thread in exited { pthread_join(thread, nil) }
+        pthread_cond_broadcast(condition)
+        await threads.waitForAll()
     }
 
     /// Whether ``shutdown()`` has been called.
@@ -128,13 +101,6 @@ public final class BlockingThreadPool: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return !running
-    }
-
-    private final class ThreadContext {
-        let pool: BlockingThreadPool
-        init(pool: BlockingThreadPool) {
-            self.pool = pool
-        }
     }
 
     /// Runs `work` on one of the pool's threads and returns its result.
@@ -249,11 +215,7 @@ public final class BlockingThreadPool: @unchecked Sendable {
                 continue  // re-check the queue under the mutex
             }
             if !running {
-                liveThreads -= 1
-                let waiters = liveThreads == 0 ? shutdownWaiters : []
-                if liveThreads == 0 { shutdownWaiters = [] }
                 pthread_mutex_unlock(mutex)
-                for waiter in waiters { waiter.resume() }
                 return
             }
             idleThreads += 1

@@ -47,10 +47,8 @@ final class MemcachedWorkerPool: @unchecked Sendable {
     private var parked = 0
     private var running = true
     private var quitGeneration = 0
-    private var liveWorkers = 0
-    /// The workers' threads, until they are joined (or, if nobody joins them, detached in `deinit`).
-    private var threads: [pthread_t] = []
-    private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
+    /// The workers' threads.
+    private let threads = JoinableThreads(name: "MemcachedWorkerPool")
 
     /// Queued gets plus queued jobs; read without the lock by the spinning worker.
     private let pending = Atomic<Int>(0)
@@ -71,41 +69,18 @@ final class MemcachedWorkerPool: @unchecked Sendable {
         condition = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(condition, nil)
-        liveWorkers = connections.count
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
         for connection in connections {
-            let context = Unmanaged.passRetained(WorkerContext(pool: self, connection: connection)).toOpaque()
-            var thread = pthread_t()
-            let created = pthread_create(
-                &thread, nil,
-                { raw in
-                    let context = Unmanaged<WorkerContext>.fromOpaque(raw!).takeRetainedValue()
-                    context.pool.workLoop(context.connection)
-                    return nil
-                }, context)
-            precondition(created == 0, "MemcachedWorkerPool could not start a thread: error \(created)")
-            threads.append(thread)
+            // Each worker keeps the pool alive until it leaves its loop (after shutdown); its
+            // connection is freed when the worker's closure is released, before it can be joined.
+            threads.start { [self] in workLoop(connection) }
         }
     }
 
     deinit {
-        // Threads nobody joined (the pool was dropped without `shutdownAndWait`) are detached,
-        // so the system reclaims them when they end.
-        for thread in threads { pthread_detach(thread) }
         pthread_cond_destroy(condition)
         pthread_mutex_destroy(mutex)
         condition.deallocate()
         mutex.deallocate()
-    }
-
-    private final class WorkerContext {
-        let pool: MemcachedWorkerPool
-        let connection: MemcachedConnection
-        init(pool: MemcachedWorkerPool, connection: MemcachedConnection) {
-            self.pool = pool
-            self.connection = connection
-        }
     }
 
     // MARK: Submitting
@@ -181,25 +156,8 @@ final class MemcachedWorkerPool: @unchecked Sendable {
     /// closed its connection and been joined. Calls made afterwards fail with
     /// ``CacheError/Code/closed``.
     func shutdownAndWait() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            pthread_mutex_lock(mutex)
-            running = false
-            if liveWorkers == 0 {
-                pthread_mutex_unlock(mutex)
-                continuation.resume()
-                return
-            }
-            shutdownWaiters.append(continuation)
-            pthread_mutex_unlock(mutex)
-            pthread_cond_broadcast(condition)
-        }
-        // Every worker has left its loop and freed its connection; joining waits only for the
-        // thread's last instructions.
-        pthread_mutex_lock(mutex)
-        let exited = threads
-        threads = []
-        pthread_mutex_unlock(mutex)
-        for thread in exited { pthread_join(thread, nil) }
+        shutdown()
+        await threads.waitForAll()
     }
 
     // MARK: Working
@@ -258,14 +216,9 @@ final class MemcachedWorkerPool: @unchecked Sendable {
                     jobHead = 0
                 }
             } else if !running {
-                liveWorkers -= 1
-                let waiters = liveWorkers == 0 ? shutdownWaiters : []
-                if liveWorkers == 0 { shutdownWaiters = [] }
                 pthread_mutex_unlock(mutex)
-                // Close the sockets before anyone waiting hears that the pool is down (the handle is freed
-                // when the thread drops its context, before it can be joined).
+                // Close the sockets before anyone waiting hears that the pool is down.
                 connection.quit()
-                for waiter in waiters { waiter.resume() }
                 return
             }
             let taken = job != nil ? 1 : batch.count

@@ -3,7 +3,7 @@ import CachingTesting
 import Foundation
 import Testing
 
-/// Django's MAX_ENTRIES / CULL_FREQUENCY rule on files (R-CULL-FILE), expired files first,
+/// Django's MAX_ENTRIES / CULL_FREQUENCY rule on files (docs/DJANGO-SEMANTICS.md, culling), expired files first,
 /// then the oldest written; counted without a directory scan per write.
 @Suite("FileCache culling")
 struct FileCacheCullingTests {
