@@ -48,8 +48,7 @@ struct LogoutServerMain {
                 Output.send(1, "LogoutServer listening on http://\(configuration.host):\(port)\n")
             }
             try await app.runService()
-            try await built.caches.closeAll()
-            logger.info("LogoutServer stopped; caches closed")
+            logger.info("LogoutServer stopped; caches shut down")
         } catch {
             Output.send(2, "LogoutServer: \(error)\n")
             exit(1)

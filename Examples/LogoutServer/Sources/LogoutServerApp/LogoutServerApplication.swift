@@ -73,6 +73,9 @@ public enum LogoutServerApplication {
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "LogoutServer"),
+            // The caches run as a service: on graceful shutdown the server stops first, then every
+            // alias is shut down (threads joined, connections and files closed).
+            services: [built.caches],
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
     }
