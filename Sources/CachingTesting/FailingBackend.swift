@@ -24,9 +24,9 @@ public struct FailingBackend: CacheBackend {
         self.error = error
     }
 
-    /// Declares nothing: a remote backend that may lose entries.
+    /// A remote, shared backend that never evicts (it never holds anything), so revocation accepts it.
     public var capabilities: CacheBackendCapabilities {
-        CacheBackendCapabilities(name: "failing", mayEvictLiveEntries: true, sharedAcrossProcesses: true)
+        CacheBackendCapabilities(name: "failing", mayEvictLiveEntries: false, sharedAcrossProcesses: true)
     }
 
     public func entry(forKey key: String) async throws -> CacheEntry? { throw error }
@@ -34,6 +34,9 @@ public struct FailingBackend: CacheBackend {
     public func storeIfAbsent(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws -> Bool {
         throw error
     }
+    public func compareAndStore(
+        _ entry: CacheEntry, forKey key: String, expiry: CacheExpiry, expected: CacheEntry?
+    ) async throws -> Bool { throw error }
     public func removeEntry(forKey key: String) async throws -> Bool { throw error }
     public func updateExpiry(forKey key: String, to expiry: CacheExpiry) async throws -> Bool { throw error }
     public func increment(entryForKey key: String, by delta: Int) async throws -> Int { throw error }

@@ -197,7 +197,7 @@ struct RefusalTests {
 
     @Test("a jti or sub the cache cannot hold is refused as malformed, not as unavailable")
     func unstorableIdentifiers() async throws {
-        let auth = try auth(CacheRevocation(cache: Cache.localMemory(configuration: CacheConfiguration(clock: clock))))
+        let auth = try auth(try CacheRevocation(cache: Cache.localMemory(whenFull: .refuse, configuration: CacheConfiguration(clock: clock))))
         let spaced = try Token.create(sub: "1", jti: "has space", clock: clock)
         #expect(await refusal(auth, try bearer(spaced))?.code == .malformed)
         let longSub = try Token.create(sub: String(repeating: "u", count: 300), clock: clock)
@@ -227,13 +227,13 @@ struct RevocationFlowTests {
     func store(_ kind: String, clock: ManualCacheClock, directories: TemporaryDirectories) throws -> any RevocationStore {
         switch kind {
         case "in-memory": return InMemoryRevocation(clock: clock)
-        case "cache": return CacheRevocation(cache: Cache.localMemory(configuration: CacheConfiguration(clock: clock)))
+        case "cache": return try CacheRevocation(cache: Cache.localMemory(whenFull: .refuse, configuration: CacheConfiguration(clock: clock)))
         default:
             let directory = FileManager.default.temporaryDirectory
                 .appendingPathComponent("token-auth-\(UInt64.random(in: 0...UInt64.max))").path
             directories.add(directory)
-            let store = CacheRevocation(
-                cache: try Cache.file(directory: directory, maxEntries: 10_000, configuration: CacheConfiguration(clock: clock)))
+            let store = try CacheRevocation(
+                cache: try Cache.file(directory: directory, maxEntries: 10_000, whenFull: .refuse, configuration: CacheConfiguration(clock: clock)))
             #expect(store.answersInProcess == false)
             return store
         }
@@ -328,17 +328,17 @@ struct RevocationFlowTests {
     func overrideReachesCheck() async throws {
         let clock = ManualCacheClock()
         let caches = try Caches(
-            ["default": CacheSettings(backend: "locmem", location: "auth-override-\(UInt64.random(in: 0...UInt64.max))")],
+            ["default": CacheSettings(backend: "locmem", location: "auth-override-\(UInt64.random(in: 0...UInt64.max))", options: ["WHEN_FULL": "refuse"])],
             clock: clock)
-        #expect(CacheRevocation(caches: caches).answersInProcess, "local memory cannot hang: no race")
-        #expect(CacheRevocation(cache: Cache.failing()).answersInProcess == false)
+        #expect(try CacheRevocation(caches: caches).answersInProcess, "local memory cannot hang: no race")
+        #expect(try CacheRevocation(cache: Cache.failing()).answersInProcess == false)
         let auth = try JWTAuthentication(
-            secret: secret, revocationStore: RacedStore(base: CacheRevocation(caches: caches)), clock: clock)
+            secret: secret, revocationStore: RacedStore(base: try CacheRevocation(caches: caches)), clock: clock)
         #expect(auth.revocationStore?.answersInProcess == false, "the check runs under the timeout race")
         let token = try Token.create(sub: "1", jti: "in-override", clock: clock)
         let header = "Bearer " + (try token.encode(secret: secret))
-        let replacement = Cache.localMemory(configuration: CacheConfiguration(clock: clock))
-        try await CacheRevocation(cache: replacement).revoke("in-override", ttl: .seconds(60))
+        let replacement = Cache.localMemory(whenFull: .refuse, configuration: CacheConfiguration(clock: clock))
+        try await try CacheRevocation(cache: replacement).revoke("in-override", ttl: .seconds(60))
         _ = try await auth.authenticate(authorization: header)
         let inside = await caches.withOverride("default", replacement) { await refusal(auth, header) }
         #expect(inside?.code == .revoked)
@@ -357,7 +357,7 @@ struct FailClosedTests {
         #expect(error?.httpStatus == 503)
         #expect(error?.underlying is ThrowingStore.Down)
         let cacheDown = try JWTAuthentication(
-            secret: secret, revocationStore: CacheRevocation(cache: Cache.failing()), clock: clock)
+            secret: secret, revocationStore: try CacheRevocation(cache: Cache.failing()), clock: clock)
         #expect(await refusal(cacheDown, header)?.code == .revocationUnavailable)
         let handlerDown = try JWTAuthentication(
             secret: secret, revokedTokenHandler: { _ in throw ThrowingStore.Down() }, clock: clock)
@@ -418,7 +418,7 @@ struct FailClosedTests {
     func logoutFails() async throws {
         let clock = ManualCacheClock()
         let auth = try JWTAuthentication(
-            secret: secret, revocationStore: CacheRevocation(cache: Cache.failing(configuration: CacheConfiguration(clock: clock))),
+            secret: secret, revocationStore: try CacheRevocation(cache: Cache.failing(configuration: CacheConfiguration(clock: clock))),
             failOpen: true, clock: clock)
         let user = AuthenticatedUser(token: try Token.create(sub: "1", clock: clock))
         await #expect(throws: RevocationError.self) { try await auth.logout(user) }

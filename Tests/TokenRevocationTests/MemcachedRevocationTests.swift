@@ -12,17 +12,22 @@ struct MemcachedRevocationTests {
     /// A cache over the server with the default key settings, and one that reads made keys as is.
     func caches(_ server: MemcachedServer, prefix: String = "") throws -> (cache: Cache, raw: Cache) {
         let address = try #require(MemcachedServerAddress(parsing: server.address))
-        let cache = Cache(try MemcachedBackend(servers: [address]), configuration: CacheConfiguration(keyPrefix: prefix))
+        // The servers run with -M (see `server()`), and the options say so.
+        var options = MemcachedOptions()
+        options.serversNeverEvict = true
+        let cache = Cache(
+            try MemcachedBackend(servers: [address], options: options), configuration: CacheConfiguration(keyPrefix: prefix))
         let raw = Cache(
-            try MemcachedBackend(servers: [address]), configuration: CacheConfiguration(keyFunction: { key, _, _ in key }))
+            try MemcachedBackend(servers: [address], options: options),
+            configuration: CacheConfiguration(keyFunction: { key, _, _ in key }))
         return (cache, raw)
     }
 
     @Test("revoke stores `revoked:{jti}` under the alias's made key, byte for byte, as Django-Bolt does")
     func storedKey() async throws {
-        let server = try await MemcachedServer.start()
+        let server = try await MemcachedServer.start(arguments: ["-M"])
         let (cache, raw) = try caches(server)
-        let store = CacheRevocation(cache: cache)
+        let store = try CacheRevocation(cache: cache)
         try await store.revoke("abc-123", ttl: .seconds(600))
         #expect(try await store.isRevoked("abc-123"))
         #expect(try await store.isRevoked("abc-124") == false)
@@ -30,7 +35,7 @@ struct MemcachedRevocationTests {
         #expect(entry.flags == CacheItemFlags.integer)
         let end = try #require(entry.integerValue)
         #expect(Double(end) > SystemCacheClock().now() + 590)
-        let prefixed = CacheRevocation(cache: try caches(server, prefix: "app").cache)
+        let prefixed = try CacheRevocation(cache: try caches(server, prefix: "app").cache)
         try await prefixed.revoke("xyz", ttl: .seconds(600))
         #expect(try await raw.backend.entry(forKey: "app:1:revoked:xyz") != nil)
         #expect(try await store.isRevoked("xyz") == false)
@@ -39,8 +44,8 @@ struct MemcachedRevocationTests {
 
     @Test("a revocation expires with its ttl on the server")
     func expiry() async throws {
-        let server = try await MemcachedServer.start()
-        let store = CacheRevocation(cache: try caches(server).cache)
+        let server = try await MemcachedServer.start(arguments: ["-M"])
+        let store = try CacheRevocation(cache: try caches(server).cache)
         try await store.revoke("short", ttl: .seconds(1))
         try await store.revoke("long", ttl: .seconds(600))
         #expect(try await store.isRevoked("short"))
@@ -52,9 +57,9 @@ struct MemcachedRevocationTests {
 
     @Test("consume is atomic across clients: exactly one of 100 concurrent callers wins")
     func consumeAcrossClients() async throws {
-        let server = try await MemcachedServer.start()
-        let first = CacheRevocation(cache: try caches(server).cache)
-        let second = CacheRevocation(cache: try caches(server).cache)
+        let server = try await MemcachedServer.start(arguments: ["-M"])
+        let first = try CacheRevocation(cache: try caches(server).cache)
+        let second = try CacheRevocation(cache: try caches(server).cache)
         let winners = try await withThrowingTaskGroup(of: Bool.self) { group in
             for index in 0..<100 {
                 let store = index.isMultiple(of: 2) ? first : second
@@ -69,9 +74,9 @@ struct MemcachedRevocationTests {
 
     @Test("logout everywhere and family revocation are seen by another client at once")
     func subjectAndFamily() async throws {
-        let server = try await MemcachedServer.start()
-        let writer = CacheRevocation(cache: try caches(server).cache)
-        let reader = CacheRevocation(cache: try caches(server).cache)
+        let server = try await MemcachedServer.start(arguments: ["-M"])
+        let writer = try CacheRevocation(cache: try caches(server).cache)
+        let reader = try CacheRevocation(cache: try caches(server).cache)
         let now = SystemCacheClock().now()
         try await writer.revokeAll(subject: "42", issuedBefore: now, ttl: .seconds(600))
         try await writer.revokeFamily("fam-1", ttl: .seconds(600))
@@ -87,8 +92,8 @@ struct MemcachedRevocationTests {
 
     @Test("with the server down, revoke and isRevoked throw: never a silent 'not revoked'")
     func serverDown() async throws {
-        let server = try await MemcachedServer.start()
-        let store = CacheRevocation(cache: try caches(server).cache)
+        let server = try await MemcachedServer.start(arguments: ["-M"])
+        let store = try CacheRevocation(cache: try caches(server).cache)
         try await store.revoke("before", ttl: .seconds(600))
         await server.kill()
         await #expect(throws: RevocationError.self) { try await store.isRevoked("before") }

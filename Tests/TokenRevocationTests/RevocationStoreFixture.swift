@@ -22,13 +22,13 @@ struct StoreCase: Sendable, CustomTestStringConvertible {
     static let all: [StoreCase] = [
         .init("InMemoryRevocation") { clock in InMemoryRevocation(clock: clock) },
         .init("CacheRevocation over LocalMemoryCache") { clock in
-            CacheRevocation(cache: Cache.localMemory(maxEntries: 10_000, configuration: CacheConfiguration(clock: clock)))
+            try CacheRevocation(cache: Cache.localMemory(maxEntries: 10_000, whenFull: .refuse, configuration: CacheConfiguration(clock: clock)))
         },
         .init("CacheRevocation over a Caches alias (locmem)") { clock in
             let caches = try Caches(
-                ["default": CacheSettings(backend: "locmem", location: "revocation-alias-\(UniqueID.make())")],
+                ["default": CacheSettings(backend: "locmem", location: "revocation-alias-\(UniqueID.make())", options: ["WHEN_FULL": "refuse"])],
                 clock: clock)
-            return CacheRevocation(caches: caches)
+            return try CacheRevocation(caches: caches)
         },
     ]
 }

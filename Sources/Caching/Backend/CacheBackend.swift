@@ -9,8 +9,9 @@
 /// Rules every backend follows (the conformance suite in `CachingTesting` checks them):
 /// - An expired entry is never returned, counted as present, touched, or reported as
 ///   deleted.
-/// - ``storeIfAbsent(_:forKey:expiry:)`` and ``increment(entryForKey:by:)`` are atomic with
-///   respect to every other caller of the same storage.
+/// - ``storeIfAbsent(_:forKey:expiry:)``, ``compareAndStore(_:forKey:expiry:expected:)`` and
+///   ``increment(entryForKey:by:)`` are atomic with respect to every other caller of the same
+///   storage.
 /// - Blocking work (C calls, file I/O) runs off Swift concurrency's cooperative threads.
 /// - A backend that speaks a wire protocol checks each key again at its own boundary
 ///   (``CacheKeyRules/isValid(_:)``), whoever calls it.
@@ -41,6 +42,17 @@ public protocol CacheBackend: Sendable {
     /// - Returns: Whether the entry was stored. A failed call leaves the existing entry
     ///   and its expiry unchanged.
     func storeIfAbsent(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws -> Bool
+
+    /// Stores an entry only if the live entry under the key is `expected` (the same flags and
+    /// bytes) or, when `expected` is `nil`, only if there is no live entry: a compare-and-set,
+    /// atomic with respect to every other caller of the same storage.
+    ///
+    /// Code above the cache API uses it for read-modify-write updates that must not lose a
+    /// concurrent one (token revocation keeps the later cut-off and the longer lifetime).
+    /// There is no default implementation: a non-atomic one would be wrong.
+    ///
+    /// - Returns: Whether the entry was stored; `false` leaves the storage unchanged.
+    func compareAndStore(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry, expected: CacheEntry?) async throws -> Bool
 
     /// Stores several entries with one expiry.
     ///

@@ -17,6 +17,9 @@ public struct DummyBackend: CacheBackend {
     public func entries(forKeys keys: [String]) async throws -> [CacheEntry?] { Array(repeating: nil, count: keys.count) }
     public func store(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws {}
     public func storeIfAbsent(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws -> Bool { true }
+    public func compareAndStore(
+        _ entry: CacheEntry, forKey key: String, expiry: CacheExpiry, expected: CacheEntry?
+    ) async throws -> Bool { expected == nil }
     public func store(_ entries: [(key: String, entry: CacheEntry)], expiry: CacheExpiry) async throws -> [String] { [] }
     public func removeEntry(forKey key: String) async throws -> Bool { false }
     public func removeEntries(forKeys keys: [String]) async throws {}

@@ -35,7 +35,9 @@
 ///   touched or reported as deleted, and is removed when noticed.
 /// - Culling follows Django's rule (before writing a new key into a directory of `MAX_ENTRIES`
 ///   files or more, remove `count / CULL_FREQUENCY` files; 0 removes all) without listing the
-///   directory on every write, preferring expired files, then the oldest written.
+///   directory on every write, preferring expired files, then the oldest written. With
+///   ``CacheFullPolicy/refuse`` only expired and corrupt files are removed, and a new key that
+///   still does not fit is refused with ``CacheError/Code/full``.
 /// - `clear()` removes only cache and temporary files: other files and the directory stay.
 ///
 /// All file I/O runs on a ``BlockingThreadPool`` (``BlockingThreadPool/shared`` unless one is
@@ -66,6 +68,7 @@ public struct FileBackend: CacheBackend {
     ///     current directory.
     ///   - maxEntries: Django's `MAX_ENTRIES`.
     ///   - cullFrequency: Django's `CULL_FREQUENCY` (0 empties the directory when full).
+    ///   - whenFull: Cull (Django) or refuse new keys when full of live entries.
     ///   - clock: The clock expiry is measured by; give the ``Cache`` over it the same one.
     ///   - threadPool: The threads the file I/O runs on.
     /// - Throws: ``CacheError/Code/invalidSettings`` for an empty directory path;
@@ -73,7 +76,7 @@ public struct FileBackend: CacheBackend {
     ///   directory cannot be created (a parent is a file, no permission, a read-only file system).
     public init(
         directory: String, maxEntries: Int = DjangoDefaults.maxEntries, cullFrequency: Int = DjangoDefaults.cullFrequency,
-        clock: any CacheClock = SystemCacheClock(), threadPool: BlockingThreadPool = .shared
+        whenFull: CacheFullPolicy = .cull, clock: any CacheClock = SystemCacheClock(), threadPool: BlockingThreadPool = .shared
     ) throws {
         guard !directory.isEmpty else {
             throw CacheError(.invalidSettings, "FileBackend needs a directory (LOCATION); the path given is empty")
@@ -91,14 +94,18 @@ public struct FileBackend: CacheBackend {
         self.directory = absolute
         self.maxEntries = maxEntries
         self.cullFrequency = max(0, cullFrequency)
-        self.limits = CullLimits(maxEntries: maxEntries, cullFrequency: max(0, cullFrequency))
+        self.limits = CullLimits(maxEntries: maxEntries, cullFrequency: max(0, cullFrequency), whenFull: whenFull)
         self.fileStore = FileCacheStore.shared(directory: absolute)
         self.clock = clock
         self.threadPool = threadPool
     }
 
+    /// What happens when a new key arrives at a directory full of live entries.
+    public var whenFull: CacheFullPolicy { limits.whenFull }
+
     public var capabilities: CacheBackendCapabilities {
-        CacheBackendCapabilities(name: "file", mayEvictLiveEntries: true, survivesRestart: true, sharedAcrossProcesses: true)
+        CacheBackendCapabilities(
+            name: "file", mayEvictLiveEntries: limits.whenFull == .cull, survivesRestart: true, sharedAcrossProcesses: true)
     }
 
     /// The path of the file that holds a made key (whether or not it exists).
@@ -157,6 +164,15 @@ public struct FileBackend: CacheBackend {
         let (store, now, limits) = (fileStore, now, limits)
         return try await threadPool.run { () throws(CacheError) -> Bool in
             try store.storeIfAbsent(entry, forKey: key, expiry: expiry, limits: limits, now: now)
+        }
+    }
+
+    public func compareAndStore(
+        _ entry: CacheEntry, forKey key: String, expiry: CacheExpiry, expected: CacheEntry?
+    ) async throws -> Bool {
+        let (store, now, limits) = (fileStore, now, limits)
+        return try await threadPool.run { () throws(CacheError) -> Bool in
+            try store.compareAndStore(entry, forKey: key, expiry: expiry, expected: expected, limits: limits, now: now)
         }
     }
 

@@ -44,6 +44,9 @@ final class FileCacheStore: Sendable {
     private struct Census {
         var count: Int?
         var createsSinceScan = 0
+        /// With ``CacheFullPolicy/refuse``: when the directory was last found full of live files,
+        /// none of them expires before this time.
+        var noExpiryBefore = -Double.infinity
     }
 
     /// A registry entry: the store while some backend holds it, so the registry never keeps
@@ -385,7 +388,7 @@ final class FileCacheStore: Sendable {
 
     func store(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry, limits: CullLimits, now: Double) throws(CacheError) {
         let file = file(forKey: key)
-        try cullIfDue(beforeWriting: file, limits: limits, now: now)
+        try cullIfDue(beforeWriting: file, key: key, limits: limits, now: now)
         let temporary = try writeTemporaryFile(FileCacheFormat.encode(key: key, entry: entry, expiry: expiry), key: key)
         finish(try locked(file) { () throws(CacheError) -> Installed in try install(temporary, as: file, key: key) })
     }
@@ -396,7 +399,7 @@ final class FileCacheStore: Sendable {
         let file = file(forKey: key)
         // A live entry seen without the lock is a linearizable "no": skip writing a file.
         if case .live = try lookup(key, file: file, now: now) { return false }
-        try cullIfDue(beforeWriting: file, limits: limits, now: now)
+        try cullIfDue(beforeWriting: file, key: key, limits: limits, now: now)
         let temporary = try writeTemporaryFile(FileCacheFormat.encode(key: key, entry: entry, expiry: expiry), key: key)
         let outcome: Installed?
         do {
@@ -408,6 +411,41 @@ final class FileCacheStore: Sendable {
             unlink(temporary)
             throw error
         }
+        guard let outcome else {
+            unlink(temporary)
+            return false
+        }
+        finish(outcome)
+        return true
+    }
+
+    func compareAndStore(
+        _ entry: CacheEntry, forKey key: String, expiry: CacheExpiry, expected: CacheEntry?, limits: CullLimits, now: Double
+    ) throws(CacheError) -> Bool {
+        let file = file(forKey: key)
+        if expected == nil { try cullIfDue(beforeWriting: file, key: key, limits: limits, now: now) }
+        let temporary = try writeTemporaryFile(FileCacheFormat.encode(key: key, entry: entry, expiry: expiry), key: key)
+        var removed = false
+        let outcome: Installed?
+        do {
+            outcome = try locked(file) { () throws(CacheError) -> Installed? in
+                let current: CacheEntry?
+                switch try lookup(key, file: file, now: now) {
+                case .live(let entry, _): current = entry
+                case .missing, .otherKey: current = nil
+                case .expired, .corrupt:
+                    removed = unlinkFile(file)
+                    current = nil
+                }
+                guard current == expected else { return nil }
+                return try install(temporary, as: file, key: key)
+            }
+        } catch {
+            unlink(temporary)
+            if removed { adjustCount(by: -1) }
+            throw error
+        }
+        if removed { adjustCount(by: -1) }
         guard let outcome else {
             unlink(temporary)
             return false
@@ -541,7 +579,7 @@ final class FileCacheStore: Sendable {
 
     /// Django's cull, run before a write: when the directory holds `MAX_ENTRIES` files or more
     /// and `name` is a new key, removes files (see the type's discussion).
-    private func cullIfDue(beforeWriting file: CacheFile, limits: CullLimits, now: Double) throws(CacheError) {
+    private func cullIfDue(beforeWriting file: CacheFile, key: String, limits: CullLimits, now: Double) throws(CacheError) {
         try census.withLock { (census: inout Census) throws(CacheError) in
             let resyncDue = census.createsSinceScan >= max(1, limits.maxEntries / 2)
             if let count = census.count, !resyncDue {
@@ -549,14 +587,47 @@ final class FileCacheStore: Sendable {
                 // At capacity: an existing key never culls, and costs one stat to tell.
                 if exists(file) { return }
             }
+            if limits.whenFull == .refuse, let count = census.count, count >= limits.maxEntries, now < census.noExpiryBefore {
+                // Full of live files a moment ago, none of which can have expired since.
+                throw limits.fullError(key, store: "file cache '\(directory)'")
+            }
             let files = try listDirectory().filter(FileCacheFormat.isCacheFileName)
             census.createsSinceScan = 0
             guard files.count >= limits.maxEntries, !files.contains(file.name) else {
                 census.count = files.count
                 return
             }
-            census.count = try cull(files, limits: limits, now: now)
+            switch limits.whenFull {
+            case .cull:
+                census.count = try cull(files, limits: limits, now: now)
+            case .refuse:
+                let (left, earliest) = try reclaim(files, now: now)
+                census.count = left
+                guard left >= limits.maxEntries else { return }
+                // Another process may remove files at any time: look again within a second.
+                census.noExpiryBefore = min(earliest, now + 1)
+                throw limits.fullError(key, store: "file cache '\(directory)'")
+            }
         }
+    }
+
+    /// Removes expired and corrupt files, and nothing else.
+    ///
+    /// - Returns: The number of cache files left and the earliest expiry among them.
+    private func reclaim(_ files: [String], now: Double) throws(CacheError) -> (left: Int, earliestExpiry: Double) {
+        var left = files.count
+        var earliest = Double.infinity
+        for name in files {
+            switch inspect(name, now: now) {
+            case .gone:
+                left -= 1
+            case .live(_, let expiry):
+                if let expiry, expiry < earliest { earliest = expiry }
+            case .removable:
+                if try reapIfStillRemovable(name, now: now) { left -= 1 }
+            }
+        }
+        return (left, earliest)
     }
 
     /// Removes expired and corrupt files, then, if still full, `count / cullFrequency` files
@@ -576,7 +647,7 @@ final class FileCacheStore: Sendable {
             switch inspect(name, now: now) {
             case .gone:
                 left -= 1
-            case .live(let modified):
+            case .live(let modified, _):
                 live.append((name, modified))
             case .removable:
                 if try reapIfStillRemovable(name, now: now) { left -= 1 } else { live.append((name, 0)) }
@@ -592,7 +663,8 @@ final class FileCacheStore: Sendable {
 
     private enum Inspection {
         case gone
-        case live(modified: Double)
+        /// Live, with its modification time and its deadline (`nil`: never expires, or unknown).
+        case live(modified: Double, expiry: Double?)
         case removable
     }
 
@@ -600,10 +672,10 @@ final class FileCacheStore: Sendable {
     private func inspect(_ name: String, now: Double) -> Inspection {
         let path = path(ofFile: name)
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return errno == ENOENT ? .gone : .live(modified: 0) }
+        guard descriptor >= 0 else { return errno == ENOENT ? .gone : .live(modified: 0, expiry: nil) }
         defer { close(descriptor) }
         var info = stat()
-        guard fstat(descriptor, &info) == 0 else { return .live(modified: 0) }
+        guard fstat(descriptor, &info) == 0 else { return .live(modified: 0, expiry: nil) }
         var header = [UInt8](repeating: 0, count: FileCacheFormat.headerSize)
         let count = header.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress!, $0.count, 0) }
         guard count == FileCacheFormat.headerSize,
@@ -616,7 +688,9 @@ final class FileCacheStore: Sendable {
         #else
             let modified = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
         #endif
-        return .live(modified: modified)
+        var deadline: Double?
+        if case .at(let at)? = parsed.expiry { deadline = at }
+        return .live(modified: modified, expiry: deadline)
     }
 
     private func reapIfStillRemovable(_ name: String, now: Double) throws(CacheError) -> Bool {

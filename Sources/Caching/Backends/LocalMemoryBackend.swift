@@ -7,6 +7,10 @@
 /// first reclaims expired entries and, if that is not enough, evicts `count / cullFrequency`
 /// of the least recently used (`cullFrequency` 0 empties the store), as Django's culling does.
 ///
+/// With ``CacheFullPolicy/refuse`` (`OPTIONS["WHEN_FULL"]`) a live entry is never evicted: a new
+/// key that does not fit is refused with ``CacheError/Code/full`` (after expired entries are
+/// reclaimed), which is what token revocation needs.
+///
 /// Every operation takes one short lock and does no I/O, so it runs directly on the
 /// calling task. Use it through a ``Cache``: `Cache.localMemory(...)`.
 public struct LocalMemoryBackend: CacheBackend {
@@ -23,19 +27,24 @@ public struct LocalMemoryBackend: CacheBackend {
     ///   - location: Backends with the same location share storage; `nil` gives this one its own.
     ///   - maxEntries: Django's `MAX_ENTRIES`.
     ///   - cullFrequency: Django's `CULL_FREQUENCY` (0 empties the store when full).
+    ///   - whenFull: Cull (Django) or refuse new keys when full of live entries.
     ///   - clock: The clock expiry is measured by; give the ``Cache`` over it the same one.
     public init(
         location: String? = nil, maxEntries: Int = DjangoDefaults.maxEntries,
-        cullFrequency: Int = DjangoDefaults.cullFrequency, clock: any CacheClock = SystemCacheClock()
+        cullFrequency: Int = DjangoDefaults.cullFrequency, whenFull: CacheFullPolicy = .cull,
+        clock: any CacheClock = SystemCacheClock()
     ) {
         self.location = location
         self.store = location.map(LocalMemoryStore.named) ?? LocalMemoryStore()
-        self.limits = CullLimits(maxEntries: maxEntries, cullFrequency: max(0, cullFrequency))
+        self.limits = CullLimits(maxEntries: maxEntries, cullFrequency: max(0, cullFrequency), whenFull: whenFull)
         self.clock = clock
     }
 
+    /// What happens when a new key arrives at a store full of live entries.
+    public var whenFull: CacheFullPolicy { limits.whenFull }
+
     public var capabilities: CacheBackendCapabilities {
-        CacheBackendCapabilities(name: "locmem", mayEvictLiveEntries: true, answersInProcess: true)
+        CacheBackendCapabilities(name: "locmem", mayEvictLiveEntries: limits.whenFull == .cull, answersInProcess: true)
     }
 
     /// The number of entries held, expired ones not yet reclaimed included.
@@ -52,16 +61,21 @@ public struct LocalMemoryBackend: CacheBackend {
     }
 
     public func store(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws {
-        store.set(key, entry, expiry: expiry, limits: limits, now: now)
+        try store.set(key, entry, expiry: expiry, limits: limits, now: now)
     }
 
     public func storeIfAbsent(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws -> Bool {
-        store.add(key, entry, expiry: expiry, limits: limits, now: now)
+        try store.add(key, entry, expiry: expiry, limits: limits, now: now)
+    }
+
+    public func compareAndStore(
+        _ entry: CacheEntry, forKey key: String, expiry: CacheExpiry, expected: CacheEntry?
+    ) async throws -> Bool {
+        try store.compareAndSet(key, entry, expiry: expiry, expected: expected, limits: limits, now: now)
     }
 
     public func store(_ entries: [(key: String, entry: CacheEntry)], expiry: CacheExpiry) async throws -> [String] {
         store.setMany(entries, expiry: expiry, limits: limits, now: now)
-        return []
     }
 
     public func removeEntry(forKey key: String) async throws -> Bool {

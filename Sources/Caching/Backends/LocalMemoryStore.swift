@@ -24,36 +24,44 @@ final class LocalMemoryStore: Sendable {
         state.withLock { $0.get(key, now: now) }
     }
 
-    func getMany(_ keys: [String], now: Double) -> [String: CacheEntry] {
-        state.withLock { table in
-            var found: [String: CacheEntry] = [:]
-            found.reserveCapacity(keys.count)
-            for key in keys {
-                if let entry = table.get(key, now: now) { found[key] = entry }
-            }
-            return found
-        }
-    }
-
     /// The entries under keys, by position (`nil` for a missing or expired key), under one lock.
     func getList(_ keys: [String], now: Double) -> [CacheEntry?] {
         state.withLock { table in keys.map { table.get($0, now: now) } }
     }
 
-    func set(_ key: String, _ entry: CacheEntry, expiry: CacheExpiry, limits: CullLimits, now: Double) {
-        state.withLock { $0.set(key, entry, expiry: expiry, limits: limits, now: now) }
+    func set(_ key: String, _ entry: CacheEntry, expiry: CacheExpiry, limits: CullLimits, now: Double) throws(CacheError) {
+        try state.withLock { table throws(CacheError) in try table.set(key, entry, expiry: expiry, limits: limits, now: now) }
     }
 
-    func setMany(_ entries: [(key: String, entry: CacheEntry)], expiry: CacheExpiry, limits: CullLimits, now: Double) {
+    /// Stores every entry that fits; returns the keys refused because the store is full.
+    func setMany(_ entries: [(key: String, entry: CacheEntry)], expiry: CacheExpiry, limits: CullLimits, now: Double) -> [String] {
         state.withLock { table in
-            for (key, entry) in entries { table.set(key, entry, expiry: expiry, limits: limits, now: now) }
+            var refused: [String] = []
+            for (key, entry) in entries {
+                do throws(CacheError) {
+                    try table.set(key, entry, expiry: expiry, limits: limits, now: now)
+                } catch {
+                    refused.append(key)
+                }
+            }
+            return refused
         }
     }
 
-    func add(_ key: String, _ entry: CacheEntry, expiry: CacheExpiry, limits: CullLimits, now: Double) -> Bool {
-        state.withLock { table in
+    func add(_ key: String, _ entry: CacheEntry, expiry: CacheExpiry, limits: CullLimits, now: Double) throws(CacheError) -> Bool {
+        try state.withLock { table throws(CacheError) in
             if table.contains(key, now: now) { return false }
-            table.set(key, entry, expiry: expiry, limits: limits, now: now)
+            try table.set(key, entry, expiry: expiry, limits: limits, now: now)
+            return true
+        }
+    }
+
+    func compareAndSet(
+        _ key: String, _ entry: CacheEntry, expiry: CacheExpiry, expected: CacheEntry?, limits: CullLimits, now: Double
+    ) throws(CacheError) -> Bool {
+        try state.withLock { table throws(CacheError) in
+            guard table.get(key, now: now) == expected else { return false }
+            try table.set(key, entry, expiry: expiry, limits: limits, now: now)
             return true
         }
     }
@@ -87,10 +95,19 @@ final class LocalMemoryStore: Sendable {
     var count: Int { state.withLock { $0.count } }
 }
 
-/// Django's `MAX_ENTRIES` and `CULL_FREQUENCY`.
+/// Django's `MAX_ENTRIES` and `CULL_FREQUENCY`, and what to do when full of live entries.
 struct CullLimits: Sendable, Hashable {
     var maxEntries: Int
     var cullFrequency: Int
+    var whenFull: CacheFullPolicy = .cull
+
+    /// The error a ``CacheFullPolicy/refuse`` store throws for a new key.
+    func fullError(_ key: String, store: String) -> CacheError {
+        CacheError(
+            .full,
+            "The \(store) holds MAX_ENTRIES (\(maxEntries)) entries that have not expired and is set never to evict one (WHEN_FULL \"refuse\"); key '\(key)' was not stored and nothing was removed. Raise MAX_ENTRIES, or shorten the timeouts of what it holds",
+            key: key)
+    }
 }
 
 /// A hash table whose slots form a doubly linked list from most to least recently used.
@@ -110,6 +127,9 @@ struct LRUTable: ~Copyable {
     private var head = -1
     /// Least recently used.
     private var tail = -1
+    /// No entry expires before this time (a lower bound, kept on every write): a store full of
+    /// live entries refuses new keys without scanning until then.
+    private var noExpiryBefore = -Double.infinity
 
     var count: Int { index.count }
 
@@ -134,7 +154,10 @@ struct LRUTable: ~Copyable {
         return true
     }
 
-    mutating func set(_ key: String, _ entry: CacheEntry, expiry: CacheExpiry, limits: CullLimits, now: Double) {
+    mutating func set(
+        _ key: String, _ entry: CacheEntry, expiry: CacheExpiry, limits: CullLimits, now: Double
+    ) throws(CacheError) {
+        if case .at(let deadline) = expiry, deadline < noExpiryBefore { noExpiryBefore = deadline }
         if let slot = index[key] {
             slots[slot].entry = entry
             slots[slot].expiry = expiry
@@ -142,7 +165,14 @@ struct LRUTable: ~Copyable {
             return
         }
         reclaimExpiredTail(now: now)
-        if count >= limits.maxEntries { cull(limits, now: now) }
+        if count >= limits.maxEntries {
+            switch limits.whenFull {
+            case .cull: cull(limits, now: now)
+            case .refuse:
+                reclaimExpired(now: now)
+                if count >= limits.maxEntries { throw limits.fullError(key, store: "local-memory cache") }
+            }
+        }
         let slot: Int
         let fresh = Slot(key: key, entry: entry, expiry: expiry, newer: -1, older: -1)
         if let reused = freeSlots.popLast() {
@@ -166,6 +196,7 @@ struct LRUTable: ~Copyable {
     mutating func touch(_ key: String, expiry: CacheExpiry, now: Double) -> Bool {
         guard contains(key, now: now), let slot = index[key] else { return false }
         slots[slot].expiry = expiry
+        if case .at(let deadline) = expiry, deadline < noExpiryBefore { noExpiryBefore = deadline }
         return true
     }
 
@@ -180,6 +211,7 @@ struct LRUTable: ~Copyable {
     }
 
     mutating func removeAll() {
+        noExpiryBefore = -Double.infinity
         slots.removeAll()
         index.removeAll()
         freeSlots.removeAll()
@@ -207,6 +239,24 @@ struct LRUTable: ~Copyable {
             remove(slot: tail)
             victims -= 1
         }
+    }
+
+    /// Removes every expired entry, unless none can have expired yet (``noExpiryBefore``), and
+    /// records the earliest expiry left, so a full store does not scan on every refused write.
+    private mutating func reclaimExpired(now: Double) {
+        guard now >= noExpiryBefore else { return }
+        var earliest = Double.infinity
+        var slot = tail
+        while slot >= 0 {
+            let next = slots[slot].newer
+            if slots[slot].expiry.isExpired(at: now) {
+                remove(slot: slot)
+            } else if case .at(let deadline) = slots[slot].expiry, deadline < earliest {
+                earliest = deadline
+            }
+            slot = next
+        }
+        noExpiryBefore = earliest
     }
 
     /// Reclaims up to two expired entries at the cold end, so expired data does not wait

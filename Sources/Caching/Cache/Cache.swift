@@ -72,15 +72,18 @@ extension Cache {
     ///   - location: Caches with the same location share storage; `nil` gives this cache its own.
     ///   - maxEntries: Django's `MAX_ENTRIES`.
     ///   - cullFrequency: Django's `CULL_FREQUENCY` (0 empties the store when full).
+    ///   - whenFull: Cull (Django) or refuse new keys when full of live entries.
     ///   - configuration: Key settings, clock and logger.
     /// - Returns: The cache.
     public static func localMemory(
         location: String? = nil, maxEntries: Int = DjangoDefaults.maxEntries,
-        cullFrequency: Int = DjangoDefaults.cullFrequency, configuration: CacheConfiguration = CacheConfiguration()
+        cullFrequency: Int = DjangoDefaults.cullFrequency, whenFull: CacheFullPolicy = .cull,
+        configuration: CacheConfiguration = CacheConfiguration()
     ) -> Cache {
         Cache(
             LocalMemoryBackend(
-                location: location, maxEntries: maxEntries, cullFrequency: cullFrequency, clock: configuration.clock),
+                location: location, maxEntries: maxEntries, cullFrequency: cullFrequency, whenFull: whenFull,
+                clock: configuration.clock),
             configuration: configuration)
     }
 
@@ -90,15 +93,18 @@ extension Cache {
     ///   - directory: The directory (Django's `LOCATION`).
     ///   - maxEntries: Django's `MAX_ENTRIES`.
     ///   - cullFrequency: Django's `CULL_FREQUENCY`.
+    ///   - whenFull: Cull (Django) or refuse new keys when full of live entries.
     ///   - configuration: Key settings, clock and logger.
     /// - Returns: The cache.
     /// - Throws: ``CacheError`` when the directory cannot be created.
     public static func file(
         directory: String, maxEntries: Int = DjangoDefaults.maxEntries, cullFrequency: Int = DjangoDefaults.cullFrequency,
-        configuration: CacheConfiguration = CacheConfiguration()
+        whenFull: CacheFullPolicy = .cull, configuration: CacheConfiguration = CacheConfiguration()
     ) throws -> Cache {
         Cache(
-            try FileBackend(directory: directory, maxEntries: maxEntries, cullFrequency: cullFrequency, clock: configuration.clock),
+            try FileBackend(
+                directory: directory, maxEntries: maxEntries, cullFrequency: cullFrequency, whenFull: whenFull,
+                clock: configuration.clock),
             configuration: configuration)
     }
 

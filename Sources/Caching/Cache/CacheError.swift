@@ -31,6 +31,7 @@ public struct CacheError: Error, Sendable, CustomStringConvertible {
             case timeout
             case protocolError
             case closed
+            case full
         }
 
         private let base: Base
@@ -69,6 +70,9 @@ public struct CacheError: Error, Sendable, CustomStringConvertible {
         public static let protocolError = Code(.protocolError)
         /// The cache was closed and cannot be used any more.
         public static let closed = Code(.closed)
+        /// The store holds `MAX_ENTRIES` live entries and is set never to evict one
+        /// (``CacheFullPolicy/refuse``): a new key was not stored, and nothing was lost.
+        public static let full = Code(.full)
 
         public var description: String { base.rawValue }
     }

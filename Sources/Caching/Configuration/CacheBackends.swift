@@ -51,16 +51,17 @@ public struct CacheBackends: Sendable {
         var backends = CacheBackends()
         backends.register("locmem", "django.core.cache.backends.locmem.LocMemCache") { context in
             let settings = context.settings
-            try settings.rejectUnknownOptions(allowed: ["MAX_ENTRIES", "CULL_FREQUENCY"], alias: context.alias, backend: "locmem")
+            try settings.rejectUnknownOptions(allowed: boundedStoreOptions, alias: context.alias, backend: "locmem")
             return LocalMemoryBackend(
                 location: settings.primaryLocation,
-                maxEntries: try settings.integerOption("MAX_ENTRIES", default: DjangoDefaults.maxEntries, alias: context.alias),
+                maxEntries: try maxEntries(settings, alias: context.alias),
                 cullFrequency: try cullFrequency(settings, alias: context.alias),
+                whenFull: try whenFull(settings, alias: context.alias),
                 clock: context.configuration.clock)
         }
         backends.register("file", "filebased", "django.core.cache.backends.filebased.FileBasedCache") { context in
             let settings = context.settings
-            try settings.rejectUnknownOptions(allowed: ["MAX_ENTRIES", "CULL_FREQUENCY"], alias: context.alias, backend: "file")
+            try settings.rejectUnknownOptions(allowed: boundedStoreOptions, alias: context.alias, backend: "file")
             guard settings.location.count <= 1, !settings.primaryLocation.isEmpty else {
                 throw CacheSettings.invalid(
                     context.alias, "LOCATION",
@@ -70,14 +71,36 @@ public struct CacheBackends: Sendable {
             }
             return try FileBackend(
                 directory: settings.primaryLocation,
-                maxEntries: try settings.integerOption("MAX_ENTRIES", default: DjangoDefaults.maxEntries, alias: context.alias),
+                maxEntries: try maxEntries(settings, alias: context.alias),
                 cullFrequency: try cullFrequency(settings, alias: context.alias),
+                whenFull: try whenFull(settings, alias: context.alias),
                 clock: context.configuration.clock)
         }
         backends.register("dummy", "django.core.cache.backends.dummy.DummyCache") { _ in
             DummyBackend()
         }
         return backends
+    }
+
+    /// The options of the bounded stores (local memory, files).
+    static let boundedStoreOptions: Set<String> = ["MAX_ENTRIES", "CULL_FREQUENCY", "WHEN_FULL"]
+
+    static func maxEntries(_ settings: CacheSettings, alias: String) throws(CacheError) -> Int {
+        let value = try settings.integerOption("MAX_ENTRIES", default: DjangoDefaults.maxEntries, alias: alias)
+        guard value >= 1 else {
+            throw CacheSettings.invalid(alias, ["OPTIONS", "MAX_ENTRIES"], "must be 1 or more; found \(value)")
+        }
+        return value
+    }
+
+    static func whenFull(_ settings: CacheSettings, alias: String) throws(CacheError) -> CacheFullPolicy {
+        let name = try settings.stringOption("WHEN_FULL", default: CacheFullPolicy.cull.rawValue, alias: alias) ?? "cull"
+        guard let policy = CacheFullPolicy(rawValue: name) else {
+            throw CacheSettings.invalid(
+                alias, ["OPTIONS", "WHEN_FULL"],
+                "must be \"cull\" (Django's culling) or \"refuse\" (never evict a live entry); found \"\(name)\"")
+        }
+        return policy
     }
 
     static func cullFrequency(_ settings: CacheSettings, alias: String) throws(CacheError) -> Int {

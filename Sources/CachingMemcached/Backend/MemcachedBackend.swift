@@ -52,11 +52,12 @@ public final class MemcachedBackend: CacheBackend {
     private let wallClock = SystemCacheClock()
 
     /// memcached cannot store an invalid key; it may evict live items under memory pressure
-    /// (unless started with `-M`) and, with ``MemcachedOptions/removeFailedServers``, moves a
+    /// (unless every server runs with `-M`, which ``MemcachedOptions/serversNeverEvict``
+    /// declares) and, with ``MemcachedOptions/removeFailedServers`` and several servers, moves a
     /// failed server's keys to the others; a restarted server is empty.
     public var capabilities: CacheBackendCapabilities {
         CacheBackendCapabilities(
-            name: "memcached", mayEvictLiveEntries: true,
+            name: "memcached", mayEvictLiveEntries: !options.serversNeverEvict,
             mayMoveKeysOnFailure: options.removeFailedServers && servers.count > 1,
             requiresValidKeys: true, sharedAcrossProcesses: true)
     }
@@ -205,6 +206,32 @@ public final class MemcachedBackend: CacheBackend {
         }
         return try await pool.run { connection throws(CacheError) in
             try connection.store(key, entry, expiration: expiration, mode: .add)
+        }
+    }
+
+    /// memcached's `add` when `expected` is `nil`; otherwise `gets`, a byte comparison and `cas`,
+    /// in one job on one connection.
+    public func compareAndStore(
+        _ entry: CacheEntry, forKey key: String, expiry: CacheExpiry, expected: CacheEntry?
+    ) async throws -> Bool {
+        try check(key)
+        try checkSize(entry, key: key)
+        guard let expiration = expiration(for: expiry) else {
+            // A deadline already past: the entry would be gone at once, as after a delete.
+            guard let expected else { return try await !containsEntry(forKey: key) }
+            return try await pool.run { connection throws(CacheError) -> Bool in
+                guard let current = try connection.getWithCAS(key), current.entry == expected else { return false }
+                return try connection.delete(key)
+            }
+        }
+        guard let expected else {
+            return try await pool.run { connection throws(CacheError) in
+                try connection.store(key, entry, expiration: expiration, mode: .add)
+            }
+        }
+        return try await pool.run { connection throws(CacheError) -> Bool in
+            guard let current = try connection.getWithCAS(key), current.entry == expected else { return false }
+            return try connection.compareAndSwap(key, entry, expiration: expiration, cas: current.cas)
         }
     }
 

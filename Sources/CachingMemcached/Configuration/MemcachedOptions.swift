@@ -46,11 +46,16 @@ public struct MemcachedOptions: Sendable, Hashable {
     public var maxValueSize = 1_048_576
     /// Raw libmemcached behaviours by name, applied after everything else.
     public var behaviors: [String: SettingsValue] = [:]
+    /// Declares that every server runs with `-M`, so a full server refuses a write instead of
+    /// evicting a live item (`OPTIONS["servers_never_evict"]`). Nothing is sent to check it: it
+    /// is what the operator promises, and what ``MemcachedBackend/capabilities`` reports.
+    public var serversNeverEvict = false
 
     /// The option names `OPTIONS` may hold.
     public static let names: Set<String> = [
         "pool_size", "connect_timeout", "send_timeout", "receive_timeout", "poll_timeout", "tcp_nodelay", "binary",
         "failure_limit", "retry_timeout", "remove_failed_servers", "distribution", "max_value_size", "behaviors",
+        "servers_never_evict",
     ]
 
     /// The bytes memcached needs for an item beyond its key and value (header, CAS, line ends);
@@ -81,6 +86,7 @@ public struct MemcachedOptions: Sendable, Hashable {
         removeFailedServers = try settings.boolOption("remove_failed_servers", default: removeFailedServers, alias: alias)
         distribution = try settings.stringOption("distribution", default: distribution, alias: alias) ?? distribution
         maxValueSize = try settings.integerOption("max_value_size", default: maxValueSize, alias: alias)
+        serversNeverEvict = try settings.boolOption("servers_never_evict", default: serversNeverEvict, alias: alias)
         switch settings.options["behaviors"] {
         case nil: break
         case .object(let members)?: behaviors = members

@@ -66,6 +66,8 @@ final class MemcachedConnection {
         let us = { (seconds: Double) in UInt64((seconds * 1_000_000).rounded(.up)) }
         try set(MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, options.binaryProtocol ? 1 : 0, "binary", alias: alias)
         try set(MEMCACHED_BEHAVIOR_TCP_NODELAY, options.tcpNoDelay ? 1 : 0, "tcp_nodelay", alias: alias)
+        // CAS ids come back with every read, so compare-and-set can use them.
+        try set(MEMCACHED_BEHAVIOR_SUPPORT_CAS, 1, "support_cas", alias: alias)
         try set(MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, ms(options.connectTimeout), "connect_timeout", alias: alias)
         try set(MEMCACHED_BEHAVIOR_POLL_TIMEOUT, ms(options.pollTimeout), "poll_timeout", alias: alias)
         try set(MEMCACHED_BEHAVIOR_SND_TIMEOUT, us(options.sendTimeout), "send_timeout", alias: alias)
@@ -328,6 +330,57 @@ final class MemcachedConnection {
             }
         }
         return (found, errors)
+    }
+
+    /// The entry under a key and its CAS id (memcached's `gets`), or `nil` when it is missing.
+    func getWithCAS(_ key: String) throws(CacheError) -> (entry: CacheEntry, cas: UInt64)? {
+        try withKey(key) { (pointer, length, raw) throws(CacheError) -> (entry: CacheEntry, cas: UInt64)? in
+            var keys: [UnsafePointer<CChar>?] = [pointer]
+            var lengths = [length]
+            let rc = retryingOnStaleConnection { memcached_mget(handle, &keys, &lengths, 1) }
+            guard rc == MEMCACHED_SUCCESS else { throw failure(rc, "gets", key: raw) }
+            var found: (entry: CacheEntry, cas: UInt64)?
+            while true {
+                var fetchRC = MEMCACHED_SUCCESS
+                guard memcached_fetch_result(handle, result, &fetchRC) != nil else {
+                    guard fetchRC == MEMCACHED_END || fetchRC == MEMCACHED_NOTFOUND || fetchRC == MEMCACHED_SUCCESS else {
+                        throw failure(fetchRC, "gets", key: raw)
+                    }
+                    break
+                }
+                guard fetchRC == MEMCACHED_SUCCESS else { throw failure(fetchRC, "gets", key: raw) }
+                let valueLength = memcached_result_length(result)
+                let bytes =
+                    valueLength > 0
+                    ? [UInt8](UnsafeRawBufferPointer(start: memcached_result_value(result), count: valueLength)) : []
+                found = (CacheEntry(flags: memcached_result_flags(result), bytes: bytes), memcached_result_cas(result))
+            }
+            // A server that died mid-fetch looks like a miss; its last error tells them apart.
+            let last = memcached_last_error(handle)
+            guard found != nil || last == MEMCACHED_SUCCESS || last == MEMCACHED_END || last == MEMCACHED_NOTFOUND else {
+                memcached_quit(handle)
+                throw failure(last, "gets", key: raw)
+            }
+            return found
+        }
+    }
+
+    /// Stores an entry only if the item still has the CAS id `cas` (memcached's `cas`).
+    ///
+    /// - Returns: `false` when the item changed or vanished since it was read.
+    func compareAndSwap(_ key: String, _ entry: CacheEntry, expiration: Int, cas: UInt64) throws(CacheError) -> Bool {
+        try withKey(key) { (pointer, length, raw) throws(CacheError) -> Bool in
+            // Not retried: a first attempt that stored would make the retry report a conflict.
+            let rc: memcached_return_t = entry.bytes.withUnsafeBytes { value in
+                let valuePointer = (value.baseAddress ?? UnsafeRawPointer(pointer)).assumingMemoryBound(to: CChar.self)
+                return memcached_cas(handle, pointer, length, valuePointer, value.count, time_t(expiration), entry.flags, cas)
+            }
+            switch rc {
+            case MEMCACHED_SUCCESS, MEMCACHED_STORED: return true
+            case MEMCACHED_DATA_EXISTS, MEMCACHED_NOTFOUND, MEMCACHED_NOTSTORED: return false
+            default: throw failure(rc, "cas", key: raw)
+            }
+        }
     }
 
     enum StoreMode { case set, add }

@@ -9,6 +9,7 @@ public struct RevocationError: Error, Sendable, CustomStringConvertible {
             case capacityExceeded
             case unsupported
             case storeFailure
+            case unsafeStore
         }
 
         private let base: Base
@@ -23,6 +24,10 @@ public struct RevocationError: Error, Sendable, CustomStringConvertible {
         public static let unsupported = Code(.unsupported)
         /// The backend failed to read or write; nothing is known about the token.
         public static let storeFailure = Code(.storeFailure)
+        /// The cache a store was asked to use may forget a live revocation (it evicts live
+        /// entries when full, or moves keys to another server on a failure) and the risk was
+        /// not accepted by name.
+        public static let unsafeStore = Code(.unsafeStore)
 
         public var description: String { base.rawValue }
     }

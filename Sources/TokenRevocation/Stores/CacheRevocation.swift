@@ -1,4 +1,5 @@
 public import Caching
+public import Logging
 
 /// A revocation store over any `Cache` or cache alias: Django-Bolt's cache revocation.
 ///
@@ -15,8 +16,18 @@ public import Caching
 ///
 /// ```swift
 /// let caches = try Caches(contentsOf: "caches.json")
-/// let revocation = CacheRevocation(caches: caches, alias: "default")
+/// let revocation = try CacheRevocation(caches: caches, alias: "revocations")
 /// ```
+///
+/// **A revocation is never forgotten.** A cache that may drop a live entry would un-revoke a
+/// token: so the initializers refuse, with ``RevocationError/Code/unsafeStore`` naming the
+/// alias and the setting to change, a cache whose backend declares that it may evict live
+/// entries (local memory or files with `OPTIONS["WHEN_FULL"]` `"cull"`, Django's default;
+/// memcached unless `servers_never_evict` declares `-M`) or move keys to another server on a
+/// failure (memcached with several servers and `remove_failed_servers`). Use
+/// `"WHEN_FULL": "refuse"` (a full store then refuses the logout, which answers 503, instead of
+/// forgetting an older one), or accept the risk by name with `acceptingRiskOf:`, which logs a
+/// warning.
 ///
 /// **Values.** A revoked id's value is the Unix second its entry ends (an integer, which
 /// Python clients read natively, and which Django-Bolt's `is not None` check counts as
@@ -31,6 +42,19 @@ public import Caching
 /// **Failures.** A backend error is rethrown as ``RevocationError/Code/storeFailure``; a miss
 /// is believed only when the backend answered.
 public struct CacheRevocation: RevocationStore {
+    /// Ways a cache may forget a live revocation, which a store accepts only when named.
+    public struct Risks: OptionSet, Sendable, Hashable {
+        public let rawValue: Int
+
+        /// Creates a set of risks from its raw value.
+        public init(rawValue: Int) { self.rawValue = rawValue }
+
+        /// The backend may evict a live entry when it is full (Django's culling, memcached's LRU).
+        public static let liveEntryEviction = Risks(rawValue: 1 << 0)
+        /// The backend may move keys to another server when one fails, where the entry is absent.
+        public static let keysMovingOnFailure = Risks(rawValue: 1 << 1)
+    }
+
     private enum Source: Sendable {
         case cache(Cache)
         case alias(Caches, String)
@@ -51,10 +75,16 @@ public struct CacheRevocation: RevocationStore {
     ///   - keyPrefix: Prepended to a `jti` before the cache makes its key.
     ///   - familyKeyPrefix: Prepended to a family id.
     ///   - subjectKeyPrefix: Prepended to a subject.
+    ///   - risks: The ways of forgetting a revocation this store may accept (none by default).
+    ///   - logger: Where an accepted risk is logged, once, as a warning.
+    /// - Throws: ``RevocationError/Code/unsafeStore`` when the cache may forget a live entry in a
+    ///   way not named in `risks`.
     public init(
         cache: Cache, keyPrefix: String = "revoked:", familyKeyPrefix: String = "revoked-family:",
-        subjectKeyPrefix: String = "revoked-subject:"
-    ) {
+        subjectKeyPrefix: String = "revoked-subject:", acceptingRiskOf risks: Risks = [],
+        logger: Logger = Logger(label: "swift-caching.TokenRevocation")
+    ) throws(RevocationError) {
+        try Self.checkSafety(cache.capabilities, of: "the cache given", settingsHint: nil, accepting: risks, logger: logger)
         self.source = .cache(cache)
         self.keyPrefix = keyPrefix
         self.familyKeyPrefix = familyKeyPrefix
@@ -62,7 +92,10 @@ public struct CacheRevocation: RevocationStore {
     }
 
     /// Creates a store over a cache alias, resolved on every call, so that
-    /// ``Caches/withOverride(_:_:operation:)`` in a test replaces it.
+    /// ``/Caching/Caches/withOverride(_:_:operation:)`` in a test replaces it.
+    ///
+    /// The alias must exist and be safe for revocation now; a cache put in its place by an
+    /// override is trusted as it is.
     ///
     /// - Parameters:
     ///   - caches: The alias registry.
@@ -70,10 +103,25 @@ public struct CacheRevocation: RevocationStore {
     ///   - keyPrefix: Prepended to a `jti` before the cache makes its key.
     ///   - familyKeyPrefix: Prepended to a family id.
     ///   - subjectKeyPrefix: Prepended to a subject.
+    ///   - risks: The ways of forgetting a revocation this store may accept (none by default).
+    ///   - logger: Where an accepted risk is logged, once, as a warning.
+    /// - Throws: ``RevocationError/Code/storeFailure`` for an unknown alias;
+    ///   ``RevocationError/Code/unsafeStore`` when the alias may forget a live entry in a way
+    ///   not named in `risks`.
     public init(
         caches: Caches, alias: String = Caches.defaultAlias, keyPrefix: String = "revoked:",
-        familyKeyPrefix: String = "revoked-family:", subjectKeyPrefix: String = "revoked-subject:"
-    ) {
+        familyKeyPrefix: String = "revoked-family:", subjectKeyPrefix: String = "revoked-subject:",
+        acceptingRiskOf risks: Risks = [], logger: Logger = Logger(label: "swift-caching.TokenRevocation")
+    ) throws(RevocationError) {
+        let cache: Cache
+        do {
+            cache = try caches[alias]
+        } catch {
+            throw RevocationError(
+                .storeFailure, "CacheRevocation could not resolve cache alias '\(alias)': \(error)", underlying: error)
+        }
+        try Self.checkSafety(
+            cache.capabilities, of: "CACHES[\"\(alias)\"]", settingsHint: alias, accepting: risks, logger: logger)
         self.source = .alias(caches, alias)
         self.keyPrefix = keyPrefix
         self.familyKeyPrefix = familyKeyPrefix
@@ -211,6 +259,44 @@ public struct CacheRevocation: RevocationStore {
     }
 
     // MARK: Internals
+
+    /// Refuses a backend that may forget a live entry, unless the risk is accepted by name.
+    static func checkSafety(
+        _ capabilities: CacheBackendCapabilities, of what: String, settingsHint alias: String?, accepting risks: Risks,
+        logger: Logger
+    ) throws(RevocationError) {
+        var problems: [String] = []
+        var accepted: [String] = []
+        if capabilities.mayEvictLiveEntries {
+            let problem: String
+            switch capabilities.name {
+            case "locmem", "file":
+                problem =
+                    "the \(capabilities.name) backend evicts live entries when it holds MAX_ENTRIES (OPTIONS[\"WHEN_FULL\"] is \"cull\"); set OPTIONS[\"WHEN_FULL\"] to \"refuse\" and MAX_ENTRIES to what the revocations need"
+            case "memcached":
+                problem =
+                    "memcached evicts live items when its memory is full; run every server with -M and declare it with OPTIONS[\"servers_never_evict\"] = true"
+            default:
+                problem = "the \(capabilities.name) backend may evict live entries when full"
+            }
+            if risks.contains(.liveEntryEviction) { accepted.append(problem) } else { problems.append(problem) }
+        }
+        if capabilities.mayMoveKeysOnFailure {
+            let problem =
+                "the \(capabilities.name) backend moves a failed server's keys to the others, where a revocation is absent; set OPTIONS[\"remove_failed_servers\"] to false"
+            if risks.contains(.keysMovingOnFailure) { accepted.append(problem) } else { problems.append(problem) }
+        }
+        if !problems.isEmpty {
+            throw RevocationError(
+                .unsafeStore,
+                "\(what) cannot keep revocations: \(problems.joined(separator: "; and ")). A forgotten revocation lets a logged-out token in again; to use it anyway, pass acceptingRiskOf: (.liveEntryEviction, .keysMovingOnFailure) and live with that")
+        }
+        for risk in accepted {
+            logger.warning(
+                "CacheRevocation accepts a store that may forget revocations: \(risk)",
+                metadata: ["cache.alias": "\(alias ?? "-")", "cache.backend": "\(capabilities.name)"])
+        }
+    }
 
     private func cache() throws(RevocationError) -> Cache {
         switch source {
