@@ -62,7 +62,7 @@ public struct CacheRevocation: RevocationStore {
     }
 
     /// Creates a store over a cache alias, resolved on every call, so that
-    /// ``Caches/withOverride(_:_:operation:)`` in a test replaces it.
+    /// ``/Caching/Caches/withOverride(_:_:operation:)`` in a test replaces it.
     ///
     /// - Parameters:
     ///   - caches: The alias registry.
