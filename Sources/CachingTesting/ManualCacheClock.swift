@@ -5,7 +5,7 @@ import Synchronization
 ///
 /// ```swift
 /// let clock = ManualCacheClock()
-/// let cache = LocalMemoryCache(configuration: CacheConfiguration(clock: clock))
+/// let cache = Cache.localMemory(configuration: CacheConfiguration(clock: clock))
 /// try await cache.set("k", 1, timeout: 10)
 /// clock.advance(by: 10)
 /// #expect(try await cache.get("k", as: Int.self) == nil)

@@ -59,7 +59,7 @@ public final class MemcachedServer: Sendable {
     }
 
     /// Threads for the fixture's own blocking work (spawning, waiting for readiness, reaping),
-    /// apart from ``BlockingThreadPool/shared`` so that starting and stopping servers never
+    /// apart from ``/Caching/BlockingThreadPool/shared`` so that starting and stopping servers never
     /// delays the file I/O of the code under test.
     public static let pool = BlockingThreadPool(threadCount: 4, spinMicroseconds: 0)
 

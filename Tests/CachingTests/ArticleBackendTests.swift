@@ -136,7 +136,7 @@ extension CacheBackends {
 
 // MARK: - Tests
 
-@Suite("Article: a dictionary backend")
+@Suite("Article: the dictionary backend passes the conformance suite")
 struct ArticleBackendTests {
     static let dictionary = CacheConformanceSubject(name: "dictionary", usesConfiguredClock: true) {
         let storage = DictionaryStorage()
@@ -149,7 +149,10 @@ struct ArticleBackendTests {
     func conformance(_ check: CacheConformanceCheck) async throws {
         try await check.run(on: Self.dictionary)
     }
+}
 
+@Suite("Article: the dictionary backend in settings and on its own")
+struct ArticleBackendUsageTests {
     @Test("settings can name the registered backend")
     func settings() async throws {
         let json = #"{"default": {"BACKEND": "dictionary", "TIMEOUT": 60, "KEY_PREFIX": "app"}}"#

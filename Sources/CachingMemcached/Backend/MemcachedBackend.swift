@@ -21,22 +21,22 @@ public import Logging
 ///   (2 592 000 s) it is sent as relative seconds, longer as an absolute Unix time
 ///   (memcached's rule, as Django applies it). A deadline already past deletes the key
 ///   instead of sending a negative expiry.
-/// - **Keys** must follow ``CacheKeyRules`` even in ``CacheKeyValidation/warn`` mode
-///   (``CacheBackendCapabilities/requiresValidKeys``): an invalid key throws and nothing is
-///   sent. Every call checks its keys again here (``CacheKeyRules/isValid(_:)``), whoever
+/// - **Keys** must follow ``/Caching/CacheKeyRules`` even in ``/Caching/CacheKeyValidation/warn`` mode
+///   (``/Caching/CacheBackendCapabilities/requiresValidKeys``): an invalid key throws and nothing is
+///   sent. Every call checks its keys again here (``/Caching/CacheKeyRules/isValid(_:)``), whoever
 ///   calls it, so no key can carry a memcached command.
 /// - **Values** larger than the item size limit (``MemcachedOptions/maxValueSize``, memcached's
 ///   `-I`, 1 MiB by default, counting the key and ``MemcachedOptions/itemOverhead`` bytes)
-///   are refused with ``CacheError/Code/valueTooLarge`` before anything is sent, so the old
+///   are refused with ``/Caching/CacheError/Code/valueTooLarge`` before anything is sent, so the old
 ///   value stays (Django's clients lose it: the server drops the old item).
 /// - **incr/decr** are memcached's own, atomic on the server: the value must be an unsigned
-///   64-bit decimal (a negative number stored with `set` is ``CacheError/Code/notAnInteger``);
+///   64-bit decimal (a negative number stored with `set` is ``/Caching/CacheError/Code/notAnInteger``);
 ///   `decr` stops at 0 instead of going negative; `incr` past 2⁶⁴−1 wraps to 0; a result above
-///   `Int.max` is stored but reported as ``CacheError/Code/integerOverflow``. A digit string
+///   `Int.max` is stored but reported as ``/Caching/CacheError/Code/integerOverflow``. A digit string
 ///   (stored as text) can be incremented and stays text, as in Django on memcached.
 /// - **clear** sends `flush_all` to every server: it empties them for every application.
-/// - **Failures** are ``CacheError/Code/unavailable`` (connection refused, server marked
-///   dead), ``CacheError/Code/timeout`` or ``CacheError/Code/protocolError``, naming the
+/// - **Failures** are ``/Caching/CacheError/Code/unavailable`` (connection refused, server marked
+///   dead), ``/Caching/CacheError/Code/timeout`` or ``/Caching/CacheError/Code/protocolError``, naming the
 ///   server; a call never waits longer than the configured timeouts. A server that fails
 ///   ``MemcachedOptions/failureLimit`` times in a row is ejected (its keys move to the other
 ///   servers) and tried again after ``MemcachedOptions/retryTimeout``.
@@ -68,7 +68,7 @@ public final class MemcachedBackend: CacheBackend {
     /// Creates a cache on servers.
     ///
     /// No connection is made until the first call, so a server that is down at start is not an
-    /// error here; calls fail with ``CacheError/Code/unavailable`` until it is up.
+    /// error here; calls fail with ``/Caching/CacheError/Code/unavailable`` until it is up.
     ///
     /// - Parameters:
     ///   - servers: The servers.
@@ -76,7 +76,7 @@ public final class MemcachedBackend: CacheBackend {
     ///   - clock: The clock deadlines are measured by; give the ``Caching/Cache`` over it the same one.
     ///   - logger: Where failures of single keys in a many-operation are logged.
     ///   - alias: The alias, named in errors.
-    /// - Throws: ``CacheError/Code/invalidSettings`` for an option out of range or a server
+    /// - Throws: ``/Caching/CacheError/Code/invalidSettings`` for an option out of range or a server
     ///   libmemcached refuses.
     public init(
         servers: [MemcachedServerAddress], options: MemcachedOptions = MemcachedOptions(),
@@ -107,7 +107,7 @@ public final class MemcachedBackend: CacheBackend {
     ///   - clock: The clock deadlines are measured by.
     ///   - logger: Where failures of single keys in a many-operation are logged.
     ///   - alias: The alias, named in errors.
-    /// - Throws: ``CacheError/Code/invalidSettings`` naming the alias and the address that
+    /// - Throws: ``/Caching/CacheError/Code/invalidSettings`` naming the alias and the address that
     ///   does not parse.
     public convenience init(
         location: [String], options: MemcachedOptions = MemcachedOptions(),
@@ -119,10 +119,10 @@ public final class MemcachedBackend: CacheBackend {
             clock: clock, logger: logger, alias: alias)
     }
 
-    /// Creates a backend from an alias's settings, as ``Caches`` does.
+    /// Creates a backend from an alias's settings, as ``/Caching/Caches`` does.
     ///
     /// - Parameter context: The alias, its settings and its configuration.
-    /// - Throws: ``CacheError/Code/invalidSettings`` naming the alias and the setting.
+    /// - Throws: ``/Caching/CacheError/Code/invalidSettings`` naming the alias and the setting.
     public convenience init(context: CacheBackendContext) throws(CacheError) {
         let options = try MemcachedOptions(settings: context.settings, alias: context.alias)
         try self.init(
@@ -318,7 +318,7 @@ public final class MemcachedBackend: CacheBackend {
     }
 
     /// Stops the worker threads after the calls already queued, closes every connection and
-    /// joins the threads. Later calls fail with ``CacheError/Code/closed``.
+    /// joins the threads. Later calls fail with ``/Caching/CacheError/Code/closed``.
     public func shutdown() async throws {
         await pool.shutdownAndWait()
     }

@@ -42,7 +42,7 @@ extension Cache {
     ///   - configuration: Key settings, clock and logger.
     ///   - alias: The alias, named in errors.
     /// - Returns: The cache.
-    /// - Throws: ``CacheError/Code/invalidSettings`` for an address or option libmemcached refuses.
+    /// - Throws: ``/Caching/CacheError/Code/invalidSettings`` for an address or option libmemcached refuses.
     public static func memcached(
         location: [String], options: MemcachedOptions = MemcachedOptions(),
         configuration: CacheConfiguration = CacheConfiguration(), alias: String = "memcached"

@@ -70,7 +70,7 @@ public struct MemcachedOptions: Sendable, Hashable {
     /// - Parameters:
     ///   - settings: The alias's settings.
     ///   - alias: The alias, named in errors.
-    /// - Throws: ``CacheError/Code/invalidSettings`` naming the alias and the option for an
+    /// - Throws: ``/Caching/CacheError/Code/invalidSettings`` naming the alias and the option for an
     ///   unknown option, a wrong type or a value out of range.
     public init(settings: CacheSettings, alias: String) throws(CacheError) {
         try settings.rejectUnknownOptions(allowed: Self.names, alias: alias, backend: "memcached")
@@ -98,7 +98,7 @@ public struct MemcachedOptions: Sendable, Hashable {
     /// Checks ranges and names.
     ///
     /// - Parameter alias: The alias, named in errors.
-    /// - Throws: ``CacheError/Code/invalidSettings``.
+    /// - Throws: ``/Caching/CacheError/Code/invalidSettings``.
     public func validate(alias: String) throws(CacheError) {
         guard (1...256).contains(poolSize) else { throw Self.invalid(alias, "pool_size", "must be between 1 and 256; found \(poolSize)") }
         for (name, value) in [

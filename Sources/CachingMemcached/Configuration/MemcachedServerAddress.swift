@@ -69,7 +69,7 @@ public enum MemcachedServerAddress: Sendable, Hashable, CustomStringConvertible 
     ///   - location: The `LOCATION` entries.
     ///   - alias: The alias, named in errors.
     /// - Returns: The servers, in order.
-    /// - Throws: ``CacheError/Code/invalidSettings`` naming the alias and the entry that does not
+    /// - Throws: ``/Caching/CacheError/Code/invalidSettings`` naming the alias and the entry that does not
     ///   parse, or saying that no server is given.
     public static func parse(location: [String], alias: String) throws(CacheError) -> [MemcachedServerAddress] {
         var servers: [MemcachedServerAddress] = []

@@ -7,7 +7,7 @@ public import Testing
 /// as checks a backend's own tests run with a few lines.
 ///
 /// Each ``CacheConformanceCheck`` opens fresh storage from a ``CacheConformanceSubject``,
-/// runs one rule against a ``Cache`` over it (a `ManualCacheClock` for backends that measure
+/// runs one rule against a ``/Caching/Cache`` over it (a `ManualCacheClock` for backends that measure
 /// expiry by the configured clock, real time for those whose server keeps it) and records
 /// failures with Swift Testing's `#expect`.
 ///

@@ -220,8 +220,8 @@ public struct JWTAuthentication: Sendable {
     /// Revokes the user's token until its `exp` plus this authenticator's leeway (logout).
     ///
     /// - Parameter user: An authenticated user.
-    /// - Throws: ``RevocationError`` when the revocation could not be stored (the logout did
-    ///   not happen), or ``RevocationError/Code/unsupported`` with no store or no `jti`.
+    /// - Throws: ``/TokenRevocation/RevocationError`` when the revocation could not be stored (the logout did
+    ///   not happen), or ``/TokenRevocation/RevocationError/Code/unsupported`` with no store or no `jti`.
     public func logout(_ user: AuthenticatedUser) async throws {
         guard let store = revocationStore else {
             throw RevocationError(.unsupported, "JWTAuthentication has no revocationStore to record the logout in")
@@ -238,7 +238,7 @@ public struct JWTAuthentication: Sendable {
     ///   - subject: The user id (`sub`).
     ///   - maxTokenLifetime: The longest lifetime of any token you issue (the refresh-token
     ///     lifetime); the cut-off is kept that long plus the leeway.
-    /// - Throws: ``RevocationError`` when it could not be stored.
+    /// - Throws: ``/TokenRevocation/RevocationError`` when it could not be stored.
     public func logoutEverywhere(subject: String, maxTokenLifetime: Duration) async throws {
         guard let store = revocationStore else {
             throw RevocationError(.unsupported, "JWTAuthentication has no revocationStore to record the logout in")

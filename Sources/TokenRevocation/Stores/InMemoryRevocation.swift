@@ -20,7 +20,7 @@ import Synchronization
 ///
 /// Identifiers must be non-empty and at most ``maxIdentifierLength`` bytes of UTF-8.
 ///
-/// Time comes from an injectable ``CacheClock`` so tests move it instead of sleeping.
+/// Time comes from an injectable ``/Caching/CacheClock`` so tests move it instead of sleeping.
 public final class InMemoryRevocation: RevocationStore {
     /// The longest identifier accepted, in UTF-8 bytes.
     public static let maxIdentifierLength = 1024

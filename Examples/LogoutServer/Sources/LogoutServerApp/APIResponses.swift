@@ -1,9 +1,10 @@
 public import Hummingbird
 import NIOCore
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// An error the API answers with: a status and a JSON body `{"error": code, "detail": message}`.

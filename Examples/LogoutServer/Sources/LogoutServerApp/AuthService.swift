@@ -1,8 +1,8 @@
 public import Caching
+import Hummingbird
 public import Logging
 public import TokenAuth
 public import TokenRevocation
-import Hummingbird
 
 /// Issues, checks and revokes tokens for the HTTP routes.
 public struct AuthService: Sendable {
@@ -118,7 +118,9 @@ extension APIError {
 
     /// The answer when a revocation could not be stored: 503, because the logout did not happen.
     static func revocationFailed(_ error: any Error) -> APIError {
-        APIError(.serviceUnavailable, "revocation_unavailable", "The revocation could not be stored, so nothing was revoked: \(error)", headers: [.retryAfter: "1"])
+        APIError(
+            .serviceUnavailable, "revocation_unavailable", "The revocation could not be stored, so nothing was revoked: \(error)",
+            headers: [.retryAfter: "1"])
     }
 }
 

@@ -44,7 +44,8 @@ public enum LogoutServerApplication {
             let cache = try caches[alias]
             let backend = caches.settings[alias]?.backend ?? "?"
             store = CacheRevocation(caches: caches, alias: alias)
-            description = "CacheRevocation over cache alias '\(alias)' (\(backend)\(configuration.cachesFile == nil ? ", local memory: no caches file given" : ""), keys like '\(cache.makeKey("revoked:<jti>"))')"
+            description =
+                "CacheRevocation over cache alias '\(alias)' (\(backend)\(configuration.cachesFile == nil ? ", local memory: no caches file given" : ""), keys like '\(cache.makeKey("revoked:<jti>"))')"
         }
         let users: UserDirectory
         if let usersFile = configuration.usersFile {

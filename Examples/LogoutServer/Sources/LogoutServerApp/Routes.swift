@@ -106,7 +106,9 @@ public func addRoutes(to router: Router<some AuthRequestContext<AuthenticatedUse
     protected.post("/auth/logout") { _, context in
         let user = try context.requireIdentity()
         guard auth.store != nil else {
-            throw APIError(.notImplemented, "revocation_disabled", "This server runs without revocation (--revocation none), so a token cannot be revoked")
+            throw APIError(
+                .notImplemented, "revocation_disabled",
+                "This server runs without revocation (--revocation none), so a token cannot be revoked")
         }
         do {
             try await auth.accessAuthentication.logout(user)
@@ -119,7 +121,9 @@ public func addRoutes(to router: Router<some AuthRequestContext<AuthenticatedUse
     protected.post("/auth/logout-all") { _, context in
         let user = try context.requireIdentity()
         guard auth.store != nil else {
-            throw APIError(.notImplemented, "revocation_disabled", "This server runs without revocation (--revocation none), so tokens cannot be revoked")
+            throw APIError(
+                .notImplemented, "revocation_disabled",
+                "This server runs without revocation (--revocation none), so tokens cannot be revoked")
         }
         do {
             try await auth.accessAuthentication.logoutEverywhere(subject: user.userID, maxTokenLifetime: auth.configuration.refreshLifetime)

@@ -49,7 +49,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         while index < arguments.count {
             let argument = arguments[index]
             guard argument.hasPrefix("--") else {
-                throw ServerConfigurationError("unexpected argument '\(argument)'; options are --\(known.sorted().joined(separator: ", --"))")
+                throw ServerConfigurationError(
+                    "unexpected argument '\(argument)'; options are --\(known.sorted().joined(separator: ", --"))")
             }
             var name = String(argument.dropFirst(2))
             let value: String

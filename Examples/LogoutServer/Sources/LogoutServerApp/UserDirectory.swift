@@ -1,9 +1,10 @@
 import Caching
 import HummingbirdBcrypt
+
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// A user the server can log in.
@@ -38,7 +39,8 @@ public struct UserDirectory: Sendable {
             (Bcrypt.hash("wonderland", cost: 8), Bcrypt.hash("builder", cost: 8))
         }
         return UserDirectory(users: [
-            "alice": DemoUser(userID: "1", passwordHash: alice, isStaff: true, isAdmin: true, permissions: ["profile:read", "users:manage"]),
+            "alice": DemoUser(
+                userID: "1", passwordHash: alice, isStaff: true, isAdmin: true, permissions: ["profile:read", "users:manage"]),
             "bob": DemoUser(userID: "2", passwordHash: bob, isStaff: false, isAdmin: false, permissions: ["profile:read"]),
         ])
     }

@@ -21,19 +21,25 @@ struct Storage: Sendable, CustomTestStringConvertible {
         let directory = NSTemporaryDirectory() + "logout-\(UUID().uuidString)"
         let settings = directory + ".json"
         try #"{"default": {"BACKEND": "file", "LOCATION": "\#(directory)"}}"#.write(toFile: settings, atomically: true, encoding: .utf8)
-        return (["--caches", settings], {
-            try? FileManager.default.removeItem(atPath: directory)
-            try? FileManager.default.removeItem(atPath: settings)
-        })
+        return (
+            ["--caches", settings],
+            {
+                try? FileManager.default.removeItem(atPath: directory)
+                try? FileManager.default.removeItem(atPath: settings)
+            }
+        )
     }
 
     static let memcached = Storage(name: "memcached") {
         let server = try await MemcachedServer.start()
         let settings = try writeMemcachedSettings(server)
-        return (["--caches", settings, "--revocation", "shared"], {
-            await server.stop()
-            try? FileManager.default.removeItem(atPath: settings)
-        })
+        return (
+            ["--caches", settings, "--revocation", "shared"],
+            {
+                await server.stop()
+                try? FileManager.default.removeItem(atPath: settings)
+            }
+        )
     }
 
     static let all: [Storage] = [.localMemory, .inMemoryStore, .files, .memcached]
@@ -199,18 +205,36 @@ struct LogoutFlowTests {
                 ("no body", try await server.request("POST", "/auth/login"), 400, "malformed_body"),
                 ("not JSON", try await server.request("POST", "/auth/login", body: "{username"), 400, "malformed_body"),
                 ("JSON array", try await server.request("POST", "/auth/login", body: "[1]"), 400, "malformed_body"),
-                ("wrong field type", try await server.request("POST", "/auth/login", body: #"{"username": 1, "password": "x"}"#), 400, "malformed_body"),
+                (
+                    "wrong field type", try await server.request("POST", "/auth/login", body: #"{"username": 1, "password": "x"}"#), 400,
+                    "malformed_body"
+                ),
                 ("missing field", try await server.request("POST", "/auth/login", body: #"{"username": "alice"}"#), 400, "malformed_body"),
-                ("null field", try await server.request("POST", "/auth/login", body: #"{"username": null, "password": "x"}"#), 400, "malformed_body"),
-                ("enormous body", try await server.request("POST", "/auth/login", bodyData: Data(repeating: 0x20, count: 2_000_000)), 413, "body_too_large"),
-                ("wrong password", try await server.request("POST", "/auth/login", body: #"{"username": "alice", "password": "x"}"#), 401, "invalid_credentials"),
-                ("unknown user", try await server.request("POST", "/auth/login", body: #"{"username": "mallory", "password": "x"}"#), 401, "invalid_credentials"),
+                (
+                    "null field", try await server.request("POST", "/auth/login", body: #"{"username": null, "password": "x"}"#), 400,
+                    "malformed_body"
+                ),
+                (
+                    "enormous body", try await server.request("POST", "/auth/login", bodyData: Data(repeating: 0x20, count: 2_000_000)),
+                    413, "body_too_large"
+                ),
+                (
+                    "wrong password", try await server.request("POST", "/auth/login", body: #"{"username": "alice", "password": "x"}"#),
+                    401, "invalid_credentials"
+                ),
+                (
+                    "unknown user", try await server.request("POST", "/auth/login", body: #"{"username": "mallory", "password": "x"}"#),
+                    401, "invalid_credentials"
+                ),
                 ("refresh token on profile", try await server.request("GET", "/profile", token: refresh), 401, "wrong_token_type"),
                 ("access token as refresh", try await server.refresh(access), 401, "wrong_token_type"),
                 ("refresh body without token", try await server.request("POST", "/auth/refresh", body: "{}"), 400, "malformed_body"),
                 ("garbage refresh token", try await server.refresh("not.a.jwt"), 401, "malformed"),
                 ("no Authorization", try await server.request("GET", "/profile"), 401, "missing_header"),
-                ("Basic instead of Bearer", try await server.request("GET", "/profile", authorization: "Basic YWxpY2U6d29uZGVybGFuZA=="), 401, "not_bearer"),
+                (
+                    "Basic instead of Bearer", try await server.request("GET", "/profile", authorization: "Basic YWxpY2U6d29uZGVybGFuZA=="),
+                    401, "not_bearer"
+                ),
                 ("token without scheme", try await server.request("GET", "/profile", authorization: access), 401, "not_bearer"),
                 ("garbage token", try await server.request("GET", "/profile", token: "not.a.jwt"), 401, "malformed"),
                 ("other secret", try await server.request("GET", "/profile", token: otherSecret), 401, "bad_signature"),

@@ -8,7 +8,8 @@ import Testing
 struct ProcessTests {
     @Test("start-up refuses a missing secret in production, an unknown alias, and bad settings")
     func startupErrors() async throws {
-        let (productionStatus, productionError) = try await ServerProcess.runExpectingFailure(["--mode", "production"], environment: ["JWT_SECRET": ""])
+        let (productionStatus, productionError) = try await ServerProcess.runExpectingFailure(
+            ["--mode", "production"], environment: ["JWT_SECRET": ""])
         #expect(productionStatus == 2)
         #expect(productionError.contains("JWT secret is required in production mode"))
         let (aliasStatus, aliasError) = try await ServerProcess.runExpectingFailure(["--revocation", "nosuchalias"])
@@ -73,7 +74,9 @@ struct ProcessTests {
         try await memcached.restart()
         var recovered = 0
         for _ in 0..<50 where recovered == 0 {
-            if try await server.request("GET", "/profile", token: access).status == 200 { recovered += 1 } else {
+            if try await server.request("GET", "/profile", token: access).status == 200 {
+                recovered += 1
+            } else {
                 try await Task.sleep(for: .milliseconds(200))
             }
         }

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// A LogoutServer process started by a test on a free loopback port, and an HTTP client for it.
@@ -35,7 +36,8 @@ final class ServerProcess: APIClient, @unchecked Sendable {
         process.standardError = errors
         try process.run()
         let line = try await readLine(from: output, containing: "listening on http://", process: process, errors: errors)
-        guard let portText = line.split(separator: ":").last, let port = Int(portText.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        guard let portText = line.split(separator: ":").last, let port = Int(portText.trimmingCharacters(in: .whitespacesAndNewlines))
+        else {
             process.terminate()
             throw ServerTestError("could not read the port from '\(line)'")
         }
