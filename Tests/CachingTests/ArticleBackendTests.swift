@@ -69,6 +69,17 @@ struct DictionaryBackend: CacheBackend {
         }
     }
 
+    func compareAndStore(
+        _ entry: CacheEntry, forKey key: String, expiry: CacheExpiry, expected: CacheEntry?
+    ) async throws -> Bool {
+        let now = clock.now()
+        return storage.items.withLock { items in
+            guard Self.live(key, in: &items, now: now)?.entry == expected else { return false }
+            items[key] = DictionaryStorage.Item(entry: entry, expiry: expiry)
+            return true
+        }
+    }
+
     func removeEntry(forKey key: String) async throws -> Bool {
         let now = clock.now()
         return storage.items.withLock { items in

@@ -28,9 +28,9 @@ public import Testing
 /// ```
 public enum CacheConformance: Sendable {
     /// Every check, grouped: basic operations, counters and versions, many-key operations and
-    /// key validation, timeouts.
+    /// key validation, timeouts, compare-and-set.
     public static var checks: [CacheConformanceCheck] {
-        basicOperations + countersAndVersions + manyKeysAndValidation + timeouts
+        basicOperations + countersAndVersions + manyKeysAndValidation + timeouts + compareAndStore
     }
 }
 
