@@ -3,7 +3,7 @@
 //
 //     cd Benchmarks && swift run -c release CachingBenchmarks [local|file] [--quick]
 //
-// `--profile-local-get`, `--profile-local-getmany` and `--profile-file-getmany` run one long loop instead, for `perf record`.
+// `--profile-local-get`, `--profile-local-set`, `--profile-local-incr`, `--profile-local-getmany` and `--profile-file-getmany` run one long loop instead, for `perf record`.
 import BenchmarkSupport
 import Caching
 import Synchronization
@@ -141,13 +141,15 @@ func fileBenchmarks() async throws {
     let directory = "/tmp/swcache-bench-\(getpid())"
     let rawDirectory = directory + "-raw"
     defer { system("rm -rf '\(directory)' '\(rawDirectory)'") }
-    let cache = try Cache.file(directory: directory, maxEntries: 100_000)
+    // filePath(forKey:) and fileCount() are FileBackend's, not Cache's, since the 1.0 split.
+    let fileBackend = try FileBackend(directory: directory, maxEntries: 100_000)
+    let cache = Cache(fileBackend)
     _ = mkdir(rawDirectory, 0o700)
     let keys = (0..<100).map { "key\($0)" }
     for key in keys { try await cache.set(key, value, timeout: .never) }
     try await cache.set("counter", 0, timeout: .never)
     // Raw files of exactly the same sizes as the cache's files.
-    let fileBytes = RawFile.read(cache.filePath(forKey: cache.makeKey("key7")))!
+    let fileBytes = RawFile.read(fileBackend.filePath(forKey: cache.makeKey("key7")))!
     let rawPaths = keys.map { rawDirectory + "/" + $0 }
     for path in rawPaths { _ = RawFile.write(fileBytes, to: path, temporary: path + ".tmp") }
     let counterPath = rawDirectory + "/counter"
@@ -276,7 +278,8 @@ func fileBenchmarks() async throws {
 
     // Sets of new keys into a directory with Django's default MAX_ENTRIES (300): culling
     // included. Django's FileBasedCache does ~1.1k sets/s on a machine like this one.
-    let culled = try Cache.file(directory: directory + "-cull", maxEntries: 300)
+    let culledBackend = try FileBackend(directory: directory + "-cull", maxEntries: 300)
+    let culled = Cache(culledBackend)
     defer { system("rm -rf '\(directory)-cull'") }
     let serial = Mutex(0)
     let rawNewDirectory = rawDirectory + "/new"
@@ -299,7 +302,7 @@ func fileBenchmarks() async throws {
             }
             try await culled.set("new\(index)", value, timeout: .never)
         })
-    try expect(try await culled.fileCount() <= 300, "culling keeps the directory at MAX_ENTRIES")
+    try expect(try await culledBackend.fileCount() <= 300, "culling keeps the directory at MAX_ENTRIES")
 }
 
 @discardableResult
@@ -321,6 +324,15 @@ nonisolated func profileLocalGet() async throws {
     let cache = Cache.localMemory()
     try await cache.set("key7", value, timeout: .never)
     for _ in 0..<3_000_000 { _ = try await cache.get("key7", as: String.self) }
+}
+
+/// A long loop of Cache sets (`--profile-local-set`) or incrs (`--profile-local-incr`), for `perf record`.
+nonisolated func profileLocalWrite(incr: Bool) async throws {
+    let cache = Cache.localMemory(maxEntries: 100_000)
+    try await cache.set("counter", 0, timeout: .never)
+    for _ in 0..<3_000_000 {
+        if incr { _ = try await cache.incr("counter") } else { try await cache.set("key8", value, timeout: .never) }
+    }
 }
 
 /// A long loop of Cache getMany(100) calls, for `perf record`.
@@ -345,6 +357,10 @@ nonisolated func profileFileGetMany() async throws {
 let only = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("--") }
 if CommandLine.arguments.contains("--profile-local-get") {
     try await profileLocalGet()
+} else if CommandLine.arguments.contains("--profile-local-set") {
+    try await profileLocalWrite(incr: false)
+} else if CommandLine.arguments.contains("--profile-local-incr") {
+    try await profileLocalWrite(incr: true)
 } else if CommandLine.arguments.contains("--profile-local-getmany") {
     try await profileLocalGetMany()
 } else if CommandLine.arguments.contains("--profile-file-getmany") {

@@ -12,8 +12,10 @@
 /// reclaimed), which is what token revocation needs.
 ///
 /// Every operation takes one short lock and does no I/O, so it runs directly on the
-/// calling task. Use it through a ``Cache``: `Cache.localMemory(...)`.
-public struct LocalMemoryBackend: CacheBackend {
+/// calling task. Use it through a ``Cache``: `Cache.localMemory(...)`. A ``Cache`` over it calls
+/// it synchronously, without going through the ``CacheBackend`` protocol's async requirements
+/// (the hot paths are as fast as a lock and a dictionary allow).
+public final class LocalMemoryBackend: CacheBackend {
     /// The name of the shared store, or `nil` for a store of this backend's own.
     public let location: String?
     /// The clock expiry is measured by.
@@ -51,6 +53,30 @@ public struct LocalMemoryBackend: CacheBackend {
     public var entryCount: Int { store.count }
 
     private var now: Double { clock.now() }
+
+    // MARK: Synchronous paths for `Cache`
+
+    @usableFromInline
+    func entryNow(forKey key: String) -> CacheEntry? {
+        store.get(key, now: now)
+    }
+
+    @usableFromInline
+    func entriesNow(forKeys keys: [String]) -> [CacheEntry?] {
+        store.getList(keys, now: now)
+    }
+
+    @usableFromInline
+    func storeNow(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) {
+        store.set(key, entry, expiry: expiry, limits: limits, now: now)
+    }
+
+    @usableFromInline
+    func incrementNow(forKey key: String, by delta: Int) throws(CacheError) -> Int {
+        try store.increment(key, by: delta, now: now)
+    }
+
+    // MARK: CacheBackend
 
     public func entry(forKey key: String) async throws -> CacheEntry? {
         store.get(key, now: now)

@@ -65,7 +65,13 @@ extension Cache {
     @inlinable
     public func get<V: Decodable & Sendable>(_ key: String, as type: V.Type = V.self, version: Int? = nil) async throws -> V? {
         let made = try validKey(key, version: version)
-        guard let entry = try await backend.entry(forKey: made) else { return nil }
+        let found: CacheEntry?
+        if let localMemory {
+            found = localMemory.entryNow(forKey: made)
+        } else {
+            found = try await backend.entry(forKey: made)
+        }
+        guard let entry = found else { return nil }
         return try CacheValueCodec.decode(entry, as: V.self, key: made)
     }
 
@@ -121,7 +127,12 @@ extension Cache {
             originals.append(key)
         }
         guard !distinct.isEmpty else { return [:] }
-        let found = try await backend.entries(forKeys: distinct)
+        let found: [CacheEntry?]
+        if let localMemory {
+            found = localMemory.entriesNow(forKeys: distinct)
+        } else {
+            found = try await backend.entries(forKeys: distinct)
+        }
         guard found.count == distinct.count else {
             throw CacheError(
                 .storageFailure,
@@ -173,7 +184,11 @@ extension Cache {
             _ = try await backend.removeEntry(forKey: made)
             return
         }
-        try await backend.store(entry, forKey: made, expiry: expiry)
+        if let localMemory {
+            localMemory.storeNow(entry, forKey: made, expiry: expiry)
+        } else {
+            try await backend.store(entry, forKey: made, expiry: expiry)
+        }
     }
 
     /// Stores a value only if the key holds no live value (Django's `add`).
@@ -337,9 +352,12 @@ extension Cache {
     /// - Throws: ``CacheError/Code/keyNotFound`` when the key is missing (Django's `ValueError`),
     ///   ``CacheError/Code/notAnInteger`` when the value is not an integer,
     ///   ``CacheError/Code/integerOverflow``, or another ``CacheError``.
+    @inlinable
     @discardableResult
     public func incr(_ key: String, by delta: Int = 1, version: Int? = nil) async throws -> Int {
-        try await backend.increment(entryForKey: validKey(key, version: version), by: delta)
+        let made = try validKey(key, version: version)
+        if let localMemory { return try localMemory.incrementNow(forKey: made, by: delta) }
+        return try await backend.increment(entryForKey: made, by: delta)
     }
 
     /// Subtracts `delta` from the integer under `key` atomically (Django's `decr`, which is `incr(-delta)`).

@@ -22,6 +22,11 @@ public struct Cache: Sendable {
     /// can skip key making and validation.
     @usableFromInline
     package let backend: any CacheBackend
+    /// The backend again when it is local memory, which ``Cache`` calls synchronously on its
+    /// hot paths (no async protocol call, no existential copy for an operation that is a lock
+    /// and a dictionary lookup).
+    @usableFromInline
+    let localMemory: LocalMemoryBackend?
 
     /// Wraps a backend with a configuration.
     ///
@@ -34,6 +39,7 @@ public struct Cache: Sendable {
     ///   - configuration: Key prefix, version, key function, default timeout, validation, clock, logger.
     public init(_ backend: any CacheBackend, configuration: CacheConfiguration = CacheConfiguration()) {
         self.backend = backend
+        self.localMemory = backend as? LocalMemoryBackend
         self.configuration = configuration
     }
 
