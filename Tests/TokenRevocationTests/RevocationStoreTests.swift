@@ -95,22 +95,72 @@ struct RevocationStoreTests {
         #expect(winners == 1)
     }
 
-    @Test("logout everywhere: a floored cut-off that never moves back, with its own ttl", arguments: StoreCase.all)
+    @Test("logout everywhere: an exact cut-off that never moves back and never shortens its ttl", arguments: StoreCase.all)
     func logoutEverywhere(store: StoreCase) async throws {
         let clock = ManualCacheClock(start: 1_767_225_600.75)
         let revocation = try store.make(clock)
         #expect(try await revocation.revokedBefore(subject: "alice") == nil)
         try await revocation.revokeAll(subject: "alice", ttl: .seconds(3600))
-        #expect(try await revocation.revokedBefore(subject: "alice") == 1_767_225_600)
+        #expect(try await revocation.revokedBefore(subject: "alice") == 1_767_225_600.75, "kept to the sub-second")
         #expect(try await revocation.revokedBefore(subject: "bob") == nil)
         try await revocation.revokeAll(subject: "alice", issuedBefore: 1_767_000_000, ttl: .seconds(3600))
-        #expect(try await revocation.revokedBefore(subject: "alice") == 1_767_225_600, "an earlier cut-off never wins")
+        #expect(try await revocation.revokedBefore(subject: "alice") == 1_767_225_600.75, "an earlier cut-off never wins")
         clock.advance(by: 10)
-        try await revocation.revokeAll(subject: "alice", ttl: .seconds(3600))
-        #expect(try await revocation.revokedBefore(subject: "alice") == 1_767_225_610)
+        try await revocation.revokeAll(subject: "alice", ttl: .seconds(60))
+        #expect(try await revocation.revokedBefore(subject: "alice") == 1_767_225_610.75)
+        clock.advance(by: 120)
+        #expect(
+            try await revocation.revokedBefore(subject: "alice") == 1_767_225_610.75,
+            "a later call with a shorter ttl does not end the cut-off before the first call's hour")
         clock.advance(by: 3600)
         #expect(try await revocation.revokedBefore(subject: "alice") == nil)
     }
+
+    @Test("absurd lifetimes and times are invalidArgument errors, never a trap", arguments: StoreCase.all)
+    func absurdInputs(store: StoreCase) async throws {
+        let revocation = try store.make(ManualCacheClock())
+        let huge = Duration.seconds(Int64.max / 2)
+        for call in [
+            { try await revocation.revoke("j", ttl: huge) },
+            { _ = try await revocation.consume("j", ttl: huge) },
+            { try await revocation.revokeFamily("f", ttl: huge) },
+            { try await revocation.revokeAll(subject: "s", issuedBefore: 1_767_225_600, ttl: huge) },
+            { try await revocation.revokeAll(subject: "s", issuedBefore: .infinity, ttl: .seconds(60)) },
+            { try await revocation.revokeAll(subject: "s", issuedBefore: .nan, ttl: .seconds(60)) },
+            { try await revocation.revokeAll(subject: "s", issuedBefore: -1, ttl: .seconds(60)) },
+            { try await revocation.revokeAll(subject: "s", issuedBefore: 1e300, ttl: .seconds(60)) },
+        ] as [@Sendable () async throws -> Void] {
+            let error = await #expect(throws: RevocationError.self) { try await call() }
+            #expect(error?.code == .invalidArgument)
+        }
+        #expect(try await revocation.isRevoked("j") == false)
+        #expect(try await revocation.revokedBefore(subject: "s") == nil)
+    }
+
+    @Test("concurrent cut-offs: the latest one and the longest lifetime win, whatever the order", arguments: StoreCase.all)
+    func concurrentCutoffs(store: StoreCase) async throws {
+        let clock = ManualCacheClock(start: 1_767_225_600)
+        let revocation = try store.make(clock)
+        for round in 0..<30 {
+            let subject = "user-\(round)"
+            let base = 1_767_225_000.0
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for offset in [2000.0, 1000.0, 1500.0, 500.0] {
+                    group.addTask {
+                        try await revocation.revokeAll(subject: subject, issuedBefore: base - 2000 + offset, ttl: .seconds(offset))
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try await revocation.revokedBefore(subject: subject) == base)
+        }
+        clock.advance(by: 1999)
+        #expect(try await revocation.revokedBefore(subject: "user-0") == base(), "the 2000 s lifetime is kept")
+        clock.advance(by: 2)
+        #expect(try await revocation.revokedBefore(subject: "user-0") == nil)
+    }
+
+    private func base() -> Double { 1_767_225_000 }
 
     @Test("family revocation", arguments: StoreCase.all)
     func family(store: StoreCase) async throws {

@@ -67,8 +67,8 @@ public final class LocalMemoryBackend: CacheBackend {
     }
 
     @usableFromInline
-    func storeNow(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) {
-        store.set(key, entry, expiry: expiry, limits: limits, now: now)
+    func storeNow(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) throws(CacheError) {
+        try store.set(key, entry, expiry: expiry, limits: limits, now: now)
     }
 
     @usableFromInline

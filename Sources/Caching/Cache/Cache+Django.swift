@@ -185,7 +185,7 @@ extension Cache {
             return
         }
         if let localMemory {
-            localMemory.storeNow(entry, forKey: made, expiry: expiry)
+            try localMemory.storeNow(entry, forKey: made, expiry: expiry)
         } else {
             try await backend.store(entry, forKey: made, expiry: expiry)
         }

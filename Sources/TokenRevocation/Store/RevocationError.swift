@@ -10,6 +10,7 @@ public struct RevocationError: Error, Sendable, CustomStringConvertible {
             case unsupported
             case storeFailure
             case unsafeStore
+            case invalidArgument
         }
 
         private let base: Base
@@ -28,6 +29,9 @@ public struct RevocationError: Error, Sendable, CustomStringConvertible {
         /// entries when full, or moves keys to another server on a failure) and the risk was
         /// not accepted by name.
         public static let unsafeStore = Code(.unsafeStore)
+        /// A ttl or a time is out of range: not finite, negative where a time is meant, or a
+        /// lifetime longer than ``RevocationLimits/maximumLifetime``. Nothing was stored.
+        public static let invalidArgument = Code(.invalidArgument)
 
         public var description: String { base.rawValue }
     }

@@ -19,6 +19,8 @@ public import Caching
 /// Rules every store follows:
 /// - A write that could not be stored throws, so a logout never reports success without
 ///   revoking.
+/// - A ttl longer than ``RevocationLimits/maximumLifetime`` or a cut-off that is not a
+///   plausible Unix time throws ``RevocationError/Code/invalidArgument``; nothing traps.
 /// - A read that could not get a real answer from the backend throws; it never reports
 ///   "not revoked" for a failure.
 /// - Revoking twice is harmless; the entry keeps the longer of the two lifetimes.
@@ -67,9 +69,10 @@ public protocol RevocationStore: Sendable {
 
     /// Revokes every token of `subject` issued at or before `issuedBefore` (logout everywhere).
     ///
-    /// The cut-off is kept in whole Unix seconds (floored), because `iat` has one-second
-    /// resolution: every token whose `iat` is at or before that second is refused, including
-    /// one minted later in the same second. A later call never moves the cut-off backwards.
+    /// The cut-off is kept exactly (sub-second), and every token whose `iat` is at or before it
+    /// is refused, a fractional `iat` included; a token minted with a whole-second `iat` in the
+    /// same second as the logout, before or after it, is refused too. A later or concurrent
+    /// call never moves the cut-off backwards and never shortens its lifetime.
     ///
     /// - Parameters:
     ///   - subject: The `sub` claim.
@@ -78,7 +81,7 @@ public protocol RevocationStore: Sendable {
     /// - Throws: ``RevocationError`` when the subject is invalid or the cut-off could not be stored.
     func revokeAll(subject: String, issuedBefore: Double, ttl: Duration) async throws
 
-    /// The logout-everywhere cut-off of a subject, whole Unix seconds, or `nil` if there is none.
+    /// The logout-everywhere cut-off of a subject, Unix seconds, or `nil` if there is none.
     ///
     /// - Parameter subject: The `sub` claim.
     /// - Returns: The cut-off; tokens with `iat` at or before it are revoked.
@@ -137,7 +140,7 @@ public struct RevocationStatus: Sendable, Hashable {
     public var isRevoked: Bool
     /// The token's family is revoked.
     public var isFamilyRevoked: Bool
-    /// The subject's logout-everywhere cut-off (whole Unix seconds), if any.
+    /// The subject's logout-everywhere cut-off (Unix seconds), if any.
     public var subjectCutoff: Double?
 
     /// Creates a status.

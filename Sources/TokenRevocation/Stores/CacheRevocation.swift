@@ -174,7 +174,7 @@ public struct CacheRevocation: RevocationStore {
     public func consume(_ jti: String, ttl: Duration) async throws -> Bool {
         let cache = try cache()
         let key = try validKey(keyPrefix + jti, id: jti, kind: "jti", cache: cache)
-        let seconds = ttl.seconds
+        let seconds = try RevocationLimits.seconds(ttl, what: "the ttl of the use of jti '\(jti)'")
         guard seconds > 0 else { return false }
         let deadline = cache.configuration.clock.now() + seconds
         let entry = try CacheValueCodec.encode(Int(deadline.rounded(.up)))
@@ -186,18 +186,26 @@ public struct CacheRevocation: RevocationStore {
     public func revokeAll(subject: String, issuedBefore: Double, ttl: Duration) async throws {
         let cache = try cache()
         let key = try validKey(subjectKeyPrefix + subject, id: subject, kind: "subject", cache: cache)
-        let seconds = ttl.seconds
+        let seconds = try RevocationLimits.seconds(ttl, what: "the ttl of the logout-everywhere cut-off of subject '\(subject)'")
+        try RevocationLimits.checkTime(issuedBefore, what: "the logout-everywhere cut-off of subject '\(subject)'")
         guard seconds > 0 else { return }
         let what = "the logout-everywhere cut-off of subject '\(subject)'"
         try await run("storing \(what)", cache) {
-            var cutoff = Int(issuedBefore.rounded(.down))
-            if let existing = try await cache.backend.entry(forKey: key),
-                let previous = try? CacheValueCodec.decode(existing, as: Int.self, key: key)
-            {
-                cutoff = max(cutoff, previous)
+            let end = cache.configuration.clock.now() + seconds
+            try await update(key, in: cache, what: what) { current in
+                var cutoff = SubjectCutoff(cutoff: issuedBefore, end: end)
+                if let current {
+                    let previous = SubjectCutoff(current, key: key)
+                    // Never earlier, never shorter: a concurrent or later call with a smaller
+                    // value or a shorter ttl changes nothing it would weaken.
+                    if let previous, previous.cutoff >= cutoff.cutoff, previous.end >= cutoff.end { return nil }
+                    if let previous {
+                        cutoff.cutoff = max(cutoff.cutoff, previous.cutoff)
+                        cutoff.end = max(cutoff.end, previous.end)
+                    }
+                }
+                return (cutoff.entry, cutoff.end)
             }
-            let entry = try CacheValueCodec.encode(cutoff)
-            try await cache.backend.store(entry, forKey: key, expiry: .at(cache.configuration.clock.now() + seconds))
         }
     }
 
@@ -206,7 +214,7 @@ public struct CacheRevocation: RevocationStore {
         let key = try validKey(subjectKeyPrefix + subject, id: subject, kind: "subject", cache: cache)
         return try await run("reading the logout-everywhere cut-off of subject '\(subject)'", cache) {
             guard let entry = try await cache.backend.entry(forKey: key) else { return nil }
-            return Double(try CacheValueCodec.decode(entry, as: Int.self, key: key))
+            return try SubjectCutoff.read(entry, key: key).cutoff
         }
     }
 
@@ -252,7 +260,7 @@ public struct CacheRevocation: RevocationStore {
             if jtiKey != nil { status.isRevoked = next() != nil }
             if familyKey != nil { status.isFamilyRevoked = next() != nil }
             if let subjectKey, let entry = next() {
-                status.subjectCutoff = Double(try CacheValueCodec.decode(entry, as: Int.self, key: subjectKey))
+                status.subjectCutoff = try SubjectCutoff.read(entry, key: subjectKey).cutoff
             }
             return status
         }
@@ -334,21 +342,36 @@ public struct CacheRevocation: RevocationStore {
         return made
     }
 
-    /// Stores a marker whose value is its end (whole seconds), never shortening a live one.
+    /// Stores a marker whose value is its end (whole seconds, rounded up), never shortening a
+    /// live one, atomically (compare-and-set).
     private func storeUntil(_ key: String, ttl: Duration, cache: Cache, what: String) async throws {
-        let seconds = ttl.seconds
+        let seconds = try RevocationLimits.seconds(ttl, what: "the ttl of \(what)")
         guard seconds > 0 else { return }
         try await run("storing \(what)", cache) {
-            let deadline = cache.configuration.clock.now() + seconds
-            if let existing = try await cache.backend.entry(forKey: key),
-                let previous = try? CacheValueCodec.decode(existing, as: Int.self, key: key),
-                Double(previous) >= deadline
-            {
-                return
+            let end = cache.configuration.clock.now() + seconds
+            try await update(key, in: cache, what: what) { current in
+                if let current, let previous = try? CacheValueCodec.decode(current, as: Int.self, key: key), Double(previous) >= end {
+                    return nil
+                }
+                return (try CacheValueCodec.encode(Int(end.rounded(.up))), end)
             }
-            let entry = try CacheValueCodec.encode(Int(deadline.rounded(.up)))
-            try await cache.backend.store(entry, forKey: key, expiry: .at(deadline))
         }
+    }
+
+    /// A read-modify-write of one entry that no concurrent writer can undo: reads the entry,
+    /// asks `change` for the new one (`nil`: nothing to do) and stores it only if the entry is
+    /// still the one read, else starts again.
+    private func update(
+        _ key: String, in cache: Cache, what: String,
+        _ change: (CacheEntry?) throws -> (entry: CacheEntry, end: Double)?
+    ) async throws {
+        for _ in 0..<64 {
+            let current = try await cache.backend.entry(forKey: key)
+            guard let (entry, end) = try change(current) else { return }
+            if try await cache.backend.compareAndStore(entry, forKey: key, expiry: .at(end), expected: current) { return }
+        }
+        throw RevocationError(
+            .storeFailure, "CacheRevocation could not store \(what): 64 concurrent writers kept changing it; nothing is known to be stored")
     }
 
     private func run<R: Sendable>(_ what: String, _ cache: Cache, _ body: () async throws -> R) async throws -> R {
@@ -362,5 +385,48 @@ public struct CacheRevocation: RevocationStore {
                 "CacheRevocation failed \(what) in \(sourceName): \(error); the token's state is unknown, so it must not be accepted",
                 underlying: error)
         }
+    }
+}
+
+/// A subject's logout-everywhere cut-off as stored in a cache: UTF-8 text `"<cutoff>:<end>"`
+/// (Python reads it as a `str`), the cut-off as the exact Unix time of the logout (shortest
+/// round-tripping decimal, so a fractional `iat` compares exactly) and the end of the entry
+/// in Unix seconds. An integer (whole seconds, as earlier versions stored) is read as the cut-off.
+struct SubjectCutoff {
+    var cutoff: Double
+    var end: Double
+
+    init(cutoff: Double, end: Double) {
+        self.cutoff = cutoff
+        self.end = end
+    }
+
+    /// Parses an entry; `nil` when it is in neither form.
+    init?(_ entry: CacheEntry, key: String) {
+        if let whole = try? CacheValueCodec.decode(entry, as: Int.self, key: key) {
+            self.init(cutoff: Double(whole), end: -.infinity)
+            return
+        }
+        guard let text = try? CacheValueCodec.decode(entry, as: String.self, key: key) else { return nil }
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let cutoff = Double(parts[0]), let end = Double(parts[1]), cutoff.isFinite, end.isFinite else {
+            return nil
+        }
+        self.init(cutoff: cutoff, end: end)
+    }
+
+    /// Parses an entry, or throws: an unreadable cut-off must not read as "none".
+    static func read(_ entry: CacheEntry, key: String) throws(RevocationError) -> SubjectCutoff {
+        guard let cutoff = SubjectCutoff(entry, key: key) else {
+            throw RevocationError(
+                .storeFailure,
+                "The logout-everywhere cut-off under key '\(key)' is in no form this library wrote (flags \(entry.flags)); tokens of the subject cannot be checked")
+        }
+        return cutoff
+    }
+
+    /// The entry: the text form.
+    var entry: CacheEntry {
+        CacheEntry(flags: CacheItemFlags.text, bytes: Array("\(cutoff):\(end.rounded(.up))".utf8))
     }
 }

@@ -103,7 +103,7 @@ public final class InMemoryRevocation: RevocationStore {
 
     public func consume(_ jti: String, ttl: Duration) async throws -> Bool {
         try Self.validate(jti, kind: "jti")
-        let seconds = ttl.seconds
+        let seconds = try RevocationLimits.seconds(ttl, what: "the ttl of the use of jti '\(jti)'")
         guard seconds > 0 else { return false }
         let now = clock.now()
         return try state.withLock { state throws(RevocationError) -> Bool in
@@ -117,9 +117,9 @@ public final class InMemoryRevocation: RevocationStore {
 
     public func revokeAll(subject: String, issuedBefore: Double, ttl: Duration) async throws {
         try Self.validate(subject, kind: "subject")
-        try store(
-            .subject(subject), ttl: ttl, cutoff: issuedBefore.rounded(.down),
-            what: "the logout-everywhere cut-off of subject '\(subject)'")
+        let what = "the logout-everywhere cut-off of subject '\(subject)'"
+        try RevocationLimits.checkTime(issuedBefore, what: what)
+        try store(.subject(subject), ttl: ttl, cutoff: issuedBefore, what: what)
     }
 
     public func revokedBefore(subject: String) async throws -> Double? {
@@ -156,7 +156,7 @@ public final class InMemoryRevocation: RevocationStore {
     // MARK: Internals
 
     private func store(_ key: Key, ttl: Duration, cutoff: Double, what: String) throws(RevocationError) {
-        let seconds = ttl.seconds
+        let seconds = try RevocationLimits.seconds(ttl, what: "the ttl of \(what)")
         guard seconds > 0 else { return }
         let now = clock.now()
         try state.withLock { state throws(RevocationError) in
