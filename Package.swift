@@ -112,7 +112,11 @@ let package = Package(
         ),
         .testTarget(
             name: "TokenRevocationTests",
-            dependencies: ["TokenRevocation", "Caching", "CachingMemcached", "CachingTesting"],
+            dependencies: [
+                "TokenRevocation", "Caching", "CachingMemcached", "CachingTesting",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

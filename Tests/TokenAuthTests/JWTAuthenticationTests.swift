@@ -287,6 +287,22 @@ struct RevocationFlowTests {
         #expect(try await refusal(auth, "Bearer " + noIat.encode(secret: secret))?.code == .revokedByLogoutEverywhere)
     }
 
+    @Test("logout everywhere refuses a token with a fractional iat issued earlier in the same second", arguments: stores)
+    func fractionalIssuedAt(kind: String) async throws {
+        let directories = TemporaryDirectories()
+        defer { directories.removeAll() }
+        let clock = ManualCacheClock(start: 1_767_225_600.7)
+        let auth = try JWTAuthentication(
+            secret: secret, revocationStore: try store(kind, clock: clock, directories: directories), revocationTimeout: Self.timeout,
+            clock: clock)
+        // A peer (PyJWT) may write iat with a fraction: issued at .3, logout at .7 of one second.
+        let early = Token(sub: "alice", exp: 1_767_229_200, iat: 1_767_225_600.3, jti: Token.randomID())
+        try await auth.logoutEverywhere(subject: "alice", maxTokenLifetime: .seconds(3600))
+        #expect(try await refusal(auth, "Bearer " + early.encode(secret: secret))?.code == .revokedByLogoutEverywhere)
+        let later = Token(sub: "alice", exp: 1_767_229_200, iat: 1_767_225_600.9, jti: Token.randomID())
+        _ = try await auth.authenticate(authorization: "Bearer " + later.encode(secret: secret))
+    }
+
     @Test("refresh rotation: consume once, a replay is detected and revokes the family", arguments: stores)
     func rotation(kind: String) async throws {
         let directories = TemporaryDirectories()

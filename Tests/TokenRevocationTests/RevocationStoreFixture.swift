@@ -30,6 +30,12 @@ struct StoreCase: Sendable, CustomTestStringConvertible {
                 clock: clock)
             return try CacheRevocation(caches: caches)
         },
+        .init("CacheRevocation over FileCache") { clock in
+            try CacheRevocation(
+                cache: Cache.file(
+                    directory: TemporaryDirectory("swcache-revocation").path, maxEntries: 10_000, whenFull: .refuse,
+                    configuration: CacheConfiguration(clock: clock)))
+        },
     ]
 }
 

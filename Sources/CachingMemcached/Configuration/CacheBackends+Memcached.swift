@@ -13,7 +13,14 @@ extension CacheBackends {
     /// Registers ``MemcachedBackend`` under ``memcachedNames``.
     public mutating func registerMemcached() {
         for name in Self.memcachedNames {
-            register(name) { context in try MemcachedBackend(context: context) }
+            register(name) { context -> any CacheBackend in
+                let options = try MemcachedOptions(settings: context.settings, alias: context.alias)
+                guard options.replicas > 1 else { return try MemcachedBackend(context: context) }
+                return try ReplicatedMemcachedBackend(
+                    servers: MemcachedServerAddress.parse(location: context.settings.location, alias: context.alias),
+                    replicas: options.replicas, options: options, clock: context.configuration.clock,
+                    logger: context.configuration.logger, alias: context.alias)
+            }
         }
     }
 

@@ -50,12 +50,15 @@ public struct MemcachedOptions: Sendable, Hashable {
     /// evicting a live item (`OPTIONS["servers_never_evict"]`). Nothing is sent to check it: it
     /// is what the operator promises, and what ``MemcachedBackend/capabilities`` reports.
     public var serversNeverEvict = false
+    /// How many servers hold each key (`OPTIONS["replicas"]`, 1 by default: libmemcached's own
+    /// distribution). 2 or more selects ``ReplicatedMemcachedBackend``.
+    public var replicas = 1
 
     /// The option names `OPTIONS` may hold.
     public static let names: Set<String> = [
         "pool_size", "connect_timeout", "send_timeout", "receive_timeout", "poll_timeout", "tcp_nodelay", "binary",
         "failure_limit", "retry_timeout", "remove_failed_servers", "distribution", "max_value_size", "behaviors",
-        "servers_never_evict",
+        "servers_never_evict", "replicas",
     ]
 
     /// The bytes memcached needs for an item beyond its key and value (header, CAS, line ends);
@@ -87,6 +90,7 @@ public struct MemcachedOptions: Sendable, Hashable {
         distribution = try settings.stringOption("distribution", default: distribution, alias: alias) ?? distribution
         maxValueSize = try settings.integerOption("max_value_size", default: maxValueSize, alias: alias)
         serversNeverEvict = try settings.boolOption("servers_never_evict", default: serversNeverEvict, alias: alias)
+        replicas = try settings.integerOption("replicas", default: replicas, alias: alias)
         switch settings.options["behaviors"] {
         case nil: break
         case .object(let members)?: behaviors = members
@@ -110,6 +114,7 @@ public struct MemcachedOptions: Sendable, Hashable {
         guard retryTimeout >= 0, retryTimeout <= 86400 else {
             throw Self.invalid(alias, "retry_timeout", "must be between 0 and 86400 seconds; found \(retryTimeout)")
         }
+        guard replicas >= 1 else { throw Self.invalid(alias, "replicas", "must be 1 or more; found \(replicas)") }
         guard failureLimit >= 1 else { throw Self.invalid(alias, "failure_limit", "must be 1 or more; found \(failureLimit)") }
         guard maxValueSize > Self.itemOverhead + CacheKeyRules.maxLength else {
             throw Self.invalid(

@@ -103,6 +103,31 @@ public protocol RevocationStore: Sendable {
     /// - Throws: ``RevocationError`` when the store could not answer.
     func isFamilyRevoked(_ family: String) async throws -> Bool
 
+    /// Starts the rotation state of a login family (generation 0), kept for `ttl`: call it at
+    /// login, before handing out the family's first refresh token.
+    ///
+    /// Refresh-token rotation then keeps one entry per login, whatever the number of refreshes
+    /// (see ``rotateFamily(_:from:ttl:)``).
+    ///
+    /// - Parameters:
+    ///   - family: The `fam` claim of the new login's tokens (a fresh random id).
+    ///   - ttl: The refresh-token lifetime plus the leeway.
+    /// - Throws: ``RevocationError`` when it could not be stored, or the family already exists.
+    func startFamily(_ family: String, ttl: Duration) async throws
+
+    /// Moves a login family from `generation` to the next, atomically, when a refresh token of
+    /// that generation is presented: the first presenter wins, every later one (a copy of an
+    /// already used refresh token) gets ``FamilyRotation/reused``.
+    ///
+    /// - Parameters:
+    ///   - family: The refresh token's `fam` claim.
+    ///   - generation: The generation the refresh token carries.
+    ///   - ttl: How long the family's state lives from now: the new refresh token's lifetime
+    ///     plus the leeway.
+    /// - Returns: What the store found; on ``FamilyRotation/reused`` revoke the family.
+    /// - Throws: ``RevocationError`` when the store could not answer.
+    func rotateFamily(_ family: String, from generation: Int, ttl: Duration) async throws -> FamilyRotation
+
     /// Everything authentication needs to know about one token, in as few round trips as the
     /// store can manage (``CacheRevocation`` uses one multi-get).
     ///
@@ -110,6 +135,20 @@ public protocol RevocationStore: Sendable {
     /// - Returns: What the store holds for each.
     /// - Throws: ``RevocationError`` when the store could not answer.
     func check(_ query: RevocationQuery) async throws -> RevocationStatus
+}
+
+/// What presenting a refresh token of one generation of a login family did
+/// (``RevocationStore/rotateFamily(_:from:ttl:)``).
+public enum FamilyRotation: Sendable, Hashable {
+    /// The token was of the family's current generation; the family has moved on to this one,
+    /// which the new refresh token carries.
+    case rotated(to: Int)
+    /// The token is of an older generation: it was used already, so someone holds a copy.
+    /// Revoke the family.
+    case reused
+    /// The store holds no state for the family (it ended, or was never started here): the
+    /// token cannot be shown to be current, so it is refused.
+    case unknown
 }
 
 /// The ids of one token to look up in a ``RevocationStore``.
@@ -162,6 +201,16 @@ extension RevocationStore {
 
     /// `false`: a store is assumed to do I/O and is raced against the timeout.
     public var answersInProcess: Bool { false }
+
+    /// Throws ``RevocationError/Code/unsupported``: a store that keeps no rotation state.
+    public func startFamily(_ family: String, ttl: Duration) async throws {
+        throw RevocationError(.unsupported, "\(Self.self) keeps no refresh-token rotation state for family '\(family)'")
+    }
+
+    /// Throws ``RevocationError/Code/unsupported``: a store that keeps no rotation state.
+    public func rotateFamily(_ family: String, from generation: Int, ttl: Duration) async throws -> FamilyRotation {
+        throw RevocationError(.unsupported, "\(Self.self) keeps no refresh-token rotation state for family '\(family)'")
+    }
 
     /// Asks ``isRevoked(_:)``, ``isFamilyRevoked(_:)`` and ``revokedBefore(subject:)`` in turn.
     ///

@@ -67,6 +67,8 @@ public struct CacheRevocation: RevocationStore {
     public let familyKeyPrefix: String
     /// Prepended to a subject for its logout-everywhere cut-off.
     public let subjectKeyPrefix: String
+    /// Prepended to a family id for its rotation state (the current generation).
+    public let generationKeyPrefix: String
 
     /// Creates a store over one cache.
     ///
@@ -75,13 +77,15 @@ public struct CacheRevocation: RevocationStore {
     ///   - keyPrefix: Prepended to a `jti` before the cache makes its key.
     ///   - familyKeyPrefix: Prepended to a family id.
     ///   - subjectKeyPrefix: Prepended to a subject.
+    ///   - generationKeyPrefix: Prepended to a family id for its rotation state.
     ///   - risks: The ways of forgetting a revocation this store may accept (none by default).
     ///   - logger: Where an accepted risk is logged, once, as a warning.
     /// - Throws: ``RevocationError/Code/unsafeStore`` when the cache may forget a live entry in a
     ///   way not named in `risks`.
     public init(
         cache: Cache, keyPrefix: String = "revoked:", familyKeyPrefix: String = "revoked-family:",
-        subjectKeyPrefix: String = "revoked-subject:", acceptingRiskOf risks: Risks = [],
+        subjectKeyPrefix: String = "revoked-subject:", generationKeyPrefix: String = "family-generation:",
+        acceptingRiskOf risks: Risks = [],
         logger: Logger = Logger(label: "swift-caching.TokenRevocation")
     ) throws(RevocationError) {
         try Self.checkSafety(cache.capabilities, of: "the cache given", settingsHint: nil, accepting: risks, logger: logger)
@@ -89,6 +93,7 @@ public struct CacheRevocation: RevocationStore {
         self.keyPrefix = keyPrefix
         self.familyKeyPrefix = familyKeyPrefix
         self.subjectKeyPrefix = subjectKeyPrefix
+        self.generationKeyPrefix = generationKeyPrefix
     }
 
     /// Creates a store over a cache alias, resolved on every call, so that
@@ -103,6 +108,7 @@ public struct CacheRevocation: RevocationStore {
     ///   - keyPrefix: Prepended to a `jti` before the cache makes its key.
     ///   - familyKeyPrefix: Prepended to a family id.
     ///   - subjectKeyPrefix: Prepended to a subject.
+    ///   - generationKeyPrefix: Prepended to a family id for its rotation state.
     ///   - risks: The ways of forgetting a revocation this store may accept (none by default).
     ///   - logger: Where an accepted risk is logged, once, as a warning.
     /// - Throws: ``RevocationError/Code/storeFailure`` for an unknown alias;
@@ -111,7 +117,7 @@ public struct CacheRevocation: RevocationStore {
     public init(
         caches: Caches, alias: String = Caches.defaultAlias, keyPrefix: String = "revoked:",
         familyKeyPrefix: String = "revoked-family:", subjectKeyPrefix: String = "revoked-subject:",
-        acceptingRiskOf risks: Risks = [], logger: Logger = Logger(label: "swift-caching.TokenRevocation")
+        generationKeyPrefix: String = "family-generation:", acceptingRiskOf risks: Risks = [], logger: Logger = Logger(label: "swift-caching.TokenRevocation")
     ) throws(RevocationError) {
         let cache: Cache
         do {
@@ -126,6 +132,7 @@ public struct CacheRevocation: RevocationStore {
         self.keyPrefix = keyPrefix
         self.familyKeyPrefix = familyKeyPrefix
         self.subjectKeyPrefix = subjectKeyPrefix
+        self.generationKeyPrefix = generationKeyPrefix
     }
 
     /// The clock of the cache (the alias's cache, resolved now).
@@ -222,6 +229,43 @@ public struct CacheRevocation: RevocationStore {
         let cache = try cache()
         let key = try validKey(familyKeyPrefix + family, id: family, kind: "family", cache: cache)
         try await storeUntil(key, ttl: ttl, cache: cache, what: "the revocation of token family '\(family)'")
+    }
+
+    public func startFamily(_ family: String, ttl: Duration) async throws {
+        let cache = try cache()
+        let key = try validKey(generationKeyPrefix + family, id: family, kind: "family", cache: cache)
+        let what = "the rotation state of token family '\(family)'"
+        let seconds = try RevocationLimits.seconds(ttl, what: "the ttl of \(what)")
+        guard seconds > 0 else { return }
+        let started = try await run("starting \(what)", cache) {
+            let end = cache.configuration.clock.now() + seconds
+            return try await cache.backend.compareAndStore(.integer(0), forKey: key, expiry: .at(end), expected: nil)
+        }
+        guard started else {
+            throw RevocationError(.invalidIdentifier, "Token family '\(family)' was started already; a new login needs a new family id")
+        }
+    }
+
+    public func rotateFamily(_ family: String, from generation: Int, ttl: Duration) async throws -> FamilyRotation {
+        let cache = try cache()
+        let key = try validKey(generationKeyPrefix + family, id: family, kind: "family", cache: cache)
+        let what = "the rotation state of token family '\(family)'"
+        let seconds = try RevocationLimits.seconds(ttl, what: "the ttl of \(what)")
+        return try await run("rotating \(what)", cache) {
+            for _ in 0..<64 {
+                guard let current = try await cache.backend.entry(forKey: key) else { return .unknown }
+                guard let stored = current.integerValue else {
+                    throw RevocationError(
+                        .storeFailure, "The rotation state under key '\(key)' is not an integer (flags \(current.flags)); the refresh cannot be checked")
+                }
+                guard stored == generation, generation < Int.max else { return .reused }
+                let end = cache.configuration.clock.now() + max(seconds, 0)
+                if try await cache.backend.compareAndStore(.integer(generation + 1), forKey: key, expiry: .at(end), expected: current) {
+                    return .rotated(to: generation + 1)
+                }
+            }
+            throw RevocationError(.storeFailure, "CacheRevocation could not rotate \(what): 64 concurrent writers kept changing it")
+        }
     }
 
     public func isFamilyRevoked(_ family: String) async throws -> Bool {

@@ -29,6 +29,8 @@ public final class InMemoryRevocation: RevocationStore {
         case token(String)
         case family(String)
         case subject(String)
+        /// A family's rotation state; the entry's `cutoff` holds the generation.
+        case generation(String)
     }
 
     private struct Entry: Sendable {
@@ -131,6 +133,34 @@ public final class InMemoryRevocation: RevocationStore {
     public func revokeFamily(_ family: String, ttl: Duration) async throws {
         try Self.validate(family, kind: "family")
         try store(.family(family), ttl: ttl, cutoff: 0, what: "the revocation of token family '\(family)'")
+    }
+
+    public func startFamily(_ family: String, ttl: Duration) async throws {
+        try Self.validate(family, kind: "family")
+        let what = "the rotation state of token family '\(family)'"
+        let seconds = try RevocationLimits.seconds(ttl, what: "the ttl of \(what)")
+        guard seconds > 0 else { return }
+        let now = clock.now()
+        try state.withLock { state throws(RevocationError) in
+            guard state.live(.generation(family), now: now) == nil else {
+                throw RevocationError(.invalidIdentifier, "Token family '\(family)' was started already; a new login needs a new family id")
+            }
+            try self.insert(.generation(family), Entry(expiresAt: now + seconds, cutoff: 0), into: &state, now: now, what: what)
+        }
+    }
+
+    public func rotateFamily(_ family: String, from generation: Int, ttl: Duration) async throws -> FamilyRotation {
+        try Self.validate(family, kind: "family")
+        let seconds = try RevocationLimits.seconds(ttl, what: "the ttl of the rotation state of token family '\(family)'")
+        let now = clock.now()
+        return state.withLock { state in
+            guard var entry = state.live(.generation(family), now: now) else { return .unknown }
+            guard Int(exactly: entry.cutoff) == generation, generation < Int.max else { return .reused }
+            entry.cutoff += 1
+            entry.expiresAt = max(entry.expiresAt, now + seconds)
+            state.entries[.generation(family)] = entry
+            return .rotated(to: generation + 1)
+        }
     }
 
     public func isFamilyRevoked(_ family: String) async throws -> Bool {

@@ -1,10 +1,27 @@
 public import Hummingbird
 public import HummingbirdAuth
+public import NIOCore
 public import TokenAuth
 
-/// The request context of the logout server: Hummingbird's basic context plus the user an
-/// ``AccessTokenAuthenticator`` verified, if any.
-public typealias LogoutRequestContext = BasicAuthRequestContext<AuthenticatedUser>
+/// The request context of the logout server: Hummingbird's core context, the user an
+/// ``AccessTokenAuthenticator`` verified (if any), and the client's address, which login
+/// throttling counts attempts by.
+public struct LogoutRequestContext: AuthRequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The user the access token speaks for, once authenticated.
+    public var identity: AuthenticatedUser?
+    /// The peer's address (the TCP peer: forwarding headers are not trusted).
+    public let remoteAddress: SocketAddress?
+
+    /// Creates the context of one request.
+    ///
+    /// - Parameter source: The channel and logger of the request.
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.identity = nil
+        self.remoteAddress = source.channel.remoteAddress
+    }
+}
 
 /// Verifies the access token in `Authorization: Bearer <JWT>` and puts its user in the
 /// request context's `identity`, where the protected routes read it.

@@ -18,6 +18,8 @@ public struct AuthService: Sendable {
     public let revocationDescription: String
     /// The wall clock tokens are issued and checked by.
     public let clock: any CacheClock
+    /// Counts login attempts per username and per client.
+    public let throttle: LoginThrottle
 
     /// Creates the service.
     ///
@@ -27,13 +29,15 @@ public struct AuthService: Sendable {
     ///   - store: The revocation store, or `nil` for the `none` strategy.
     ///   - revocationDescription: What backs revocation, for logs and `/health`.
     ///   - logger: Where fail-open warnings go.
+    ///   - throttle: Counts login attempts.
     ///   - clock: The wall clock for `iat`, `exp` and their checks; the system clock unless a
     ///     test moves time by hand.
     /// - Throws: `TokenError` for an empty secret.
     public init(
         configuration: ServerConfiguration, users: UserDirectory, store: (any RevocationStore)?,
-        revocationDescription: String, logger: Logger, clock: any CacheClock = SystemCacheClock()
+        revocationDescription: String, throttle: LoginThrottle, logger: Logger, clock: any CacheClock = SystemCacheClock()
     ) throws {
+        self.throttle = throttle
         self.configuration = configuration
         self.users = users
         self.store = store
@@ -48,14 +52,22 @@ public struct AuthService: Sendable {
             expectedType: .refresh, requireTokenType: true, revocationTimeout: timeout, logger: logger, clock: clock)
     }
 
-    /// A fresh access/refresh pair for a user, both in one token family.
-    func issuePair(for user: DemoUser, family: String) throws -> TokenPairResponse {
+    /// The claim a refresh token carries its family generation in.
+    static let generationClaim = "gen"
+
+    /// How long a login family's state and revocation live: a refresh token's lifetime plus the leeway.
+    var familyLifetime: Duration { configuration.refreshLifetime + configuration.leeway }
+
+    /// A fresh access/refresh pair for a user, both in one token family; the refresh token
+    /// carries the family's generation, which the next refresh must present.
+    func issuePair(for user: DemoUser, family: String, generation: Int) throws -> TokenPairResponse {
         let access = try Token.create(
             sub: user.userID, expiresIn: configuration.accessLifetime, isStaff: user.isStaff, isAdmin: user.isAdmin,
             permissions: user.permissions, type: .access, family: family, clock: clock)
         let refresh = try Token.create(
             sub: user.userID, expiresIn: configuration.refreshLifetime, isStaff: user.isStaff, isAdmin: user.isAdmin,
-            permissions: user.permissions, type: .refresh, family: family, clock: clock)
+            permissions: user.permissions, extras: [Self.generationClaim: .integer(generation)], type: .refresh,
+            family: family, clock: clock)
         return TokenPairResponse(
             accessToken: try access.encode(secret: configuration.signingSecret),
             refreshToken: try refresh.encode(secret: configuration.signingSecret),
@@ -63,17 +75,60 @@ public struct AuthService: Sendable {
             refreshExpiresIn: Int(configuration.refreshLifetime.components.seconds))
     }
 
-    /// Revokes every token of the login a (correctly signed) refresh token belongs to: what a
-    /// server does when a rotated refresh token is presented again.
-    func revokeFamily(ofRevokedRefreshToken token: String) async throws(APIError) {
-        guard let store,
-            let decoded = try? Token.decode(token, secret: configuration.signingSecret, leeway: configuration.leeway, clock: clock),
-            let family = decoded.family
-        else { return }
+    /// Starts a login: a new family, its rotation state in the store, and the first pair.
+    func startLogin(for user: DemoUser) async throws -> TokenPairResponse {
+        let family = Token.randomID()
+        if let store {
+            do {
+                try await store.startFamily(family, ttl: familyLifetime)
+            } catch {
+                throw APIError.revocationFailed(error)
+            }
+        }
+        return try issuePair(for: user, family: family, generation: 0)
+    }
+
+    /// Rotates a verified refresh token: the family moves one generation and a new pair is
+    /// issued; a refresh token of an older generation (a copy of a used one) revokes the login.
+    func refresh(_ presented: AuthenticatedUser, for user: DemoUser) async throws -> TokenPairResponse {
+        guard let store else {
+            return try issuePair(for: user, family: presented.family ?? Token.randomID(), generation: 0)
+        }
+        guard let family = presented.family, case .integer(let generation)? = presented.token.extras[Self.generationClaim] else {
+            throw APIError(
+                .unauthorized, "invalid_refresh_token", "The refresh token carries no login family ('fam') or generation ('gen')",
+                headers: [.wwwAuthenticate: #"Bearer error="invalid_token""#])
+        }
+        let outcome: FamilyRotation
         do {
-            try await store.revokeFamily(family, ttl: configuration.refreshLifetime + configuration.leeway)
+            outcome = try await store.rotateFamily(family, from: generation, ttl: familyLifetime)
         } catch {
             throw APIError.revocationFailed(error)
+        }
+        switch outcome {
+        case .rotated(let next):
+            return try issuePair(for: user, family: family, generation: next)
+        case .reused:
+            // Someone holds a copy of a refresh token that was already used: end the whole login.
+            do {
+                try await store.revokeFamily(family, ttl: familyLifetime)
+            } catch {
+                throw APIError.revocationFailed(error)
+            }
+            throw APIError.refreshTokenReused
+        case .unknown:
+            throw APIError(
+                .unauthorized, "login_ended", "This login has ended (it expired or the server lost its state); log in again",
+                headers: [.wwwAuthenticate: #"Bearer error="invalid_token""#])
+        }
+    }
+
+    /// Ends the login an access token belongs to: the token itself and its family, so the
+    /// login's refresh token stops working too.
+    func logout(_ user: AuthenticatedUser) async throws {
+        try await accessAuthentication.logout(user)
+        if let store, let family = user.family {
+            try await store.revokeFamily(family, ttl: familyLifetime)
         }
     }
 

@@ -29,7 +29,16 @@ public enum LogoutServerApplication {
         if let file = configuration.cachesFile {
             caches = try Caches(contentsOf: file, backends: CacheBackends.standard.withMemcached(), clock: clock, logger: logger)
         } else {
-            caches = try Caches(["default": CacheSettings(backend: "locmem", location: "logout-server")], clock: clock, logger: logger)
+            // Revocations in local memory that never evicts a live one (a full store answers 503
+            // to a logout instead of forgetting an older one); throttling counters apart, where
+            // culling only forgives a few attempts.
+            caches = try Caches(
+                [
+                    "default": CacheSettings(
+                        backend: "locmem", location: "logout-server", options: ["MAX_ENTRIES": 100_000, "WHEN_FULL": "refuse"]),
+                    configuration.throttleAlias: CacheSettings(
+                        backend: "locmem", location: "logout-server-throttle", options: ["MAX_ENTRIES": 100_000]),
+                ], clock: clock, logger: logger)
         }
         let store: (any RevocationStore)?
         let description: String
@@ -43,7 +52,7 @@ public enum LogoutServerApplication {
         case let alias:
             let cache = try caches[alias]
             let backend = caches.settings[alias]?.backend ?? "?"
-            store = CacheRevocation(caches: caches, alias: alias)
+            store = try CacheRevocation(caches: caches, alias: alias, logger: logger)
             description =
                 "CacheRevocation over cache alias '\(alias)' (\(backend)\(configuration.cachesFile == nil ? ", local memory: no caches file given" : ""), keys like '\(cache.makeKey("revoked:<jti>"))')"
         }
@@ -53,9 +62,16 @@ public enum LogoutServerApplication {
         } else {
             users = await UserDirectory.demo()
         }
+        let throttleCache =
+            caches.aliases.contains(configuration.throttleAlias)
+            ? try caches[configuration.throttleAlias]
+            : Cache.localMemory(maxEntries: 100_000, configuration: CacheConfiguration(clock: clock))
+        let throttle = LoginThrottle(
+            cache: throttleCache, perUser: configuration.loginAttemptsPerUser, perClient: configuration.loginAttemptsPerClient,
+            window: DjangoDefaults.seconds(configuration.loginWindow))
         let auth = try AuthService(
-            configuration: configuration, users: users, store: store, revocationDescription: description, logger: logger,
-            clock: clock)
+            configuration: configuration, users: users, store: store, revocationDescription: description, throttle: throttle,
+            logger: logger, clock: clock)
         return Built(auth: auth, caches: caches)
     }
 

@@ -34,10 +34,10 @@ struct ProfileResponse: Encodable, Sendable {
 ///
 /// | route | auth | answers |
 /// | --- | --- | --- |
-/// | `POST /auth/login` `{username, password}` | — | 200 token pair; 400 malformed; 401 wrong credentials |
+/// | `POST /auth/login` `{username, password}` | — | 200 token pair; 400 malformed; 401 wrong credentials; 429 too many attempts (`Retry-After`) |
 /// | `GET /profile` | access token | 200 `{user_id, is_staff, is_admin, permissions}` |
-/// | `POST /auth/logout` | access token | 200; the token is revoked until `exp` + leeway |
-/// | `POST /auth/refresh` `{refresh_token}` | refresh token in the body | 200 new pair (rotation); 401 reused or revoked |
+/// | `POST /auth/logout` | access token | 200; the token and its login (the refresh token too) are revoked |
+/// | `POST /auth/refresh` `{refresh_token}` | refresh token in the body | 200 new pair (rotation); 401 reused, revoked or ended |
 /// | `POST /auth/logout-all` | access token | 200; every token of the user issued until now is revoked |
 /// | `GET /health` | — | 200 `{status, revocation}` |
 ///
@@ -54,12 +54,24 @@ public func addRoutes(to router: Router<some AuthRequestContext<AuthenticatedUse
         JSONBody.response(.ok, ["status": "ok", "revocation": auth.revocationDescription])
     }
 
-    router.post("/auth/login") { request, _ in
+    router.post("/auth/login") { request, context in
         let body = try await JSONBody.decode(LoginRequest.self, from: request)
+        let client = context.remoteAddress?.ipAddress ?? "unknown"
+        let wait: Int?
+        do {
+            wait = try await auth.throttle.attempt(username: body.username, client: client)
+        } catch {
+            throw APIError(.serviceUnavailable, "throttle_unavailable", "Login attempts cannot be counted now", headers: [.retryAfter: "1"])
+        }
+        if let wait {
+            throw APIError(
+                .tooManyRequests, "too_many_attempts", "Too many login attempts for this user or from this client; try again later",
+                headers: [.retryAfter: "\(wait)"])
+        }
         guard let user = await auth.users.verify(username: body.username, password: body.password) else {
             throw APIError(.unauthorized, "invalid_credentials", "Unknown username or wrong password")
         }
-        return JSONBody.response(.ok, try auth.issuePair(for: user, family: Token.randomID()))
+        return JSONBody.response(.ok, try await auth.startLogin(for: user))
     }
 
     router.post("/auth/refresh") { request, _ in
@@ -67,31 +79,13 @@ public func addRoutes(to router: Router<some AuthRequestContext<AuthenticatedUse
         let presented: AuthenticatedUser
         do {
             presented = try await auth.refreshAuthentication.authenticate(token: body.refreshToken)
-        } catch let error as AuthenticationError where error.code == .revoked {
-            // A refresh token already used (rotated) came back: someone holds a copy.
-            try await auth.revokeFamily(ofRevokedRefreshToken: body.refreshToken)
-            throw APIError.refreshTokenReused
         } catch let error as AuthenticationError {
             throw APIError(error)
         }
         guard let record = auth.userRecord(forID: presented.userID) else {
             throw APIError(.unauthorized, "unknown_user", "The refresh token's user no longer exists")
         }
-        let family = presented.family ?? Token.randomID()
-        if let store = auth.store, let jti = presented.jti {
-            let first: Bool
-            do {
-                first = try await store.consume(jti, expiresAt: presented.expiresAt, leeway: auth.configuration.leeway)
-            } catch {
-                throw APIError.revocationFailed(error)
-            }
-            guard first else {
-                // Two requests raced with the same refresh token: only the first wins.
-                try await auth.revokeFamily(ofRevokedRefreshToken: body.refreshToken)
-                throw APIError.refreshTokenReused
-            }
-        }
-        return JSONBody.response(.ok, try auth.issuePair(for: record, family: family))
+        return JSONBody.response(.ok, try await auth.refresh(presented, for: record))
     }
 
     let protected = router.group().add(middleware: AccessTokenAuthenticator(auth.accessAuthentication))
@@ -111,11 +105,11 @@ public func addRoutes(to router: Router<some AuthRequestContext<AuthenticatedUse
                 "This server runs without revocation (--revocation none), so a token cannot be revoked")
         }
         do {
-            try await auth.accessAuthentication.logout(user)
+            try await auth.logout(user)
         } catch {
             throw APIError.revocationFailed(error)
         }
-        return JSONBody.response(.ok, ["detail": "Logged out: the token is revoked"])
+        return JSONBody.response(.ok, ["detail": "Logged out: the token and its login are revoked"])
     }
 
     protected.post("/auth/logout-all") { _, context in

@@ -32,6 +32,15 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var refreshLifetime = Duration.seconds(30 * 24 * 3600)
     /// Clock-skew tolerance when verifying tokens; revocations outlive `exp` by this much.
     public var leeway = Duration.seconds(60)
+    /// Login attempts allowed per username in one ``loginWindow``.
+    public var loginAttemptsPerUser = 10
+    /// Login attempts allowed per client address in one ``loginWindow``.
+    public var loginAttemptsPerClient = 100
+    /// The window login attempts are counted in.
+    public var loginWindow = Duration.seconds(60)
+    /// The cache alias that holds login-throttling counters; without it in the caches file, a
+    /// local-memory cache of this process holds them.
+    public var throttleAlias = "throttle"
 
     /// The secret used in development mode when none is given. Never use it in production.
     public static let developmentSecret = "development-secret-do-not-use-in-production"

@@ -20,7 +20,8 @@ struct Storage: Sendable, CustomTestStringConvertible {
     static let files = Storage(name: "files") {
         let directory = NSTemporaryDirectory() + "logout-\(UUID().uuidString)"
         let settings = directory + ".json"
-        try #"{"default": {"BACKEND": "file", "LOCATION": "\#(directory)"}}"#.write(toFile: settings, atomically: true, encoding: .utf8)
+        try #"{"default": {"BACKEND": "file", "LOCATION": "\#(directory)", "OPTIONS": {"MAX_ENTRIES": 10000, "WHEN_FULL": "refuse"}}}"#
+            .write(toFile: settings, atomically: true, encoding: .utf8)
         return (
             ["--caches", settings],
             {
@@ -31,7 +32,7 @@ struct Storage: Sendable, CustomTestStringConvertible {
     }
 
     static let memcached = Storage(name: "memcached") {
-        let server = try await MemcachedServer.start()
+        let server = try await MemcachedServer.start(arguments: ["-M"])
         let settings = try writeMemcachedSettings(server)
         return (
             ["--caches", settings, "--revocation", "shared"],
@@ -50,7 +51,7 @@ func writeMemcachedSettings(_ server: MemcachedServer) throws -> String {
     let json = """
         {"default": {"BACKEND": "locmem"},
          "shared": {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache", "LOCATION": "\(server.address)",
-                    "OPTIONS": {"connect_timeout": 0.5, "poll_timeout": 0.5, "retry_timeout": 1}}}
+                    "OPTIONS": {"connect_timeout": 0.5, "poll_timeout": 0.5, "retry_timeout": 1, "servers_never_evict": true}}}
         """
     try json.write(toFile: settings, atomically: true, encoding: .utf8)
     return settings
@@ -83,29 +84,34 @@ struct LogoutFlowTests {
         #expect(profile.json["is_admin"] as? Double == 1)
         #expect((profile.json["permissions"] as? [String])?.contains("users:manage") == true)
 
+        // Logout ends the login: the access token and the refresh token of the same login.
         let logout = try await server.request("POST", "/auth/logout", token: access)
         #expect(logout.status == 200)
         profile = try await server.request("GET", "/profile", token: access)
         #expect(profile.status == 401)
         #expect(profile["error"] == "revoked")
         #expect(profile.headers["www-authenticate"]?.hasPrefix("Bearer") == true)
+        let afterLogout = try await server.refresh(refresh)
+        #expect(afterLogout.status == 401)
+        #expect(afterLogout["error"] == "revoked")
 
         // Refresh: rotation issues a new pair; the old refresh token is then refused,
         // and presenting it again revokes the whole login (its family).
-        let rotated = try await server.refresh(refresh)
+        let (_, loginRefresh) = try await server.login()
+        let rotated = try await server.refresh(loginRefresh)
         #expect(rotated.status == 200)
         let newAccess = try #require(rotated["access_token"])
         let newRefresh = try #require(rotated["refresh_token"])
         #expect(try await server.request("GET", "/profile", token: newAccess).status == 200)
-        let reused = try await server.refresh(refresh)
+        let reused = try await server.refresh(loginRefresh)
         #expect(reused.status == 401)
         #expect(reused["error"] == "refresh_token_reused")
         #expect(try await server.request("GET", "/profile", token: newAccess).status == 401)
         #expect(try await server.refresh(newRefresh).status == 401)
 
-        // Logout everywhere: every token issued so far is refused, even one issued in the
-        // same second as the logout (the cut-off is in whole seconds); a login one second
-        // later works.
+        // Logout everywhere: every token issued so far is refused, and so is one issued in the
+        // same second as the logout (`iat` is in whole seconds, the cut-off exact); a login
+        // one second later works.
         let (first, _) = try await server.login()
         let (second, secondRefresh) = try await server.login()
         #expect(try await server.request("POST", "/auth/logout-all", token: first).status == 200)
