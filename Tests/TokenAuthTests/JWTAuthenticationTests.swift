@@ -197,7 +197,8 @@ struct RefusalTests {
 
     @Test("a jti or sub the cache cannot hold is refused as malformed, not as unavailable")
     func unstorableIdentifiers() async throws {
-        let auth = try auth(try CacheRevocation(cache: Cache.localMemory(whenFull: .refuse, configuration: CacheConfiguration(clock: clock))))
+        let auth = try auth(
+            try CacheRevocation(cache: Cache.localMemory(whenFull: .refuse, configuration: CacheConfiguration(clock: clock))))
         let spaced = try Token.create(sub: "1", jti: "has space", clock: clock)
         #expect(await refusal(auth, try bearer(spaced))?.code == .malformed)
         let longSub = try Token.create(sub: String(repeating: "u", count: 300), clock: clock)
@@ -227,13 +228,15 @@ struct RevocationFlowTests {
     func store(_ kind: String, clock: ManualCacheClock, directories: TemporaryDirectories) throws -> any RevocationStore {
         switch kind {
         case "in-memory": return InMemoryRevocation(clock: clock)
-        case "cache": return try CacheRevocation(cache: Cache.localMemory(whenFull: .refuse, configuration: CacheConfiguration(clock: clock)))
+        case "cache":
+            return try CacheRevocation(cache: Cache.localMemory(whenFull: .refuse, configuration: CacheConfiguration(clock: clock)))
         default:
             let directory = FileManager.default.temporaryDirectory
                 .appendingPathComponent("token-auth-\(UInt64.random(in: 0...UInt64.max))").path
             directories.add(directory)
             let store = try CacheRevocation(
-                cache: try Cache.file(directory: directory, maxEntries: 10_000, whenFull: .refuse, configuration: CacheConfiguration(clock: clock)))
+                cache: try Cache.file(
+                    directory: directory, maxEntries: 10_000, whenFull: .refuse, configuration: CacheConfiguration(clock: clock)))
             #expect(store.answersInProcess == false)
             return store
         }
@@ -344,7 +347,10 @@ struct RevocationFlowTests {
     func overrideReachesCheck() async throws {
         let clock = ManualCacheClock()
         let caches = try Caches(
-            ["default": CacheSettings(backend: "locmem", location: "auth-override-\(UInt64.random(in: 0...UInt64.max))", options: ["WHEN_FULL": "refuse"])],
+            [
+                "default": CacheSettings(
+                    backend: "locmem", location: "auth-override-\(UInt64.random(in: 0...UInt64.max))", options: ["WHEN_FULL": "refuse"])
+            ],
             clock: clock)
         #expect(try CacheRevocation(caches: caches).answersInProcess, "local memory cannot hang: no race")
         #expect(try CacheRevocation(cache: Cache.failing()).answersInProcess == false)

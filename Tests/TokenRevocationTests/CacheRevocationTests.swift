@@ -111,7 +111,9 @@ struct CacheRevocationTests {
 
     @Test("an alias is resolved per call, so Caches.withOverride replaces it")
     func override() async throws {
-        let caches = try Caches(["default": CacheSettings(backend: "locmem", location: "override-\(UniqueID.make())", options: ["WHEN_FULL": "refuse"])])
+        let caches = try Caches([
+            "default": CacheSettings(backend: "locmem", location: "override-\(UniqueID.make())", options: ["WHEN_FULL": "refuse"])
+        ])
         let revocation = try CacheRevocation(caches: caches)
         let replacement = Cache.localMemory(whenFull: .refuse)
         try await caches.withOverride("default", replacement) {

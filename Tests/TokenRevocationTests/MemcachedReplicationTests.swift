@@ -76,7 +76,9 @@ struct MemcachedReplicationTests {
         return (servers, caches, store)
     }
 
-    @Test("1,000 revoked tokens and 1,000 used refresh jtis over 3 servers with 2 replicas: none accepted when one server is killed, restarted empty or marked dead")
+    @Test(
+        "1,000 revoked tokens and 1,000 used refresh jtis over 3 servers with 2 replicas: none accepted when one server is killed, restarted empty or marked dead"
+    )
     func lossOfOneServer() async throws {
         var rows: [Row] = []
         let (servers, caches, store) = try await cluster()
@@ -111,6 +113,38 @@ struct MemcachedReplicationTests {
             #expect(row.revoked.refused == Self.count && row.consumed.refused == Self.count, "one server lost: \(row)")
         }
         #expect(rows[0].clean.accepted == Self.count)
+    }
+
+    @Test("over replicated memcached: 64 concurrent refreshes with one token, one winner; concurrent cut-offs keep the latest and longest")
+    func concurrency() async throws {
+        var servers: [MemcachedServer] = []
+        for _ in 0..<3 { servers.append(try await MemcachedServer.start(arguments: ["-M"])) }
+        let location = servers.map { "\"\($0.address)\"" }.joined(separator: ", ")
+        let json = """
+            {"revocations": {"BACKEND": "memcached", "LOCATION": [\(location)],
+             "OPTIONS": {"replicas": 2, "servers_never_evict": true, "pool_size": 4}}}
+            """
+        let caches = try Caches(json: Array(json.utf8), backends: CacheBackends.standard.withMemcached())
+        let store = try CacheRevocation(caches: caches, alias: "revocations")
+        try await store.startFamily("login", ttl: .seconds(600))
+        let outcomes = try await withThrowingTaskGroup(of: FamilyRotation.self) { group in
+            for _ in 0..<64 { group.addTask { try await store.rotateFamily("login", from: 0, ttl: .seconds(600)) } }
+            var outcomes: [FamilyRotation] = []
+            for try await outcome in group { outcomes.append(outcome) }
+            return outcomes
+        }
+        #expect(outcomes.filter { $0 == .rotated(to: 1) }.count == 1)
+        #expect(outcomes.filter { $0 == .reused }.count == 63)
+        let now = SystemCacheClock().now()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for offset in [0.0, -300, -100, -200] {
+                group.addTask { try await store.revokeAll(subject: "alice", issuedBefore: now + offset, ttl: .seconds(600 + offset)) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await store.revokedBefore(subject: "alice") == now)
+        try await caches.shutdown()
+        for server in servers { await server.stop() }
     }
 
     @Test("placement is spread over the servers and the same in every process")

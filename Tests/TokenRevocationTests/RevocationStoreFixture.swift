@@ -22,11 +22,15 @@ struct StoreCase: Sendable, CustomTestStringConvertible {
     static let all: [StoreCase] = [
         .init("InMemoryRevocation") { clock in InMemoryRevocation(clock: clock) },
         .init("CacheRevocation over LocalMemoryCache") { clock in
-            try CacheRevocation(cache: Cache.localMemory(maxEntries: 10_000, whenFull: .refuse, configuration: CacheConfiguration(clock: clock)))
+            try CacheRevocation(
+                cache: Cache.localMemory(maxEntries: 10_000, whenFull: .refuse, configuration: CacheConfiguration(clock: clock)))
         },
         .init("CacheRevocation over a Caches alias (locmem)") { clock in
             let caches = try Caches(
-                ["default": CacheSettings(backend: "locmem", location: "revocation-alias-\(UniqueID.make())", options: ["WHEN_FULL": "refuse"])],
+                [
+                    "default": CacheSettings(
+                        backend: "locmem", location: "revocation-alias-\(UniqueID.make())", options: ["WHEN_FULL": "refuse"])
+                ],
                 clock: clock)
             return try CacheRevocation(caches: caches)
         },

@@ -39,7 +39,8 @@ extension CacheBackends {
 }
 
 extension Cache {
-    /// A cache on memcached servers (Django's `PyMemcacheCache`/`PyLibMCCache`); see ``MemcachedBackend``.
+    /// A cache on memcached servers (Django's `PyMemcacheCache`/`PyLibMCCache`); see
+    /// ``MemcachedBackend``, or ``ReplicatedMemcachedBackend`` when `options.replicas` is 2 or more.
     ///
     /// No connection is made until the first call.
     ///
@@ -54,7 +55,14 @@ extension Cache {
         location: [String], options: MemcachedOptions = MemcachedOptions(),
         configuration: CacheConfiguration = CacheConfiguration(), alias: String = "memcached"
     ) throws(CacheError) -> Cache {
-        Cache(
+        if options.replicas > 1 {
+            return Cache(
+                try ReplicatedMemcachedBackend(
+                    servers: MemcachedServerAddress.parse(location: location, alias: alias), replicas: options.replicas,
+                    options: options, clock: configuration.clock, logger: configuration.logger, alias: alias),
+                configuration: configuration)
+        }
+        return Cache(
             try MemcachedBackend(
                 location: location, options: options, clock: configuration.clock, logger: configuration.logger, alias: alias),
             configuration: configuration)

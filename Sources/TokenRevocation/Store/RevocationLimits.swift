@@ -27,7 +27,8 @@ public enum RevocationLimits: Sendable {
         guard time.isFinite, timeRange.contains(time) else {
             throw RevocationError(
                 .invalidArgument,
-                "\(what) is \(time), which is not a Unix time between \(timeRange.lowerBound) and \(timeRange.upperBound) seconds; nothing was stored")
+                "\(what) is \(time), which is not a Unix time between \(timeRange.lowerBound) and \(timeRange.upperBound) seconds; nothing was stored"
+            )
         }
     }
 }

@@ -117,7 +117,8 @@ public struct CacheRevocation: RevocationStore {
     public init(
         caches: Caches, alias: String = Caches.defaultAlias, keyPrefix: String = "revoked:",
         familyKeyPrefix: String = "revoked-family:", subjectKeyPrefix: String = "revoked-subject:",
-        generationKeyPrefix: String = "family-generation:", acceptingRiskOf risks: Risks = [], logger: Logger = Logger(label: "swift-caching.TokenRevocation")
+        generationKeyPrefix: String = "family-generation:", acceptingRiskOf risks: Risks = [],
+        logger: Logger = Logger(label: "swift-caching.TokenRevocation")
     ) throws(RevocationError) {
         let cache: Cache
         do {
@@ -256,7 +257,8 @@ public struct CacheRevocation: RevocationStore {
                 guard let current = try await cache.backend.entry(forKey: key) else { return .unknown }
                 guard let stored = current.integerValue else {
                     throw RevocationError(
-                        .storeFailure, "The rotation state under key '\(key)' is not an integer (flags \(current.flags)); the refresh cannot be checked")
+                        .storeFailure,
+                        "The rotation state under key '\(key)' is not an integer (flags \(current.flags)); the refresh cannot be checked")
                 }
                 guard stored == generation, generation < Int.max else { return .reused }
                 let end = cache.configuration.clock.now() + max(seconds, 0)
@@ -341,7 +343,8 @@ public struct CacheRevocation: RevocationStore {
         if !problems.isEmpty {
             throw RevocationError(
                 .unsafeStore,
-                "\(what) cannot keep revocations: \(problems.joined(separator: "; and ")). A forgotten revocation lets a logged-out token in again; to use it anyway, pass acceptingRiskOf: (.liveEntryEviction, .keysMovingOnFailure) and live with that")
+                "\(what) cannot keep revocations: \(problems.joined(separator: "; and ")). A forgotten revocation lets a logged-out token in again; to use it anyway, pass acceptingRiskOf: (.liveEntryEviction, .keysMovingOnFailure) and live with that"
+            )
         }
         for risk in accepted {
             logger.warning(
@@ -464,7 +467,8 @@ struct SubjectCutoff {
         guard let cutoff = SubjectCutoff(entry, key: key) else {
             throw RevocationError(
                 .storeFailure,
-                "The logout-everywhere cut-off under key '\(key)' is in no form this library wrote (flags \(entry.flags)); tokens of the subject cannot be checked")
+                "The logout-everywhere cut-off under key '\(key)' is in no form this library wrote (flags \(entry.flags)); tokens of the subject cannot be checked"
+            )
         }
         return cutoff
     }

@@ -35,9 +35,10 @@ public enum LogoutServerApplication {
             caches = try Caches(
                 [
                     "default": CacheSettings(
-                        backend: "locmem", location: "logout-server", options: ["MAX_ENTRIES": 100_000, "WHEN_FULL": "refuse"]),
+                        backend: "locmem", location: configuration.embeddedCacheLocation,
+                        options: ["MAX_ENTRIES": 100_000, "WHEN_FULL": "refuse"]),
                     configuration.throttleAlias: CacheSettings(
-                        backend: "locmem", location: "logout-server-throttle", options: ["MAX_ENTRIES": 100_000]),
+                        backend: "locmem", location: configuration.embeddedCacheLocation + "-throttle", options: ["MAX_ENTRIES": 100_000]),
                 ], clock: clock, logger: logger)
         }
         let store: (any RevocationStore)?
@@ -68,7 +69,7 @@ public enum LogoutServerApplication {
             : Cache.localMemory(maxEntries: 100_000, configuration: CacheConfiguration(clock: clock))
         let throttle = LoginThrottle(
             cache: throttleCache, perUser: configuration.loginAttemptsPerUser, perClient: configuration.loginAttemptsPerClient,
-            window: DjangoDefaults.seconds(configuration.loginWindow))
+            window: Double(configuration.loginWindow.components.seconds))
         let auth = try AuthService(
             configuration: configuration, users: users, store: store, revocationDescription: description, throttle: throttle,
             logger: logger, clock: clock)

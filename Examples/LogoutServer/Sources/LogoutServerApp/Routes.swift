@@ -49,7 +49,9 @@ struct ProfileResponse: Encodable, Sendable {
 /// - Parameters:
 ///   - router: The router, over a context that can hold the authenticated user.
 ///   - auth: Issues, checks and revokes the tokens.
-public func addRoutes(to router: Router<some AuthRequestContext<AuthenticatedUser>>, auth: AuthService) {
+public func addRoutes<Context: AuthRequestContext<AuthenticatedUser> & RemoteAddressRequestContext>(
+    to router: Router<Context>, auth: AuthService
+) {
     router.get("/health") { _, _ in
         JSONBody.response(.ok, ["status": "ok", "revocation": auth.revocationDescription])
     }

@@ -41,6 +41,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// The cache alias that holds login-throttling counters; without it in the caches file, a
     /// local-memory cache of this process holds them.
     public var throttleAlias = "throttle"
+    /// The local-memory `LOCATION` of the embedded default caches (without a caches file):
+    /// servers of one process with the same name share entries, as Django's do.
+    public var embeddedCacheLocation = "logout-server"
 
     /// The secret used in development mode when none is given. Never use it in production.
     public static let developmentSecret = "development-secret-do-not-use-in-production"

@@ -58,9 +58,9 @@ func writeMemcachedSettings(_ server: MemcachedServer) throws -> String {
 }
 
 /// The HTTP API, in this process through the router (HummingbirdTesting), on a manual clock:
-/// nothing here sleeps. `ProcessTests` covers what needs real processes. Serialized because
-/// the servers without `--caches` share one local-memory cache (see ``RouterClient/run(_:clock:_:)``).
-@Suite("LogoutServer API", .serialized)
+/// nothing here sleeps. `ProcessTests` covers what needs real processes. Each run has caches of
+/// its own (see ``RouterClient/run(_:clock:_:)``), so the tests run in parallel.
+@Suite("LogoutServer API")
 struct LogoutFlowTests {
     @Test("login, profile, logout, refresh with rotation and reuse refusal, logout everywhere", arguments: Storage.all)
     func flow(storage: Storage) async throws {

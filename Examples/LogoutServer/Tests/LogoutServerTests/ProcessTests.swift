@@ -28,17 +28,19 @@ struct ProcessTests {
 
     @Test("two servers sharing memcached: a logout on one is refused on the other at once; both stop cleanly")
     func twoProcesses() async throws {
-        let memcached = try await MemcachedServer.start()
+        let memcached = try await MemcachedServer.start(arguments: ["-M"])
         let settings = try writeMemcachedSettings(memcached)
         let first = try await ServerProcess.start(["--caches", settings, "--revocation", "shared"])
         let second = try await ServerProcess.start(["--caches", settings, "--revocation", "shared"])
-        let (access, refresh) = try await first.login()
+        let (access, loggedOutRefresh) = try await first.login()
         #expect(try await second.request("GET", "/profile", token: access).status == 200)
         #expect(try await first.request("POST", "/auth/logout", token: access).status == 200)
         let refused = try await second.request("GET", "/profile", token: access)
         #expect(refused.status == 401)
         #expect(refused["error"] == "revoked")
+        #expect(try await second.refresh(loggedOutRefresh).status == 401, "logout ended the login on both servers")
         // Rotation on one server; reuse detected on the other.
+        let (_, refresh) = try await second.login()
         #expect(try await second.refresh(refresh).status == 200)
         let reused = try await first.refresh(refresh)
         #expect(reused.status == 401)
@@ -56,7 +58,7 @@ struct ProcessTests {
 
     @Test("memcached down: protected requests answer 503 (fail closed), then recover without a restart")
     func failClosed() async throws {
-        let memcached = try await MemcachedServer.start()
+        let memcached = try await MemcachedServer.start(arguments: ["-M"])
         let settings = try writeMemcachedSettings(memcached)
         let server = try await ServerProcess.start(["--caches", settings, "--revocation", "shared", "--revocation-timeout-ms", "1500"])
         let (access, _) = try await server.login()

@@ -15,9 +15,9 @@ struct RouterClient: APIClient {
     /// Builds the server from command-line style arguments, runs `body` against it, then
     /// clears and closes its caches.
     ///
-    /// Without `--caches` the server keeps revocations in the local-memory cache named
-    /// `logout-server`, and local-memory caches of one name share their entries within a
-    /// process (as in Django). So the tests that use it run one at a time, and each clears it.
+    /// Without `--caches` the server keeps revocations in local memory; each run gets a
+    /// location of its own (`embeddedCacheLocation`), so tests running at the same time never
+    /// share entries, and each clears its caches at the end.
     ///
     /// - Parameters:
     ///   - arguments: Server options, as the executable takes them (`--revocation memory`).
@@ -28,7 +28,9 @@ struct RouterClient: APIClient {
         _ arguments: [String] = [], clock: ManualCacheClock = ManualCacheClock(start: SystemCacheClock().now().rounded(.down)),
         _ body: @Sendable (RouterClient) async throws -> Void
     ) async throws {
-        let configuration = try ServerConfiguration(arguments: arguments, environment: [:])
+        var configuration = try ServerConfiguration(arguments: arguments, environment: [:])
+        // Caches of its own: tests running at the same time never share entries.
+        configuration.embeddedCacheLocation = "logout-test-\(UniqueName.next())"
         var logger = Logger(label: "LogoutServerTests")
         logger.logLevel = .error
         let built = try await LogoutServerApplication.makeAuth(configuration, logger: logger, clock: clock)
