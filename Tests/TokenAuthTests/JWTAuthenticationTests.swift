@@ -360,7 +360,7 @@ struct RevocationFlowTests {
         let token = try Token.create(sub: "1", jti: "in-override", clock: clock)
         let header = "Bearer " + (try token.encode(secret: secret))
         let replacement = Cache.localMemory(whenFull: .refuse, configuration: CacheConfiguration(clock: clock))
-        try await try CacheRevocation(cache: replacement).revoke("in-override", ttl: .seconds(60))
+        try await CacheRevocation(cache: replacement).revoke("in-override", ttl: .seconds(60))
         _ = try await auth.authenticate(authorization: header)
         let inside = await caches.withOverride("default", replacement) { await refusal(auth, header) }
         #expect(inside?.code == .revoked)
