@@ -32,7 +32,7 @@ public struct Cache: Sendable {
     ///
     /// Give the backend the configuration's clock (backends measure expiry with their own
     /// clock; the ``CacheConfiguration`` turns timeouts into deadlines with its clock), as
-    /// ``Caches`` and the factory methods such as ``localMemory(location:maxEntries:cullFrequency:configuration:)`` do.
+    /// ``Caches`` and the factory methods such as ``localMemory(location:maxEntries:cullFrequency:whenFull:configuration:)`` do.
     ///
     /// - Parameters:
     ///   - backend: The storage.
