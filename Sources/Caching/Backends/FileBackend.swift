@@ -55,6 +55,9 @@ public struct FileBackend: CacheBackend {
     public let clock: any CacheClock
     /// The threads the file I/O runs on.
     public let threadPool: BlockingThreadPool
+    /// The largest encoded value stored, in bytes (`OPTIONS["MAX_VALUE_SIZE"]`, 1 MiB like
+    /// memcached's default); a file larger than an entry with such a value is never read.
+    public let maxValueSize: Int
     private let fileStore: FileCacheStore
     private let limits: CullLimits
 
@@ -69,14 +72,18 @@ public struct FileBackend: CacheBackend {
     ///   - maxEntries: Django's `MAX_ENTRIES`.
     ///   - cullFrequency: Django's `CULL_FREQUENCY` (0 empties the directory when full).
     ///   - whenFull: Cull (Django) or refuse new keys when full of live entries.
+    ///   - maxValueSize: The largest encoded value stored, in bytes.
+    ///   - trustGroup: Accept a directory its group may write to (a group of trusted users).
     ///   - clock: The clock expiry is measured by; give the ``Cache`` over it the same one.
     ///   - threadPool: The threads the file I/O runs on.
+    ///   - alias: The alias, named in errors.
     /// - Throws: ``CacheError/Code/invalidSettings`` for an empty directory path;
     ///   ``CacheError/Code/storageFailure`` naming the path and the system's reason when the
     ///   directory cannot be created (a parent is a file, no permission, a read-only file system).
     public init(
         directory: String, maxEntries: Int = DjangoDefaults.maxEntries, cullFrequency: Int = DjangoDefaults.cullFrequency,
-        whenFull: CacheFullPolicy = .cull, clock: any CacheClock = SystemCacheClock(), threadPool: BlockingThreadPool = .shared
+        whenFull: CacheFullPolicy = .cull, maxValueSize: Int = 1_048_576, trustGroup: Bool = false,
+        clock: any CacheClock = SystemCacheClock(), threadPool: BlockingThreadPool = .shared, alias: String = "file"
     ) throws {
         guard !directory.isEmpty else {
             throw CacheError(.invalidSettings, "FileBackend needs a directory (LOCATION); the path given is empty")
@@ -90,12 +97,18 @@ public struct FileBackend: CacheBackend {
             }
         }
         while absolute.count > 1, absolute.hasSuffix("/") { absolute.removeLast() }
+        guard maxValueSize >= 1 else {
+            throw CacheSettings.invalid(alias, ["OPTIONS", "MAX_VALUE_SIZE"], "must be 1 or more bytes; found \(maxValueSize)")
+        }
         try FileCacheStore.makeDirectories(absolute)
+        try FileCacheStore.checkDirectory(absolute, trustGroup: trustGroup, alias: alias)
         self.directory = absolute
+        self.maxValueSize = maxValueSize
         self.maxEntries = maxEntries
         self.cullFrequency = max(0, cullFrequency)
         self.limits = CullLimits(maxEntries: maxEntries, cullFrequency: max(0, cullFrequency), whenFull: whenFull)
         self.fileStore = FileCacheStore.shared(directory: absolute)
+        fileStore.allowValues(upTo: maxValueSize)
         self.clock = clock
         self.threadPool = threadPool
     }
@@ -153,7 +166,17 @@ public struct FileBackend: CacheBackend {
         }
     }
 
+    /// Refuses a value over ``maxValueSize`` before anything is written, so the old value stays.
+    private func checkSize(_ entry: CacheEntry, key: String) throws(CacheError) {
+        guard entry.bytes.count > maxValueSize else { return }
+        throw CacheError(
+            .valueTooLarge,
+            "The value for key '\(key)' is \(entry.bytes.count) bytes, over the file cache's limit of \(maxValueSize) (OPTIONS MAX_VALUE_SIZE); nothing was written and the old value is kept",
+            key: key)
+    }
+
     public func store(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws {
+        try checkSize(entry, key: key)
         let (store, now, limits) = (fileStore, now, limits)
         try await threadPool.run { () throws(CacheError) in
             try store.store(entry, forKey: key, expiry: expiry, limits: limits, now: now)
@@ -161,6 +184,7 @@ public struct FileBackend: CacheBackend {
     }
 
     public func storeIfAbsent(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws -> Bool {
+        try checkSize(entry, key: key)
         let (store, now, limits) = (fileStore, now, limits)
         return try await threadPool.run { () throws(CacheError) -> Bool in
             try store.storeIfAbsent(entry, forKey: key, expiry: expiry, limits: limits, now: now)
@@ -170,6 +194,7 @@ public struct FileBackend: CacheBackend {
     public func compareAndStore(
         _ entry: CacheEntry, forKey key: String, expiry: CacheExpiry, expected: CacheEntry?
     ) async throws -> Bool {
+        try checkSize(entry, key: key)
         let (store, now, limits) = (fileStore, now, limits)
         return try await threadPool.run { () throws(CacheError) -> Bool in
             try store.compareAndStore(entry, forKey: key, expiry: expiry, expected: expected, limits: limits, now: now)
@@ -177,6 +202,7 @@ public struct FileBackend: CacheBackend {
     }
 
     public func store(_ entries: [(key: String, entry: CacheEntry)], expiry: CacheExpiry) async throws -> [String] {
+        for (key, entry) in entries { try checkSize(entry, key: key) }
         let (store, now, limits) = (fileStore, now, limits)
         let pairs = entries.map { KeyedEntry(key: $0.key, entry: $0.entry) }
         try await threadPool.run { () throws(CacheError) in

@@ -66,10 +66,17 @@ final class FileCacheLock: Sendable {
         while true {
             attempts += 1
             if state.descriptor < 0 {
-                var descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+                // Never through a planted symbolic link (O_NOFOLLOW), never blocking on a planted
+                // FIFO (O_NONBLOCK); anything but a regular file of ours is removed and replaced.
+                let flags = O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK
+                var descriptor = open(path, flags, 0o600)
                 if descriptor < 0, errno == ENOENT {
                     try createDirectory()
-                    descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+                    descriptor = open(path, flags, 0o600)
+                }
+                if descriptor < 0, errno == ELOOP || errno == ENXIO, attempts <= 3 {
+                    unlink(path)  // a symbolic link or a socket sat at the lock's path
+                    continue
                 }
                 guard descriptor >= 0 else { throw FileCacheStore.failure("open the lock file", path, errno) }
                 var info = stat()
@@ -77,6 +84,17 @@ final class FileCacheLock: Sendable {
                     let code = errno
                     close(descriptor)
                     throw FileCacheStore.failure("stat the lock file", path, code)
+                }
+                guard (info.st_mode & S_IFMT) == S_IFREG, info.st_uid == geteuid() else {
+                    close(descriptor)
+                    if attempts <= 3 {
+                        unlink(path)
+                        continue
+                    }
+                    throw CacheError(
+                        .storageFailure,
+                        "FileCache's lock file '\(path)' is not a regular file of this user's and cannot be replaced; something keeps planting it"
+                    )
                 }
                 state = State(descriptor: descriptor, device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
             }

@@ -40,6 +40,23 @@ final class FileCacheStore: Sendable {
     private let locks: [FileCacheLock]
     private let census = Mutex(Census())
     private let tempCounter = Atomic<UInt64>(0)
+    /// The largest value any backend on this directory stores; files larger than an entry with
+    /// such a value (and a generous key) are not read.
+    private let valueLimit = Atomic<Int>(0)
+
+    /// Raises the largest value this directory's files may hold (backends on one directory may
+    /// differ; the largest wins, so none of them finds another's entries unreadable).
+    func allowValues(upTo bytes: Int) {
+        var current = valueLimit.load(ordering: .relaxed)
+        while bytes > current {
+            let (exchanged, original) = valueLimit.compareExchange(expected: current, desired: bytes, ordering: .relaxed)
+            if exchanged { return }
+            current = original
+        }
+    }
+
+    /// The largest cache file worth reading: the header, a key of up to 64 KiB, and the largest value.
+    var maxFileSize: Int { FileCacheFormat.headerSize + 65_536 + valueLimit.load(ordering: .relaxed) }
 
     private struct Census {
         var count: Int?
@@ -129,6 +146,36 @@ final class FileCacheStore: Sendable {
         try Self.makeDirectories(directory)
     }
 
+    /// Refuses a cache directory another user could tamper with: a symbolic link, a directory
+    /// this process's user does not own, or one writable by others (or by its group, unless the
+    /// group is trusted). Whoever can write to the directory can delete or plant entries — such
+    /// as the revocations that keep a logged-out token out.
+    static func checkDirectory(_ path: String, trustGroup: Bool, alias: String) throws(CacheError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { throw failure("stat the cache directory", path, errno) }
+        let place = "CACHES[\"\(alias)\"][\"LOCATION\"] '\(path)'"
+        if (info.st_mode & S_IFMT) == S_IFLNK {
+            throw CacheError(
+                .invalidSettings, "\(place) is a symbolic link; give the directory's real path, so nobody can point it elsewhere")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else { throw failure("create the cache directory", path, ENOTDIR) }
+        guard info.st_uid == geteuid() else {
+            throw CacheError(
+                .invalidSettings,
+                "\(place) belongs to uid \(info.st_uid), not to this process's user (uid \(geteuid())); another user could remove or plant entries. Use a directory of this user's"
+            )
+        }
+        let mode = info.st_mode & 0o777
+        let forbidden: mode_t = trustGroup ? 0o002 : 0o022
+        guard mode & forbidden == 0 else {
+            let who = mode & 0o002 != 0 ? "every user" : "its group"
+            throw CacheError(
+                .invalidSettings,
+                "\(place) is writable by \(who) (mode \(String(mode, radix: 8))), who could remove or plant entries; chmod it to 0700\(trustGroup ? "" : ", or set OPTIONS[\"SHARED_GROUP\"] to true to trust its group")"
+            )
+        }
+    }
+
     static func makeDirectories(_ path: String) throws(CacheError) {
         if mkdir(path, 0o700) == 0 { return }
         var code = errno
@@ -170,7 +217,12 @@ final class FileCacheStore: Sendable {
         var attempt = 0
         while true {
             attempt += 1
-            guard let bytes = try Self.readFile(path, key: key, strict: attempt > 1) else { return .missing }
+            let bytes: [UInt8]
+            switch try Self.readFile(path, key: key, strict: attempt > 1, maxFileSize: maxFileSize) {
+            case .missing: return .missing
+            case .hostile: return .corrupt  // a miss, removed by the caller where it can be
+            case .bytes(let read): bytes = read
+            }
             let decoded = bytes.withUnsafeBytes { FileCacheFormat.decode($0, key: key) }
             switch decoded {
             case .entry(let entry, let expiry):
@@ -185,19 +237,48 @@ final class FileCacheStore: Sendable {
         }
     }
 
-    /// Reads a whole file; `nil` when it does not exist.
+    /// What reading a cache file's path found.
+    enum FileRead {
+        /// The file's bytes.
+        case bytes([UInt8])
+        /// Nothing at the path.
+        case missing
+        /// Something that is not a cache file: a symbolic link, a FIFO, a device, a socket, a
+        /// directory, a file of another user, or a file larger than any entry can be. Never read.
+        case hostile(String)
+    }
+
+    /// Opens and reads a cache file without trusting what sits at its path: never through a
+    /// symbolic link, never blocking (a FIFO), only a regular file of this user's no larger than
+    /// `maxFileSize`, read with a bounded buffer.
     ///
     /// A non-strict read takes the first short `read` as the end of the file (true of regular
     /// files on local file systems) to save a system call; a strict one reads until `read` returns 0.
-    static func readFile(_ path: String, key: String?, strict: Bool) throws(CacheError) -> [UInt8]? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    static func readFile(_ path: String, key: String?, strict: Bool, maxFileSize: Int) throws(CacheError) -> FileRead {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard descriptor >= 0 else {
             let code = errno
-            if code == ENOENT { return nil }
-            throw failure("open", path, code, key: key)
+            switch code {
+            case ENOENT: return .missing
+            case ELOOP: return .hostile("a symbolic link")
+            case ENXIO: return .hostile("a socket or device")
+            default: throw failure("open", path, code, key: key)
+            }
         }
         defer { close(descriptor) }
-        var capacity = 16384
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw failure("stat", path, errno, key: key) }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: return .hostile("a directory")
+        case S_IFIFO: return .hostile("a FIFO")
+        default: return .hostile("not a regular file")
+        }
+        guard info.st_uid == geteuid() else { return .hostile("a file of another user (uid \(info.st_uid))") }
+        guard Int(info.st_size) <= maxFileSize else {
+            return .hostile("\(info.st_size) bytes, larger than any entry (\(maxFileSize))")
+        }
+        var capacity = min(16384, maxFileSize + 1)
         while true {
             var readError: Int32 = 0
             var complete = false
@@ -220,11 +301,13 @@ final class FileCacheStore: Sendable {
                 count = filled
             }
             if readError != 0 { throw Self.failure("read", path, readError, key: key) }
-            if complete { return bytes }
-            // Larger than the buffer: read it again from the start with room for all of it.
+            if complete { return .bytes(bytes) }
+            // Larger than the buffer: read it again from the start with room for all of it, but
+            // never more than an entry can be (a file that grows while read is not ours).
+            guard capacity <= maxFileSize else { return .hostile("larger than any entry (\(maxFileSize) bytes)") }
             var info = stat()
             let size = fstat(descriptor, &info) == 0 ? Int(info.st_size) : 0
-            capacity = max(capacity * 4, size + 1)
+            capacity = min(max(capacity * 4, size + 1), maxFileSize + 1)
             guard lseek(descriptor, 0, SEEK_SET) == 0 else { throw Self.failure("seek", path, errno, key: key) }
         }
     }
@@ -330,10 +413,15 @@ final class FileCacheStore: Sendable {
                 // Something that is not a file (a directory) sat at the key's path: put it back
                 // and fail as a plain rename would, rather than hide it under a temporary name.
                 var displaced = stat()
-                if lstat(temporary, &displaced) == 0, (displaced.st_mode & S_IFMT) != S_IFREG {
+                if lstat(temporary, &displaced) == 0, (displaced.st_mode & S_IFMT) == S_IFDIR {
                     _ = exchange(AT_FDCWD, temporary, AT_FDCWD, destination, 2)
                     unlink(temporary)
                     throw Self.failure("replace", destination, EISDIR, key: key)
+                }
+                if lstat(temporary, &displaced) == 0, (displaced.st_mode & S_IFMT) != S_IFREG {
+                    // A planted symbolic link, FIFO or socket: now under the temporary name; remove it.
+                    unlink(temporary)
+                    return .replaced(old: nil)
                 }
                 return .replaced(old: temporary)
             }
@@ -671,11 +759,20 @@ final class FileCacheStore: Sendable {
     /// Reads only a file's header: expired or not ours (removable), live (with its mtime), or gone.
     private func inspect(_ name: String, now: Double) -> Inspection {
         let path = path(ofFile: name)
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return errno == ENOENT ? .gone : .live(modified: 0, expiry: nil) }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        guard descriptor >= 0 else {
+            switch errno {
+            case ENOENT: return .gone
+            case ELOOP, ENXIO: return .removable  // a symbolic link or a socket under a cache file's name
+            default: return .live(modified: 0, expiry: nil)
+            }
+        }
         defer { close(descriptor) }
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { return .live(modified: 0, expiry: nil) }
+        guard (info.st_mode & S_IFMT) == S_IFREG, info.st_uid == geteuid(), Int(info.st_size) <= maxFileSize else {
+            return (info.st_mode & S_IFMT) == S_IFDIR ? .live(modified: 0, expiry: nil) : .removable
+        }
         var header = [UInt8](repeating: 0, count: FileCacheFormat.headerSize)
         let count = header.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress!, $0.count, 0) }
         guard count == FileCacheFormat.headerSize,

@@ -100,17 +100,19 @@ extension Cache {
     ///   - maxEntries: Django's `MAX_ENTRIES`.
     ///   - cullFrequency: Django's `CULL_FREQUENCY`.
     ///   - whenFull: Cull (Django) or refuse new keys when full of live entries.
+    ///   - maxValueSize: The largest encoded value stored, in bytes (1 MiB by default).
     ///   - configuration: Key settings, clock and logger.
     /// - Returns: The cache.
-    /// - Throws: ``CacheError`` when the directory cannot be created.
+    /// - Throws: ``CacheError`` when the directory cannot be created or another user could
+    ///   tamper with it.
     public static func file(
         directory: String, maxEntries: Int = DjangoDefaults.maxEntries, cullFrequency: Int = DjangoDefaults.cullFrequency,
-        whenFull: CacheFullPolicy = .cull, configuration: CacheConfiguration = CacheConfiguration()
+        whenFull: CacheFullPolicy = .cull, maxValueSize: Int = 1_048_576, configuration: CacheConfiguration = CacheConfiguration()
     ) throws -> Cache {
         Cache(
             try FileBackend(
                 directory: directory, maxEntries: maxEntries, cullFrequency: cullFrequency, whenFull: whenFull,
-                clock: configuration.clock),
+                maxValueSize: maxValueSize, clock: configuration.clock),
             configuration: configuration)
     }
 

@@ -61,7 +61,8 @@ public struct CacheBackends: Sendable {
         }
         backends.register("file", "filebased", "django.core.cache.backends.filebased.FileBasedCache") { context in
             let settings = context.settings
-            try settings.rejectUnknownOptions(allowed: boundedStoreOptions, alias: context.alias, backend: "file")
+            try settings.rejectUnknownOptions(
+                allowed: boundedStoreOptions.union(["MAX_VALUE_SIZE", "SHARED_GROUP"]), alias: context.alias, backend: "file")
             guard settings.location.count <= 1, !settings.primaryLocation.isEmpty else {
                 throw CacheSettings.invalid(
                     context.alias, "LOCATION",
@@ -74,7 +75,9 @@ public struct CacheBackends: Sendable {
                 maxEntries: try maxEntries(settings, alias: context.alias),
                 cullFrequency: try cullFrequency(settings, alias: context.alias),
                 whenFull: try whenFull(settings, alias: context.alias),
-                clock: context.configuration.clock)
+                maxValueSize: try settings.integerOption("MAX_VALUE_SIZE", default: 1_048_576, alias: context.alias),
+                trustGroup: try settings.boolOption("SHARED_GROUP", default: false, alias: context.alias),
+                clock: context.configuration.clock, alias: context.alias)
         }
         backends.register("dummy", "django.core.cache.backends.dummy.DummyCache") { _ in
             DummyBackend()
