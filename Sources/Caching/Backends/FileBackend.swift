@@ -42,7 +42,8 @@
 ///
 /// All file I/O runs on a ``BlockingThreadPool`` (``BlockingThreadPool/shared`` unless one is
 /// given), one hop per operation (a many-operation does all its keys in one hop); nothing
-/// blocks Swift concurrency's threads. The initializer creates the directory synchronously,
+/// blocks Swift concurrency's threads. When the pool's queue is full, a call fails at once with
+/// ``CacheError/Code/overloaded`` instead of waiting behind the backlog. The initializer creates the directory synchronously,
 /// once. ``shutdown()`` closes the directory's lock files; a later call opens them again.
 public struct FileBackend: CacheBackend {
     /// The cache directory, as an absolute path.
@@ -144,21 +145,21 @@ public struct FileBackend: CacheBackend {
     /// - Throws: ``CacheError/Code/storageFailure`` when the directory cannot be read.
     public func fileCount() async throws -> Int {
         let store = fileStore
-        return try await threadPool.run { () throws(CacheError) -> Int in try store.countFiles() }
+        return try await threadPool.runIfRoom { () throws(CacheError) -> Int in try store.countFiles() }
     }
 
     private var now: Double { clock.now() }
 
     public func entry(forKey key: String) async throws -> CacheEntry? {
         let (store, now) = (fileStore, now)
-        return try await threadPool.run { () throws(CacheError) -> CacheEntry? in
+        return try await threadPool.runIfRoom { () throws(CacheError) -> CacheEntry? in
             try store.entry(forKey: key, now: now)
         }
     }
 
     public func entries(forKeys keys: [String]) async throws -> [CacheEntry?] {
         let (store, now) = (fileStore, now)
-        return try await threadPool.run { () throws(CacheError) -> [CacheEntry?] in
+        return try await threadPool.runIfRoom { () throws(CacheError) -> [CacheEntry?] in
             var found: [CacheEntry?] = []
             found.reserveCapacity(keys.count)
             for key in keys { found.append(try store.entry(forKey: key, now: now)) }
@@ -178,7 +179,7 @@ public struct FileBackend: CacheBackend {
     public func store(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws {
         try checkSize(entry, key: key)
         let (store, now, limits) = (fileStore, now, limits)
-        try await threadPool.run { () throws(CacheError) in
+        try await threadPool.runIfRoom { () throws(CacheError) in
             try store.store(entry, forKey: key, expiry: expiry, limits: limits, now: now)
         }
     }
@@ -186,7 +187,7 @@ public struct FileBackend: CacheBackend {
     public func storeIfAbsent(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws -> Bool {
         try checkSize(entry, key: key)
         let (store, now, limits) = (fileStore, now, limits)
-        return try await threadPool.run { () throws(CacheError) -> Bool in
+        return try await threadPool.runIfRoom { () throws(CacheError) -> Bool in
             try store.storeIfAbsent(entry, forKey: key, expiry: expiry, limits: limits, now: now)
         }
     }
@@ -196,7 +197,7 @@ public struct FileBackend: CacheBackend {
     ) async throws -> Bool {
         try checkSize(entry, key: key)
         let (store, now, limits) = (fileStore, now, limits)
-        return try await threadPool.run { () throws(CacheError) -> Bool in
+        return try await threadPool.runIfRoom { () throws(CacheError) -> Bool in
             try store.compareAndStore(entry, forKey: key, expiry: expiry, expected: expected, limits: limits, now: now)
         }
     }
@@ -205,7 +206,7 @@ public struct FileBackend: CacheBackend {
         for (key, entry) in entries { try checkSize(entry, key: key) }
         let (store, now, limits) = (fileStore, now, limits)
         let pairs = entries.map { KeyedEntry(key: $0.key, entry: $0.entry) }
-        try await threadPool.run { () throws(CacheError) in
+        try await threadPool.runIfRoom { () throws(CacheError) in
             for pair in pairs {
                 try store.store(pair.entry, forKey: pair.key, expiry: expiry, limits: limits, now: now)
             }
@@ -215,35 +216,35 @@ public struct FileBackend: CacheBackend {
 
     public func removeEntry(forKey key: String) async throws -> Bool {
         let (store, now) = (fileStore, now)
-        return try await threadPool.run { () throws(CacheError) -> Bool in
+        return try await threadPool.runIfRoom { () throws(CacheError) -> Bool in
             try store.removeEntry(forKey: key, now: now)
         }
     }
 
     public func removeEntries(forKeys keys: [String]) async throws {
         let (store, now) = (fileStore, now)
-        try await threadPool.run { () throws(CacheError) in
+        try await threadPool.runIfRoom { () throws(CacheError) in
             for key in keys { _ = try store.removeEntry(forKey: key, now: now) }
         }
     }
 
     public func updateExpiry(forKey key: String, to expiry: CacheExpiry) async throws -> Bool {
         let (store, now) = (fileStore, now)
-        return try await threadPool.run { () throws(CacheError) -> Bool in
+        return try await threadPool.runIfRoom { () throws(CacheError) -> Bool in
             try store.updateExpiry(forKey: key, to: expiry, now: now)
         }
     }
 
     public func increment(entryForKey key: String, by delta: Int) async throws -> Int {
         let (store, now) = (fileStore, now)
-        return try await threadPool.run { () throws(CacheError) -> Int in
+        return try await threadPool.runIfRoom { () throws(CacheError) -> Int in
             try store.increment(key, by: delta, now: now)
         }
     }
 
     public func clear() async throws {
         let store = fileStore
-        try await threadPool.run { () throws(CacheError) in try store.clear() }
+        try await threadPool.runIfRoom { () throws(CacheError) in try store.clear() }
     }
 
     /// Closes the directory's lock files (every backend of this process on the directory

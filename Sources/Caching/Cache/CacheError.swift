@@ -32,6 +32,7 @@ public struct CacheError: Error, Sendable, CustomStringConvertible {
             case protocolError
             case closed
             case full
+            case overloaded
         }
 
         private let base: Base
@@ -73,6 +74,9 @@ public struct CacheError: Error, Sendable, CustomStringConvertible {
         /// The store holds `MAX_ENTRIES` live entries and is set never to evict one
         /// (``CacheFullPolicy/refuse``): a new key was not stored, and nothing was lost.
         public static let full = Code(.full)
+        /// Too much work is already queued for the threads that would do this (a bounded
+        /// ``BlockingThreadPool``): the call was refused at once, nothing was done. Retry later.
+        public static let overloaded = Code(.overloaded)
 
         public var description: String { base.rawValue }
     }

@@ -28,8 +28,10 @@ import Synchronization
 /// sees no spinner and signals.
 public final class BlockingThreadPool: @unchecked Sendable {
     /// A process-wide pool for the library's file I/O, with four threads that spin for 50 µs
-    /// before sleeping. It is never shut down.
-    public static let shared = BlockingThreadPool(threadCount: 4, spinMicroseconds: 50)
+    /// before sleeping, and at most 1,024 jobs waiting (``runIfRoom(_:)`` refuses more). It is
+    /// never shut down. Give slow CPU work (password hashing) a pool of its own, so it never
+    /// queues in front of cache I/O.
+    public static let shared = BlockingThreadPool(threadCount: 4, spinMicroseconds: 50, maxQueuedJobs: 1024)
 
     private typealias Job = () -> Void
 
@@ -51,6 +53,8 @@ public final class BlockingThreadPool: @unchecked Sendable {
 
     /// The number of threads.
     public let threadCount: Int
+    /// The most jobs waiting for a thread that ``runIfRoom(_:)`` accepts (`Int.max`: unbounded).
+    public let maxQueuedJobs: Int
     /// How long an idle thread spins for new work before it sleeps, in microseconds.
     public let spinMicroseconds: Int
 
@@ -61,8 +65,11 @@ public final class BlockingThreadPool: @unchecked Sendable {
     ///   - spinMicroseconds: How long an idle thread looks for new work before sleeping
     ///     (0, the default, never spins). One thread at most spins at a time, yielding the CPU
     ///     as it does: worth it only for a pool that gets calls back to back.
-    public init(threadCount: Int, spinMicroseconds: Int = 0) {
+    ///   - maxQueuedJobs: The most jobs waiting for a thread before ``runIfRoom(_:)`` refuses
+    ///     more with ``CacheError/Code/overloaded`` (unbounded by default).
+    public init(threadCount: Int, spinMicroseconds: Int = 0, maxQueuedJobs: Int = .max) {
         self.threadCount = max(1, threadCount)
+        self.maxQueuedJobs = max(1, maxQueuedJobs)
         self.spinMicroseconds = max(0, spinMicroseconds)
         mutex.initialize(to: pthread_mutex_t())
         condition.initialize(to: pthread_cond_t())
@@ -126,6 +133,37 @@ public final class BlockingThreadPool: @unchecked Sendable {
         return try result.get()
     }
 
+    /// Runs `work` on one of the pool's threads and returns its result, unless ``maxQueuedJobs``
+    /// jobs are already waiting: then it throws ``CacheError/Code/overloaded`` at once and
+    /// `work` never runs. Use it for work a flood could pile up (requests), so callers fail
+    /// fast instead of waiting behind the flood.
+    ///
+    /// - Parameter work: The blocking work.
+    /// - Returns: What `work` returns.
+    /// - Throws: ``CacheError/Code/overloaded``, or what `work` throws.
+    public func runIfRoom<T: Sendable>(_ work: @escaping @Sendable () throws(CacheError) -> T) async throws(CacheError) -> T {
+        if isCurrentThreadInPool { return try work() }
+        let result: Result<T, CacheError> = await withUnsafeContinuation { continuation in
+            let accepted = submit(
+                {
+                    do throws(CacheError) {
+                        continuation.resume(returning: .success(try work()))
+                    } catch {
+                        continuation.resume(returning: .failure(error))
+                    }
+                }, bounded: true)
+            if !accepted {
+                continuation.resume(
+                    returning: .failure(
+                        CacheError(
+                            .overloaded,
+                            "\(maxQueuedJobs) jobs are already waiting for this thread pool's \(threadCount) threads; refused at once, nothing was done"
+                        )))
+            }
+        }
+        return try result.get()
+    }
+
     /// Runs `work` on one of the pool's threads without waiting for it: for clean-up that
     /// must not block the caller, such as reaping a child process from a `deinit`.
     ///
@@ -134,18 +172,25 @@ public final class BlockingThreadPool: @unchecked Sendable {
         submit(work)
     }
 
-    private func submit(_ job: @escaping Job) {
+    /// Queues a job; with `bounded`, refuses it (returns `false`) when ``maxQueuedJobs`` wait.
+    @discardableResult
+    private func submit(_ job: @escaping Job, bounded: Bool = false) -> Bool {
         pthread_mutex_lock(mutex)
         guard running else {
             pthread_mutex_unlock(mutex)
             Self.runOnOwnThread(job)
-            return
+            return true
+        }
+        if bounded, jobs.count - nextJob >= maxQueuedJobs {
+            pthread_mutex_unlock(mutex)
+            return false
         }
         jobs.append(job)
         queued.add(1, ordering: .releasing)
         let wake = spinningThreads == 0 && idleThreads > 0
         pthread_mutex_unlock(mutex)
         if wake { pthread_cond_signal(condition) }
+        return true
     }
 
     /// Marks the pool's threads, so ``run(_:)`` can tell it is already on one of them.
