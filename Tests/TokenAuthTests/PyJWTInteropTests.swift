@@ -1,6 +1,7 @@
 import Caching
 import CachingTesting
 import Foundation
+import Logging
 import Testing
 import TokenRevocation
 
@@ -99,7 +100,7 @@ struct PyJWTInteropTests {
         let wrong = """
             import sys, jwt
             try:
-                jwt.decode(sys.argv[1], "not-the-secret-not-the-secret-xx", algorithms=[sys.argv[2]])
+                jwt.decode(sys.argv[1], "not-the-secret-not-the-secret-not-the-secret-not-the-secret-xxxx", algorithms=[sys.argv[2]])
                 print("accepted")
             except jwt.InvalidSignatureError:
                 print("refused")
@@ -154,5 +155,31 @@ struct PyJWTInteropTests {
             try await auth.authenticate(authorization: "Bearer " + lines[0])
         }
         #expect(revoked?.code == .revoked)
+    }
+
+    @Test("a PyJWT service's short secret: refused by default, accepted with allowingShortKeys (interop)")
+    func shortSecretInterop() async throws {
+        // PyJWT signs with a 20-byte secret (it only warns); here the operator must opt in by name.
+        let short = "twenty-byte-secret!!"
+        let script = """
+            import sys, time, warnings, jwt
+            warnings.simplefilter("ignore")
+            now = int(time.time())
+            print(jwt.encode({"sub": "42", "iat": now, "exp": now + 600, "typ": "access"}, sys.argv[1], algorithm="HS256"))
+            """
+        let jwt = try await PythonPeer.run(script, [short]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let refused = #expect(throws: TokenError.self) { try JWTAuthentication(secret: short) }
+        #expect(refused?.code == .secretTooShort)
+        let quiet = Logger(label: "interop", factory: { _ in SwiftLogNoOpLogHandler() })
+        let auth = try JWTAuthentication(secret: short, allowingShortKeys: true, logger: quiet)
+        #expect(try await auth.authenticate(token: jwt).userID == "42")
+        // And the other way: a token signed here with that secret verifies in PyJWT.
+        let back = try Token.create(sub: "7").encode(secret: short, allowingShortKeys: true, logger: quiet)
+        let verify = """
+            import sys, warnings, jwt
+            warnings.simplefilter("ignore")
+            print(jwt.decode(sys.argv[1], sys.argv[2], algorithms=["HS256"])["sub"])
+            """
+        #expect(try await PythonPeer.run(verify, [back, short]).trimmingCharacters(in: .whitespacesAndNewlines) == "7")
     }
 }

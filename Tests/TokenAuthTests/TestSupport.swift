@@ -6,7 +6,8 @@ import TokenRevocation
 
 @testable import TokenAuth
 
-let secret = "a-test-secret-of-at-least-32-bytes!!"
+/// 64 bytes: long enough for HS512, the most demanding algorithm (RFC 7518 §3.2).
+let secret = "a-test-secret-of-64-bytes-long-enough-for-hs512-hs384-and-hs256!"
 
 /// Signs any header and payload text, for tokens `Token.encode` would never make.
 func forge(header: String, payload: String, secret: String = secret, algorithm: JWTAlgorithm = .hs256) -> String {

@@ -35,6 +35,12 @@ public import TokenRevocation
 /// else (a refresh token) is refused with ``AuthenticationError/Code/wrongTokenType``. A token
 /// without `typ` counts as an access token (as Django-Bolt treats it) unless
 /// `requireTokenType` is set. For a refresh endpoint use `expectedType: .refresh`.
+///
+/// **Secrets.** The secret must be at least as long as the hash output of every algorithm
+/// accepted (``JWTAlgorithm/minimumKeyLength``: 32 bytes for HS256, 48 for HS384, 64 for
+/// HS512), as RFC 7518 §3.2 requires; a shorter one is refused with
+/// ``TokenError/Code/secretTooShort``. `allowingShortKeys: true` accepts it, for interop with a
+/// service that already uses it, and logs one warning.
 public struct JWTAuthentication: Sendable {
     private let key: PreparedHMACKey
     /// The algorithms a token may name in its `alg` header.
@@ -63,8 +69,11 @@ public struct JWTAuthentication: Sendable {
     /// Creates an authenticator.
     ///
     /// - Parameters:
-    ///   - secret: The shared HMAC secret (UTF-8 bytes, as PyJWT and Django-Bolt take it).
+    ///   - secret: The shared HMAC secret (UTF-8 bytes, as PyJWT and Django-Bolt take it), at
+    ///     least ``JWTAlgorithm/minimumKeyLength`` bytes for each of `algorithms`.
     ///   - algorithms: The accepted algorithms; HS256 only by default.
+    ///   - allowingShortKeys: Accept a secret shorter than an accepted algorithm needs, logging
+    ///     a warning (off by default: such a secret throws).
     ///   - revocationStore: Consulted for every token; turns `requireJTI` on.
     ///   - revokedTokenHandler: A closure answering whether a `jti` is revoked, consulted after
     ///     the store; turns `requireJTI` on.
@@ -75,11 +84,14 @@ public struct JWTAuthentication: Sendable {
     ///   - revocationTimeout: The longest a store may take (1 s by default).
     ///   - failOpen: Accept tokens the store could not check, with a warning (off by default).
     ///   - maxTokenLength: The longest token accepted (8 KiB by default).
-    ///   - logger: Where fail-open warnings go.
+    ///   - logger: Where fail-open and short-secret warnings go.
     ///   - clock: The wall clock for `exp`, `nbf` and `iat`.
-    /// - Throws: ``TokenError`` for an empty secret, no algorithms, or a negative leeway or timeout.
+    /// - Throws: ``TokenError``: ``TokenError/Code/secretTooShort`` for a secret shorter than an
+    ///   accepted algorithm needs; otherwise an empty secret, no algorithms, or a negative leeway
+    ///   or timeout.
     public init(
-        secret: String, algorithms: [JWTAlgorithm] = [.hs256], revocationStore: (any RevocationStore)? = nil,
+        secret: String, algorithms: [JWTAlgorithm] = [.hs256], allowingShortKeys: Bool = false,
+        revocationStore: (any RevocationStore)? = nil,
         revokedTokenHandler: HandlerRevocation.TokenHandler? = nil, requireJTI: Bool = false,
         leeway: Duration = .seconds(60), expectedType: TokenType = .access, requireTokenType: Bool = false,
         revocationTimeout: Duration = .seconds(1), failOpen: Bool = false, maxTokenLength: Int = 8192,
@@ -93,7 +105,10 @@ public struct JWTAuthentication: Sendable {
         guard revocationTimeout > .zero else {
             throw TokenError(.invalidConfiguration, "revocationTimeout must be more than zero")
         }
-        self.key = PreparedHMACKey(Array(secret.utf8))
+        let bytes = Array(secret.utf8)
+        try HMACKeyPolicy.check(
+            bytes, algorithms: algorithms, allowingShortKeys: allowingShortKeys, user: "JWTAuthentication", logger: logger)
+        self.key = PreparedHMACKey(bytes)
         self.algorithms = algorithms
         self.revocationStore = revocationStore
         var stores: [any RevocationStore] = []

@@ -40,6 +40,10 @@ public struct JWTAlgorithm: Sendable, Hashable, CustomStringConvertible {
         self.base = base
     }
 
+    /// The shortest secret accepted by default, in bytes: the hash output's size (32, 48 or
+    /// 64), as RFC 7518 §3.2 requires.
+    public var minimumKeyLength: Int { signatureLength }
+
     /// The signature length in bytes.
     var signatureLength: Int {
         switch base {

@@ -1,5 +1,6 @@
 public import Caching
 import Crypto
+public import Logging
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -172,24 +173,43 @@ public struct Token: Sendable, Hashable {
 
     /// Signs the token (JWS compact serialization, header `{"alg":…,"typ":"JWT"}`).
     ///
+    /// The secret must be at least as long as the algorithm's hash output
+    /// (``JWTAlgorithm/minimumKeyLength``: 32, 48 or 64 bytes), as RFC 7518 §3.2 requires. A
+    /// shorter one is refused unless `allowingShortKeys` is set, for interop with a service that
+    /// already signs with it; then one warning per secret is logged (once per process).
+    ///
     /// - Parameters:
     ///   - secret: The shared secret, as UTF-8 bytes (as PyJWT takes a `str` key).
     ///   - algorithm: HS256 (the default), HS384 or HS512.
+    ///   - allowingShortKeys: Accept a secret shorter than the algorithm needs, with a warning.
+    ///   - logger: Where that warning goes.
     /// - Returns: The token, `header.payload.signature`.
-    /// - Throws: ``TokenError`` for an empty secret, a reserved extra, an empty subject or a non-finite number.
-    public func encode(secret: String, algorithm: JWTAlgorithm = .hs256) throws(TokenError) -> String {
-        try encode(secret: Array(secret.utf8), algorithm: algorithm)
+    /// - Throws: ``TokenError``: ``TokenError/Code/secretTooShort`` for a short secret,
+    ///   ``TokenError/Code/invalidSecret`` for an empty one, or a reserved extra, an empty
+    ///   subject or a non-finite number.
+    public func encode(
+        secret: String, algorithm: JWTAlgorithm = .hs256, allowingShortKeys: Bool = false,
+        logger: Logger = Token.logger
+    ) throws(TokenError) -> String {
+        try encode(secret: Array(secret.utf8), algorithm: algorithm, allowingShortKeys: allowingShortKeys, logger: logger)
     }
 
     /// Signs the token with a secret given as bytes.
     ///
     /// - Parameters:
-    ///   - secret: The shared secret.
+    ///   - secret: The shared secret; at least ``JWTAlgorithm/minimumKeyLength`` bytes.
     ///   - algorithm: HS256 (the default), HS384 or HS512.
+    ///   - allowingShortKeys: Accept a secret shorter than the algorithm needs, with a warning.
+    ///   - logger: Where that warning goes.
     /// - Returns: The token.
-    /// - Throws: ``TokenError`` as ``encode(secret:algorithm:)-(String,_)``.
-    public func encode(secret: [UInt8], algorithm: JWTAlgorithm = .hs256) throws(TokenError) -> String {
+    /// - Throws: ``TokenError`` as ``encode(secret:algorithm:allowingShortKeys:logger:)-(String,_,_,_)``.
+    public func encode(
+        secret: [UInt8], algorithm: JWTAlgorithm = .hs256, allowingShortKeys: Bool = false,
+        logger: Logger = Token.logger
+    ) throws(TokenError) -> String {
         guard !secret.isEmpty else { throw TokenError(.invalidSecret, "The signing secret is empty") }
+        try HMACKeyPolicy.check(
+            secret, algorithms: [algorithm], allowingShortKeys: allowingShortKeys, user: "Token.encode", logger: logger)
         guard !sub.isEmpty else { throw TokenError(.invalidClaim, "sub (the user id) must not be empty") }
         try checkExtras()
         var members = standardClaims
@@ -201,6 +221,11 @@ public struct Token: Sendable, Hashable {
         writer.writeObject(members)
         return CompactJWS.sign(payload: writer.bytes, algorithm: algorithm, key: SymmetricKey(data: secret))
     }
+
+    /// Where ``encode(secret:algorithm:allowingShortKeys:logger:)-(String,_,_,_)`` and
+    /// ``decode(_:secret:algorithms:allowingShortKeys:leeway:maxLength:logger:clock:)`` warn
+    /// about a short secret they were allowed to accept, unless given a logger.
+    public static let logger = Logger(label: "swift-caching.TokenAuth")
 
     private static func isFinite(_ value: ClaimValue) -> Bool {
         switch value {
@@ -217,21 +242,32 @@ public struct Token: Sendable, Hashable {
     /// `nbf`/`iat` with the leeway. It does not check the token type or revocation; use
     /// ``JWTAuthentication`` for requests.
     ///
+    /// The secret is checked first, against every algorithm in `algorithms`, as
+    /// ``encode(secret:algorithm:allowingShortKeys:logger:)-(String,_,_,_)`` checks it.
+    ///
     /// - Parameters:
     ///   - token: The compact token.
-    ///   - secret: The shared secret (UTF-8).
+    ///   - secret: The shared secret (UTF-8); at least ``JWTAlgorithm/minimumKeyLength`` bytes
+    ///     for each of `algorithms`.
     ///   - algorithms: The algorithms accepted; HS256 only by default.
+    ///   - allowingShortKeys: Accept a secret shorter than an algorithm needs, with a warning.
     ///   - leeway: Clock-skew tolerance for `exp`, `nbf` and `iat` (60 s by default, as Django-Bolt).
     ///   - maxLength: The longest token accepted, in bytes.
+    ///   - logger: Where the short-secret warning goes.
     ///   - clock: The wall clock.
     /// - Returns: The token's claims.
-    /// - Throws: ``AuthenticationError`` with the reason.
+    /// - Throws: ``TokenError`` when the secret is empty or too short (a configuration error,
+    ///   whatever the token); ``AuthenticationError`` with the reason the token is refused.
     public static func decode(
-        _ token: String, secret: String, algorithms: [JWTAlgorithm] = [.hs256], leeway: Duration = .seconds(60),
-        maxLength: Int = 8192, clock: any CacheClock = SystemCacheClock()
-    ) throws(AuthenticationError) -> Token {
-        let claims = try CompactJWS.verify(
-            token, key: PreparedHMACKey(Array(secret.utf8)), algorithms: algorithms, maxLength: maxLength)
+        _ token: String, secret: String, algorithms: [JWTAlgorithm] = [.hs256], allowingShortKeys: Bool = false,
+        leeway: Duration = .seconds(60), maxLength: Int = 8192, logger: Logger = Token.logger,
+        clock: any CacheClock = SystemCacheClock()
+    ) throws -> Token {
+        let key = Array(secret.utf8)
+        guard !key.isEmpty else { throw TokenError(.invalidSecret, "The verification secret is empty") }
+        try HMACKeyPolicy.check(
+            key, algorithms: algorithms, allowingShortKeys: allowingShortKeys, user: "Token.decode", logger: logger)
+        let claims = try CompactJWS.verify(token, key: PreparedHMACKey(key), algorithms: algorithms, maxLength: maxLength)
         let decoded = try Token(verifiedClaims: claims)
         try decoded.checkTimes(now: clock.now(), leeway: leeway.seconds)
         return decoded

@@ -6,6 +6,7 @@ public struct TokenError: Error, Sendable, CustomStringConvertible {
             case reservedClaim
             case invalidClaim
             case invalidSecret
+            case secretTooShort
             case invalidConfiguration
         }
 
@@ -18,6 +19,10 @@ public struct TokenError: Error, Sendable, CustomStringConvertible {
         public static let invalidClaim = Code(.invalidClaim)
         /// The secret is empty.
         public static let invalidSecret = Code(.invalidSecret)
+        /// The secret is shorter than an algorithm it is used with requires (RFC 7518 §3.2: at
+        /// least the hash output, ``JWTAlgorithm/minimumKeyLength``), and short keys were not
+        /// allowed (`allowingShortKeys`).
+        public static let secretTooShort = Code(.secretTooShort)
         /// `JWTAuthentication` was configured inconsistently (no algorithms, negative leeway).
         public static let invalidConfiguration = Code(.invalidConfiguration)
 

@@ -20,6 +20,9 @@ public struct AuthService: Sendable {
     public let clock: any CacheClock
     /// Counts login attempts per username and per client.
     public let throttle: LoginThrottle
+    /// Whether a secret shorter than HS256 needs is accepted (development mode only), with a warning.
+    let allowingShortKeys: Bool
+    private let logger: Logger
 
     /// Creates the service.
     ///
@@ -32,7 +35,8 @@ public struct AuthService: Sendable {
     ///   - throttle: Counts login attempts.
     ///   - clock: The wall clock for `iat`, `exp` and their checks; the system clock unless a
     ///     test moves time by hand.
-    /// - Throws: `TokenError` for an empty secret.
+    /// - Throws: `TokenError` for an empty secret, or one shorter than 32 bytes outside
+    ///   development mode (development accepts it, with a warning).
     public init(
         configuration: ServerConfiguration, users: UserDirectory, store: (any RevocationStore)?,
         revocationDescription: String, throttle: LoginThrottle, logger: Logger, clock: any CacheClock = SystemCacheClock()
@@ -43,13 +47,17 @@ public struct AuthService: Sendable {
         self.store = store
         self.revocationDescription = revocationDescription
         self.clock = clock
+        self.logger = logger
+        allowingShortKeys = configuration.mode == .development
         let timeout = Duration.milliseconds(configuration.revocationTimeoutMilliseconds)
         accessAuthentication = try JWTAuthentication(
-            secret: configuration.signingSecret, revocationStore: store, leeway: configuration.leeway,
-            expectedType: .access, requireTokenType: true, revocationTimeout: timeout, logger: logger, clock: clock)
+            secret: configuration.signingSecret, allowingShortKeys: allowingShortKeys, revocationStore: store,
+            leeway: configuration.leeway, expectedType: .access, requireTokenType: true, revocationTimeout: timeout,
+            logger: logger, clock: clock)
         refreshAuthentication = try JWTAuthentication(
-            secret: configuration.signingSecret, revocationStore: store, leeway: configuration.leeway,
-            expectedType: .refresh, requireTokenType: true, revocationTimeout: timeout, logger: logger, clock: clock)
+            secret: configuration.signingSecret, allowingShortKeys: allowingShortKeys, revocationStore: store,
+            leeway: configuration.leeway, expectedType: .refresh, requireTokenType: true, revocationTimeout: timeout,
+            logger: logger, clock: clock)
     }
 
     /// The claim a refresh token carries its family generation in.
@@ -68,9 +76,10 @@ public struct AuthService: Sendable {
             sub: user.userID, expiresIn: configuration.refreshLifetime, isStaff: user.isStaff, isAdmin: user.isAdmin,
             permissions: user.permissions, extras: [Self.generationClaim: .integer(generation)], type: .refresh,
             family: family, clock: clock)
+        let secret = configuration.signingSecret
         return TokenPairResponse(
-            accessToken: try access.encode(secret: configuration.signingSecret),
-            refreshToken: try refresh.encode(secret: configuration.signingSecret),
+            accessToken: try access.encode(secret: secret, allowingShortKeys: allowingShortKeys, logger: logger),
+            refreshToken: try refresh.encode(secret: secret, allowingShortKeys: allowingShortKeys, logger: logger),
             expiresIn: Int(configuration.accessLifetime.components.seconds),
             refreshExpiresIn: Int(configuration.refreshLifetime.components.seconds))
     }
@@ -156,12 +165,15 @@ struct TokenPairResponse: Encodable, Sendable {
 
 extension APIError {
     /// The answer for a refused token: 401 with `WWW-Authenticate`, or 503 when the
-    /// revocation store could not answer (fail closed).
+    /// revocation store could not answer (fail closed). The body says which code, in a generic
+    /// sentence; the library's message (times, ids, the store's error) goes to the log.
     init(_ error: AuthenticationError) {
         if error.code == .revocationUnavailable {
-            self.init(.serviceUnavailable, error.code.apiCode, error.message, headers: [.retryAfter: "1"])
+            self.init(.serviceUnavailable, error.code.apiCode, error.code.apiDetail, headers: [.retryAfter: "1"], underlying: error)
         } else {
-            self.init(.unauthorized, error.code.apiCode, error.message, headers: [.wwwAuthenticate: error.wwwAuthenticate])
+            self.init(
+                .unauthorized, error.code.apiCode, error.code.apiDetail, headers: [.wwwAuthenticate: error.wwwAuthenticate],
+                underlying: error)
         }
     }
 
@@ -172,10 +184,11 @@ extension APIError {
         headers: [.wwwAuthenticate: #"Bearer error="invalid_token""#])
 
     /// The answer when a revocation could not be stored: 503, because the logout did not happen.
+    /// The store's error (which names servers and keys) is logged, never sent.
     static func revocationFailed(_ error: any Error) -> APIError {
         APIError(
-            .serviceUnavailable, "revocation_unavailable", "The revocation could not be stored, so nothing was revoked: \(error)",
-            headers: [.retryAfter: "1"])
+            .serviceUnavailable, "revocation_unavailable", "The revocation could not be stored, so nothing was revoked; try again",
+            headers: [.retryAfter: "1"], underlying: error)
     }
 }
 
@@ -197,6 +210,26 @@ extension AuthenticationError.Code {
         case .wrongTokenType: "wrong_token_type"
         case .revocationUnavailable: "revocation_unavailable"
         default: "invalid_token"
+        }
+    }
+
+    /// The sentence in a JSON error body: what kind of refusal, nothing of the token's contents
+    /// or the store's error.
+    var apiDetail: String {
+        switch self {
+        case .missingHeader: "No Authorization header"
+        case .notBearer: "The Authorization header is not 'Bearer <token>'"
+        case .malformed: "The token is malformed"
+        case .badSignature: "The token's signature does not match"
+        case .algorithmNotAllowed: "The token's algorithm is not accepted"
+        case .expired: "The token has expired"
+        case .notYetValid: "The token is not valid yet"
+        case .missingJTI: "The token has no id (jti), which this server requires"
+        case .revoked: "The token has been revoked"
+        case .revokedByLogoutEverywhere: "The token was revoked when its user logged out everywhere"
+        case .wrongTokenType: "The token is of the wrong type for this endpoint"
+        case .revocationUnavailable: "The token could not be checked now (fail closed); try again"
+        default: "The token is not valid"
         }
     }
 }

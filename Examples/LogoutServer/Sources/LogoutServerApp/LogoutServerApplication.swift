@@ -21,10 +21,12 @@ public enum LogoutServerApplication {
     ///   - logger: The server's logger.
     ///   - clock: The wall clock for tokens, caches and revocation: the system clock, or a
     ///     `ManualCacheClock` in tests so that expiry needs no sleeping.
-    /// - Throws: ``ServerConfigurationError`` or `CacheError` for bad settings or an unknown alias.
+    /// - Throws: ``ServerConfigurationError`` or `CacheError` for bad settings or an unknown
+    ///   alias, or what production mode refuses (``ServerConfiguration/checkForProduction()``).
     public static func makeAuth(
         _ configuration: ServerConfiguration, logger: Logger, clock: any CacheClock = SystemCacheClock()
     ) async throws -> Built {
+        try configuration.checkForProduction()
         let caches: Caches
         if let file = configuration.cachesFile {
             caches = try Caches(contentsOf: file, backends: CacheBackends.standard.withMemcached(), clock: clock, logger: logger)
@@ -59,7 +61,7 @@ public enum LogoutServerApplication {
         }
         let users: UserDirectory
         if let usersFile = configuration.usersFile {
-            users = try UserDirectory.load(path: usersFile)
+            users = try await UserDirectory.load(path: usersFile)
         } else {
             users = await UserDirectory.demo()
         }

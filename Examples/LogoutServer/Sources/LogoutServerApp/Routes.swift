@@ -34,7 +34,7 @@ struct ProfileResponse: Encodable, Sendable {
 ///
 /// | route | auth | answers |
 /// | --- | --- | --- |
-/// | `POST /auth/login` `{username, password}` | — | 200 token pair; 400 malformed; 401 wrong credentials; 429 too many attempts (`Retry-After`) |
+/// | `POST /auth/login` `{username, password}` | — | 200 token pair; 400 malformed or a password with a NUL (`invalid_password`); 401 wrong credentials; 429 too many attempts (`Retry-After`) |
 /// | `GET /profile` | access token | 200 `{user_id, is_staff, is_admin, permissions}` |
 /// | `POST /auth/logout` | access token | 200; the token and its login (the refresh token too) are revoked |
 /// | `POST /auth/refresh` `{refresh_token}` | refresh token in the body | 200 new pair (rotation); 401 reused, revoked or ended |
@@ -44,7 +44,9 @@ struct ProfileResponse: Encodable, Sendable {
 /// The routes that need an access token form one group behind an ``AccessTokenAuthenticator``
 /// and read the user from `context.identity`. A refused token answers 401 with
 /// `WWW-Authenticate`; a revocation store that cannot answer gives 503 (fail closed); bad input
-/// never gives a 500. Error bodies are `{"error": code, "detail": message}`, codes in snake_case.
+/// never gives a 500. Error bodies are `{"error": code, "detail": message, "request_id": id}`,
+/// codes in snake_case, messages generic; the cause is logged with the same request id
+/// (``APIError``, ``APIErrorMiddleware``).
 ///
 /// - Parameters:
 ///   - router: The router, over a context that can hold the authenticated user.
@@ -52,18 +54,27 @@ struct ProfileResponse: Encodable, Sendable {
 public func addRoutes<Context: AuthRequestContext<AuthenticatedUser> & RemoteAddressRequestContext>(
     to router: Router<Context>, auth: AuthService
 ) {
+    router.add(middleware: APIErrorMiddleware())
+
     router.get("/health") { _, _ in
         JSONBody.response(.ok, ["status": "ok", "revocation": auth.revocationDescription])
     }
 
     router.post("/auth/login") { request, context in
         let body = try await JSONBody.decode(LoginRequest.self, from: request)
+        // bcrypt stops at the first NUL: "wonderland\0anything" would pass for "wonderland".
+        // Refused for every username alike, before any counting or hashing.
+        guard !body.password.utf8.contains(0) else {
+            throw APIError(.badRequest, "invalid_password", "A password may not contain a NUL character")
+        }
         let client = context.remoteAddress?.ipAddress ?? "unknown"
         let wait: Int?
         do {
             wait = try await auth.throttle.attempt(username: body.username, client: client)
         } catch {
-            throw APIError(.serviceUnavailable, "throttle_unavailable", "Login attempts cannot be counted now", headers: [.retryAfter: "1"])
+            throw APIError(
+                .serviceUnavailable, "throttle_unavailable", "Login attempts cannot be counted now", headers: [.retryAfter: "1"],
+                underlying: error)
         }
         if let wait {
             throw APIError(

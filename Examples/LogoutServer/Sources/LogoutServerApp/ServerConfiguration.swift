@@ -8,9 +8,13 @@
 /// | `--port` | `LOGOUT_PORT` | `8000` | port (0 picks a free one) |
 /// | `--caches` | `CACHES_FILE` | none: local memory | a JSON file in the shape of Django's `CACHES` |
 /// | `--revocation` | `REVOCATION` | `default` | `none`, `memory`, or a cache alias (`CacheRevocation` over it) |
-/// | `--secret` | `JWT_SECRET` | a development secret | the HMAC secret; required outside development mode |
+/// | `--secret` | `JWT_SECRET` | a development secret | the HMAC secret; required outside development mode, at least 32 bytes |
 /// | `--mode` | `APP_MODE` | `development` | `development` or `production` |
-/// | `--users` | `USERS_FILE` | the demo users | a JSON file of users with bcrypt password hashes |
+/// | `--users` | `USERS_FILE` | the demo users (development only) | a JSON file of users with bcrypt password hashes |
+///
+/// Production mode refuses to start (``checkForProduction()``) with a secret under 32 bytes,
+/// with the published ``developmentSecret``, or without a users file (the demo accounts'
+/// passwords are published). Development mode accepts a short secret, with a warning.
 /// | `--revocation-timeout-ms` | `REVOCATION_TIMEOUT_MS` | `1000` | longest wait for the revocation store (then 503) |
 public struct ServerConfiguration: Sendable, Equatable {
     public enum Mode: String, Sendable, Equatable {
@@ -112,6 +116,35 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     /// The secret to sign with: the configured one, or the development secret in development mode.
     public var signingSecret: String { secret ?? Self.developmentSecret }
+
+    /// The shortest secret production mode accepts: HS256's hash output (RFC 7518 §3.2).
+    public static let minimumProductionSecretBytes = 32
+
+    /// Refuses, in production mode, what only development may use: a secret shorter than
+    /// ``minimumProductionSecretBytes``, the published ``developmentSecret``, and the demo
+    /// users (no users file). Development mode passes.
+    ///
+    /// - Throws: ``ServerConfigurationError`` naming every problem found and what to do.
+    public func checkForProduction() throws(ServerConfigurationError) {
+        guard mode == .production else { return }
+        var problems: [String] = []
+        let secret = signingSecret
+        if secret == Self.developmentSecret {
+            problems.append(
+                "the JWT secret is the published development secret; generate one (e.g. `openssl rand -base64 48`)")
+        } else if secret.utf8.count < Self.minimumProductionSecretBytes {
+            problems.append(
+                "the JWT secret has \(secret.utf8.count) bytes; production needs at least \(Self.minimumProductionSecretBytes) "
+                    + "(RFC 7518 §3.2 for HS256); generate one (e.g. `openssl rand -base64 48`)")
+        }
+        if usersFile == nil {
+            problems.append(
+                "no users file: the demo accounts (alice, bob) have published passwords; pass --users or set USERS_FILE")
+        }
+        guard problems.isEmpty else {
+            throw ServerConfigurationError("production mode refuses to start: " + problems.joined(separator: "; "))
+        }
+    }
 }
 
 /// A configuration problem, reported at start-up.

@@ -15,6 +15,22 @@ public struct DemoUser: Sendable, Codable, Equatable {
     public var isAdmin: Bool
     public var permissions: [String]
 
+    /// Creates a user.
+    ///
+    /// - Parameters:
+    ///   - userID: The id tokens carry (`sub`).
+    ///   - passwordHash: A bcrypt hash (`$2b$<cost>$…`).
+    ///   - isStaff: The `is_staff` claim.
+    ///   - isAdmin: The `is_admin` claim.
+    ///   - permissions: The `permissions` claim.
+    public init(userID: String, passwordHash: String, isStaff: Bool, isAdmin: Bool, permissions: [String]) {
+        self.userID = userID
+        self.passwordHash = passwordHash
+        self.isStaff = isStaff
+        self.isAdmin = isAdmin
+        self.permissions = permissions
+    }
+
     enum CodingKeys: String, CodingKey {
         case userID = "user_id"
         case passwordHash = "password_hash"
@@ -28,17 +44,48 @@ public struct DemoUser: Sendable, Codable, Equatable {
 ///
 /// Password checks run on `BlockingThreadPool.shared`: bcrypt is deliberately slow and must
 /// not hold a cooperative thread.
+///
+/// An unknown username is checked against a dummy hash made at start-up with the highest cost
+/// among the users' hashes, so that it takes as long as a known user's wrong password and the
+/// answer's timing does not tell which usernames exist.
 public struct UserDirectory: Sendable {
     public let users: [String: DemoUser]
+    /// The bcrypt cost of the dummy hash: the highest cost among the users' hashes.
+    public let dummyCost: Int
+    /// A hash of a random password at ``dummyCost``, checked for unknown usernames.
+    private let dummyHash: String
 
-    public init(users: [String: DemoUser]) { self.users = users }
+    /// The cost used when no user has a readable bcrypt hash (bcrypt's usual default).
+    static let defaultCost = 12
+
+    /// Prepares a directory: finds the highest cost among the users' hashes and makes the
+    /// dummy hash at that cost, on the blocking pool.
+    ///
+    /// - Parameter users: The users, by username.
+    public static func make(users: [String: DemoUser]) async -> UserDirectory {
+        let cost = users.values.compactMap { Self.cost(ofHash: $0.passwordHash) }.max() ?? defaultCost
+        let random = (0..<32).map { _ in "0123456789abcdef".randomElement()! }
+        let dummy = await BlockingThreadPool.shared.run { Bcrypt.hash(String(random), cost: UInt8(cost)) }
+        return UserDirectory(users: users, dummyCost: cost, dummyHash: dummy)
+    }
+
+    /// The cost of a bcrypt hash (`$2b$12$…` → 12), or `nil` when it is not one.
+    static func cost(ofHash hash: String) -> Int? {
+        let parts = hash.split(separator: "$", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0].isEmpty, ["2a", "2b", "2y"].contains(parts[1]), parts[2].count == 2,
+            let cost = Int(parts[2]), (4...31).contains(cost)
+        else { return nil }
+        return cost
+    }
 
     /// The demo users: `alice` / `wonderland` (admin, staff) and `bob` / `builder`.
+    ///
+    /// Their passwords are published, so production mode refuses to start with them.
     public static func demo() async -> UserDirectory {
         let (alice, bob) = await BlockingThreadPool.shared.run {
             (Bcrypt.hash("wonderland", cost: 8), Bcrypt.hash("builder", cost: 8))
         }
-        return UserDirectory(users: [
+        return await make(users: [
             "alice": DemoUser(
                 userID: "1", passwordHash: alice, isStaff: true, isAdmin: true, permissions: ["profile:read", "users:manage"]),
             "bob": DemoUser(userID: "2", passwordHash: bob, isStaff: false, isAdmin: false, permissions: ["profile:read"]),
@@ -46,25 +93,37 @@ public struct UserDirectory: Sendable {
     }
 
     /// Loads users from a JSON object `{"username": {"user_id", "password_hash", "is_staff", "is_admin", "permissions"}}`.
-    public static func load(path: String) throws -> UserDirectory {
+    ///
+    /// - Throws: ``ServerConfigurationError`` when the file cannot be read, is not such an
+    ///   object, or holds a password hash that is not bcrypt (`$2a$`, `$2b$` or `$2y$`).
+    public static func load(path: String) async throws -> UserDirectory {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw ServerConfigurationError("the users file '\(path)' could not be read")
         }
+        let users: [String: DemoUser]
         do {
-            return UserDirectory(users: try JSONDecoder().decode([String: DemoUser].self, from: Data(text.utf8)))
+            users = try JSONDecoder().decode([String: DemoUser].self, from: Data(text.utf8))
         } catch {
             throw ServerConfigurationError("the users file '\(path)' is not a JSON object of users: \(error)")
         }
+        if let name = users.keys.sorted().first(where: { Self.cost(ofHash: users[$0]!.passwordHash) == nil }) {
+            throw ServerConfigurationError(
+                "the users file '\(path)': the password_hash of '\(name)' is not a bcrypt hash ($2b$<cost>$…, cost 4 to 31)")
+        }
+        return await make(users: users)
     }
 
     /// The user with these credentials, or `nil`.
+    ///
+    /// A password with a NUL character never matches: bcrypt stops at the first NUL, so
+    /// `wonderland\0anything` would otherwise pass for `wonderland`. (The login route refuses
+    /// it before it gets here; this is the second line.)
     public func verify(username: String, password: String) async -> DemoUser? {
+        guard !password.utf8.contains(0) else { return nil }
         let user = users[username]
         // Check a hash even for unknown users, so timing does not reveal which usernames exist.
-        let hash = user?.passwordHash ?? Self.dummyHash
+        let hash = user?.passwordHash ?? dummyHash
         let matches = await BlockingThreadPool.shared.run { Bcrypt.verify(password, hash: hash) }
         return matches ? user : nil
     }
-
-    private static let dummyHash = "$2b$08$C6UzMDM.H6dfI/f/IKcEeO5o6K4eXq3WVXlEWbq9WQ4v1bF7q2m9y"
 }

@@ -1,5 +1,6 @@
 import CachingTesting
 import Foundation
+import LogoutServerApp
 import Testing
 
 /// What only real processes show: the executable's start-up and exit, two servers sharing
@@ -24,6 +25,44 @@ struct ProcessTests {
         let (optionStatus, optionError) = try await ServerProcess.runExpectingFailure(["--prot", "80"])
         #expect(optionStatus == 2)
         #expect(optionError.contains("unknown option --prot"))
+    }
+
+    @Test("production refuses a short secret, the development secret and the demo users, each with its own error")
+    func productionRefusals() async throws {
+        let users = try writeUsersFile(cost: 4)
+        defer { try? FileManager.default.removeItem(atPath: users) }
+        let strong = String(repeating: "s", count: 32)
+
+        let (shortStatus, shortError) = try await ServerProcess.runExpectingFailure(
+            ["--mode", "production", "--users", users], environment: ["JWT_SECRET": String(repeating: "s", count: 31)])
+        #expect(shortStatus == 1)
+        #expect(shortError.contains("the JWT secret has 31 bytes; production needs at least 32"), "\(shortError)")
+        #expect(!shortError.contains("users file"))
+
+        let (developmentStatus, developmentError) = try await ServerProcess.runExpectingFailure(
+            ["--mode", "production", "--users", users, "--secret", ServerConfiguration.developmentSecret])
+        #expect(developmentStatus == 1)
+        #expect(developmentError.contains("the JWT secret is the published development secret"), "\(developmentError)")
+
+        let (demoStatus, demoError) = try await ServerProcess.runExpectingFailure(
+            ["--mode", "production"], environment: ["JWT_SECRET": strong, "USERS_FILE": ""])
+        #expect(demoStatus == 1)
+        #expect(demoError.contains("no users file: the demo accounts (alice, bob) have published passwords"), "\(demoError)")
+        #expect(!demoError.contains("JWT secret"))
+
+        // All three at once are all named.
+        let (allStatus, allError) = try await ServerProcess.runExpectingFailure(
+            ["--mode", "production", "--secret", "x"], environment: ["USERS_FILE": ""])
+        #expect(allStatus == 1)
+        #expect(allError.contains("has 1 bytes") && allError.contains("no users file"), "\(allError)")
+
+        // With a long secret and a users file, production starts; the demo account does not exist.
+        let server = try await ServerProcess.start(["--mode", "production", "--users", users], environment: ["JWT_SECRET": strong])
+        let demo = try await server.request("POST", "/auth/login", body: #"{"username": "bob", "password": "builder"}"#)
+        #expect(demo.status == 401)
+        #expect(try await server.login("alice", "a long passphrase").0.isEmpty == false)
+        await server.stop()
+        #expect(server.exitStatus == 0)
     }
 
     @Test("two servers sharing memcached: a logout on one is refused on the other at once; both stop cleanly")
@@ -72,6 +111,15 @@ struct ProcessTests {
         let logoutDown = try await server.request("POST", "/auth/logout", token: access)
         #expect(logoutDown.status == 503, "a logout must not report success when nothing was revoked: \(logoutDown.text)")
         #expect(logoutDown["error"] == "revocation_unavailable")
+        // The bodies say nothing of memcached, its address or the key layout; the request id
+        // they carry finds the cause in the server's log.
+        for reply in [down, logoutDown] {
+            expectGenericBody(reply)
+            let id = try #require(reply["request_id"])
+            let line = server.log.split(separator: "\n").first { $0.contains(id) }
+            #expect(line?.contains("revocation_unavailable") == true, "no log line with request id \(id) in: \(server.log)")
+            #expect(line?.contains("error.underlying") == true, "the log keeps the cause: \(line ?? "")")
+        }
 
         try await memcached.restart()
         var recovered = 0

@@ -24,15 +24,22 @@ struct RouterClient: APIClient {
     ///   - clock: The server's wall clock. By default it starts at the real time in whole
     ///     seconds (as `iat` is), so that a memcached server, whose own clock judges long
     ///     expiry times, agrees with it.
+    ///   - logger: The server's logger (one over an `InMemoryLogHandler` to read what it logs);
+    ///     by default errors only, to standard error.
     static func run(
         _ arguments: [String] = [], clock: ManualCacheClock = ManualCacheClock(start: SystemCacheClock().now().rounded(.down)),
-        _ body: @Sendable (RouterClient) async throws -> Void
+        logger: Logger? = nil, _ body: @Sendable (RouterClient) async throws -> Void
     ) async throws {
         var configuration = try ServerConfiguration(arguments: arguments, environment: [:])
         // Caches of its own: tests running at the same time never share entries.
         configuration.embeddedCacheLocation = "logout-test-\(UniqueName.next())"
-        var logger = Logger(label: "LogoutServerTests")
-        logger.logLevel = .error
+        let logger =
+            logger
+            ?? {
+                var logger = Logger(label: "LogoutServerTests")
+                logger.logLevel = .error
+                return logger
+            }()
         let built = try await LogoutServerApplication.makeAuth(configuration, logger: logger, clock: clock)
         let app = LogoutServerApplication.makeApplication(built, logger: logger)
         do {

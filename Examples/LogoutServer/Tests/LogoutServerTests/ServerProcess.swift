@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
@@ -10,6 +11,7 @@ final class ServerProcess: APIClient, @unchecked Sendable {
     let port: Int
     private let output: Pipe
     private let errors: Pipe
+    private let logged = Mutex("")
 
     /// The server binary, built next to this test bundle by `swift test`.
     static var binary: String {
@@ -71,7 +73,22 @@ final class ServerProcess: APIClient, @unchecked Sendable {
         self.port = port
         self.output = output
         self.errors = errors
+        // Drain both pipes for as long as the server runs: a full pipe would block its logging,
+        // and a test reads what it logged (`log`).
+        for pipe in [output, errors] {
+            let handle = pipe.fileHandleForReading
+            Thread.detachNewThread { [self] in
+                while true {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { return }
+                    self.logged.withLock { $0 += String(decoding: chunk, as: UTF8.self) }
+                }
+            }
+        }
     }
+
+    /// What the server wrote to standard output and standard error since it started listening.
+    var log: String { logged.withLock { $0 } }
 
     private static func readLine(from pipe: Pipe, containing marker: String, process: Process, errors: Pipe) async throws -> String {
         let handle = pipe.fileHandleForReading
