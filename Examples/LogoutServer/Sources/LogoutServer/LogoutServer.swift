@@ -48,6 +48,7 @@ struct LogoutServerMain {
                 Output.send(1, "LogoutServer listening on http://\(configuration.host):\(port)\n")
             }
             try await app.runService()
+            await built.auth.users.shutdown()
             logger.info("LogoutServer stopped; caches shut down")
         } catch {
             Output.send(2, "LogoutServer: \(error)\n")

@@ -81,7 +81,16 @@ public func addRoutes<Context: AuthRequestContext<AuthenticatedUser> & RemoteAdd
                 .tooManyRequests, "too_many_attempts", "Too many login attempts for this user or from this client; try again later",
                 headers: [.retryAfter: "\(wait)"])
         }
-        guard let user = await auth.users.verify(username: body.username, password: body.password) else {
+        let verified: DemoUser?
+        do {
+            verified = try await auth.users.verify(username: body.username, password: body.password)
+        } catch {
+            // The password-hashing threads have a full queue (a login flood): refuse at once.
+            throw APIError(
+                .serviceUnavailable, "login_busy", "Too many logins are being checked; try again in a moment",
+                headers: [.retryAfter: "1"])
+        }
+        guard let user = verified else {
             throw APIError(.unauthorized, "invalid_credentials", "Unknown username or wrong password")
         }
         return JSONBody.response(.ok, try await auth.startLogin(for: user))

@@ -1,4 +1,4 @@
-import Caching
+public import Caching
 import HummingbirdBcrypt
 
 #if canImport(FoundationEssentials)
@@ -42,8 +42,10 @@ public struct DemoUser: Sendable, Codable, Equatable {
 
 /// The users the server knows, by username, with bcrypt-hashed passwords.
 ///
-/// Password checks run on `BlockingThreadPool.shared`: bcrypt is deliberately slow and must
-/// not hold a cooperative thread.
+/// Password checks run on ``hashingPool``, threads of their own: bcrypt is deliberately slow,
+/// must not hold a cooperative thread, and must never queue in front of the cache's file I/O
+/// (which runs on `BlockingThreadPool.shared`). Its queue is bounded: a flood of logins beyond
+/// it is refused at once (the login answers 503 with `Retry-After`) instead of waiting.
 ///
 /// An unknown username is checked against a dummy hash made at start-up with the highest cost
 /// among the users' hashes, so that it takes as long as a known user's wrong password and the
@@ -58,15 +60,23 @@ public struct UserDirectory: Sendable {
     /// The cost used when no user has a readable bcrypt hash (bcrypt's usual default).
     static let defaultCost = 12
 
+    /// The threads password hashing runs on: two, with at most 32 checks waiting; this
+    /// directory's own, released by ``shutdown()``.
+    public let hashingPool: BlockingThreadPool
+
     /// Prepares a directory: finds the highest cost among the users' hashes and makes the
     /// dummy hash at that cost, on the blocking pool.
     ///
     /// - Parameter users: The users, by username.
     public static func make(users: [String: DemoUser]) async -> UserDirectory {
+        await make(users: users, pool: BlockingThreadPool(threadCount: 2, maxQueuedJobs: 32))
+    }
+
+    static func make(users: [String: DemoUser], pool: BlockingThreadPool) async -> UserDirectory {
         let cost = users.values.compactMap { Self.cost(ofHash: $0.passwordHash) }.max() ?? defaultCost
         let random = (0..<32).map { _ in "0123456789abcdef".randomElement()! }
-        let dummy = await BlockingThreadPool.shared.run { Bcrypt.hash(String(random), cost: UInt8(cost)) }
-        return UserDirectory(users: users, dummyCost: cost, dummyHash: dummy)
+        let dummy = await pool.run { Bcrypt.hash(String(random), cost: UInt8(cost)) }
+        return UserDirectory(users: users, dummyCost: cost, dummyHash: dummy, hashingPool: pool)
     }
 
     /// The cost of a bcrypt hash (`$2b$12$…` → 12), or `nil` when it is not one.
@@ -82,14 +92,14 @@ public struct UserDirectory: Sendable {
     ///
     /// Their passwords are published, so production mode refuses to start with them.
     public static func demo() async -> UserDirectory {
-        let (alice, bob) = await BlockingThreadPool.shared.run {
-            (Bcrypt.hash("wonderland", cost: 8), Bcrypt.hash("builder", cost: 8))
-        }
-        return await make(users: [
-            "alice": DemoUser(
-                userID: "1", passwordHash: alice, isStaff: true, isAdmin: true, permissions: ["profile:read", "users:manage"]),
-            "bob": DemoUser(userID: "2", passwordHash: bob, isStaff: false, isAdmin: false, permissions: ["profile:read"]),
-        ])
+        let pool = BlockingThreadPool(threadCount: 2, maxQueuedJobs: 32)
+        let (alice, bob) = await pool.run { (Bcrypt.hash("wonderland", cost: 8), Bcrypt.hash("builder", cost: 8)) }
+        return await make(
+            users: [
+                "alice": DemoUser(
+                    userID: "1", passwordHash: alice, isStaff: true, isAdmin: true, permissions: ["profile:read", "users:manage"]),
+                "bob": DemoUser(userID: "2", passwordHash: bob, isStaff: false, isAdmin: false, permissions: ["profile:read"]),
+            ], pool: pool)
     }
 
     /// Loads users from a JSON object `{"username": {"user_id", "password_hash", "is_staff", "is_admin", "permissions"}}`.
@@ -118,12 +128,19 @@ public struct UserDirectory: Sendable {
     /// A password with a NUL character never matches: bcrypt stops at the first NUL, so
     /// `wonderland\0anything` would otherwise pass for `wonderland`. (The login route refuses
     /// it before it gets here; this is the second line.)
-    public func verify(username: String, password: String) async -> DemoUser? {
+    ///
+    /// - Throws: `CacheError.overloaded` when ``hashingPool`` already has a full queue.
+    public func verify(username: String, password: String) async throws -> DemoUser? {
         guard !password.utf8.contains(0) else { return nil }
         let user = users[username]
         // Check a hash even for unknown users, so timing does not reveal which usernames exist.
         let hash = user?.passwordHash ?? dummyHash
-        let matches = await BlockingThreadPool.shared.run { Bcrypt.verify(password, hash: hash) }
+        let matches = try await hashingPool.runIfRoom { Bcrypt.verify(password, hash: hash) }
         return matches ? user : nil
+    }
+
+    /// Stops the password-hashing threads (at server shutdown).
+    public func shutdown() async {
+        await hashingPool.shutdown()
     }
 }

@@ -122,3 +122,51 @@ struct AttackTests {
         }
     }
 }
+
+/// A flood of wrong-password logins must not slow authenticated requests: password hashing has
+/// threads of its own with a bounded queue, and file-cache I/O never waits behind it.
+@Suite("LogoutServer: a login flood beside authenticated requests")
+struct LoginFloodTests {
+    @Test("40 concurrent wrong-password logins while 200 profile requests on a file-backed server all answer 200")
+    func floodBesideProfile() async throws {
+        let directory = NSTemporaryDirectory() + "logout-flood-\(UUID().uuidString)"
+        let (arguments, cleanUp) = try AttackTests.settingsFile(
+            #"{"default": {"BACKEND": "file", "LOCATION": "\#(directory)", "OPTIONS": {"MAX_ENTRIES": 10000, "WHEN_FULL": "refuse"}}}"#)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        defer { Task { await cleanUp() } }
+        let clock = ManualCacheClock(start: SystemCacheClock().now().rounded(.down))
+        try await RouterClient.run(arguments, clock: clock) { server in
+            let (access, _) = try await server.login("bob", "builder")
+            let (statuses, latencies, loginStatuses) = try await withThrowingTaskGroup(of: [Int].self) { group in
+                for index in 0..<40 {
+                    group.addTask {
+                        let reply = try await server.request(
+                            "POST", "/auth/login", body: #"{"username": "flood-\#(index)", "password": "guess"}"#)
+                        return [-reply.status]
+                    }
+                }
+                var statuses: [Int] = []
+                var latencies: [Double] = []
+                for _ in 0..<200 {
+                    let started = ContinuousClock.now
+                    let reply = try await server.request("GET", "/profile", token: access)
+                    let (seconds, attoseconds) = (ContinuousClock.now - started).components
+                    latencies.append(Double(seconds) * 1000 + Double(attoseconds) / 1e15)
+                    statuses.append(reply.status)
+                }
+                var loginStatuses: [Int] = []
+                for try await result in group { loginStatuses.append(contentsOf: result.map { -$0 }) }
+                return (statuses, latencies, loginStatuses)
+            }
+            let sorted = latencies.sorted()
+            let p50 = sorted[sorted.count / 2]
+            let p99 = sorted[sorted.count * 99 / 100]
+            print(
+                "login flood: profile p50 \(p50) ms, p99 \(p99) ms; logins \(Dictionary(grouping: loginStatuses, by: { $0 }).mapValues(\.count))"
+            )
+            #expect(statuses.allSatisfy { $0 == 200 }, "every authenticated request answered 200")
+            #expect(loginStatuses.allSatisfy { $0 == 401 || $0 == 503 }, "wrong passwords are refused, or the flood is turned away at once")
+            #expect(p99 < 1000, "below the revocation timeout: nothing waited behind the hashing")
+        }
+    }
+}

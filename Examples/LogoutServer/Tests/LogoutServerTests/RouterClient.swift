@@ -55,7 +55,8 @@ struct RouterClient: APIClient {
     /// next test (revocations and login counters), and closes the caches.
     private static func clear(_ built: LogoutServerApplication.Built) async {
         for alias in built.caches.aliases { try? await built.caches[alias].clear() }
-        try? await built.caches.closeAll()
+        try? await built.caches.shutdown()
+        await built.auth.users.shutdown()
     }
 
     func request(
