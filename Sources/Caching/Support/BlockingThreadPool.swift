@@ -28,10 +28,10 @@ import Synchronization
 /// sees no spinner and signals.
 public final class BlockingThreadPool: @unchecked Sendable {
     /// A process-wide pool for the library's file I/O, with four threads that spin for 50 µs
-    /// before sleeping, and at most 1,024 jobs waiting (``runIfRoom(_:)`` refuses more). It is
+    /// before sleeping, and at most 16,384 jobs waiting (``runIfRoom(_:)`` refuses more: a backlog that size means the disk cannot keep up, and waiting longer would not help). It is
     /// never shut down. Give slow CPU work (password hashing) a pool of its own, so it never
     /// queues in front of cache I/O.
-    public static let shared = BlockingThreadPool(threadCount: 4, spinMicroseconds: 50, maxQueuedJobs: 1024)
+    public static let shared = BlockingThreadPool(threadCount: 4, spinMicroseconds: 50, maxQueuedJobs: 16_384)
 
     private typealias Job = () -> Void
 
