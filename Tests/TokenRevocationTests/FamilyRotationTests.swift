@@ -28,16 +28,7 @@ struct FamilyRotationTests {
 
     @Test("64 concurrent refreshes with one refresh token: exactly one wins, the others see reuse", arguments: StoreCase.all)
     func concurrentRefresh(store: StoreCase) async throws {
-        let revocation = try store.make(ManualCacheClock())
-        try await revocation.startFamily("login-race", ttl: .seconds(600))
-        let outcomes = try await withThrowingTaskGroup(of: FamilyRotation.self) { group in
-            for _ in 0..<64 { group.addTask { try await revocation.rotateFamily("login-race", from: 0, ttl: .seconds(600)) } }
-            var outcomes: [FamilyRotation] = []
-            for try await outcome in group { outcomes.append(outcome) }
-            return outcomes
-        }
-        #expect(outcomes.filter { $0 == .rotated(to: 1) }.count == 1)
-        #expect(outcomes.filter { $0 == .reused }.count == 63)
+        try await expectOneWinner(of: 64, refreshing: "login-race", in: try store.make(ManualCacheClock()))
     }
 
     @Test("10,000 refreshes of one login keep one entry (state grows with logins, not refreshes)")
@@ -55,4 +46,18 @@ struct FamilyRotationTests {
         #expect(inMemory.entryCount == 1)
         #expect(backend.entryCount == 1)
     }
+}
+
+/// Starts a family, presents its first refresh token `count` times at once, and expects exactly
+/// one rotation and `count - 1` reuses.
+func expectOneWinner(of count: Int, refreshing family: String, in store: any RevocationStore) async throws {
+    try await store.startFamily(family, ttl: .seconds(600))
+    let outcomes = try await withThrowingTaskGroup(of: FamilyRotation.self) { group in
+        for _ in 0..<count { group.addTask { try await store.rotateFamily(family, from: 0, ttl: .seconds(600)) } }
+        var outcomes: [FamilyRotation] = []
+        for try await outcome in group { outcomes.append(outcome) }
+        return outcomes
+    }
+    #expect(outcomes.filter { $0 == .rotated(to: 1) }.count == 1)
+    #expect(outcomes.filter { $0 == .reused }.count == count - 1)
 }

@@ -126,15 +126,7 @@ struct MemcachedReplicationTests {
             """
         let caches = try Caches(json: Array(json.utf8), backends: CacheBackends.standard.withMemcached())
         let store = try CacheRevocation(caches: caches, alias: "revocations")
-        try await store.startFamily("login", ttl: .seconds(600))
-        let outcomes = try await withThrowingTaskGroup(of: FamilyRotation.self) { group in
-            for _ in 0..<64 { group.addTask { try await store.rotateFamily("login", from: 0, ttl: .seconds(600)) } }
-            var outcomes: [FamilyRotation] = []
-            for try await outcome in group { outcomes.append(outcome) }
-            return outcomes
-        }
-        #expect(outcomes.filter { $0 == .rotated(to: 1) }.count == 1)
-        #expect(outcomes.filter { $0 == .reused }.count == 63)
+        try await expectOneWinner(of: 64, refreshing: "login", in: store)
         let now = SystemCacheClock().now()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for offset in [0.0, -300, -100, -200] {

@@ -246,33 +246,32 @@ public final class ReplicatedMemcachedBackend: CacheBackend {
         return true
     }
 
-    public func removeEntry(forKey key: String) async throws -> Bool {
+    /// Asks every replica of a key a yes/no question: whether any said yes, and which failed.
+    private func anyReplica(
+        _ key: String, _ body: @escaping @Sendable (MemcachedBackend) async throws -> Bool
+    ) async -> (any: Bool, failures: [(Int, any Error)]) {
         let indices = placement(forKey: key)
-        let results = await each(indices) { try await $0.removeEntry(forKey: key) }
-        var removed = false
+        let results = await each(indices, body)
+        var answer = false
         var failures: [(Int, any Error)] = []
         for (index, result) in zip(indices, results) {
             switch result {
-            case .success(let value): removed = removed || value
+            case .success(let value): answer = answer || value
             case .failure(let error): failures.append((index, error))
             }
         }
+        return (answer, failures)
+    }
+
+    public func removeEntry(forKey key: String) async throws -> Bool {
+        let (removed, failures) = await anyReplica(key) { try await $0.removeEntry(forKey: key) }
         // A replica that missed the delete would bring the entry back: fail, so the caller retries.
         if !failures.isEmpty { throw unavailable(key, failures, what: "delete") }
         return removed
     }
 
     public func updateExpiry(forKey key: String, to expiry: CacheExpiry) async throws -> Bool {
-        let indices = placement(forKey: key)
-        let results = await each(indices) { try await $0.updateExpiry(forKey: key, to: expiry) }
-        var touched = false
-        var failures: [(Int, any Error)] = []
-        for (index, result) in zip(indices, results) {
-            switch result {
-            case .success(let value): touched = touched || value
-            case .failure(let error): failures.append((index, error))
-            }
-        }
+        let (touched, failures) = await anyReplica(key) { try await $0.updateExpiry(forKey: key, to: expiry) }
         if !touched, !failures.isEmpty { throw unavailable(key, failures, what: "touch") }
         logMissedWrite(key, failures)
         return touched
