@@ -27,22 +27,51 @@ let replicatedSubject = CacheConformanceSubject(name: "memcached, 2 replicas", u
         })
 }
 
-/// The conformance suite against a real memcached. Serialized: memcached keeps time on its own
-/// one-second clock, and expiry checks against it must not be starved by other tests.
-@Suite("Conformance: memcached", .serialized)
-struct MemcachedConformanceTests {
-    @Test(arguments: CacheConformance.checks)
+/// The conformance suite against a real memcached, in two parts: the checks that let time pass
+/// wait on memcached's own one-second clock and run one at a time (not starved by each other);
+/// the rest run in parallel. Each check has a server of its own.
+@Suite("Conformance: memcached, checks on the server's clock", .serialized)
+struct MemcachedTimedConformanceTests {
+    @Test(arguments: CacheConformance.timedChecks)
     func conformance(_ check: CacheConformanceCheck) async throws {
         try await check.run(on: memcachedSubject)
     }
 }
 
-/// The same against two servers with every key on both; serialized within itself, in parallel
-/// with the single-server suite (each check's servers are its own).
-@Suite("Conformance: memcached, 2 replicas", .serialized)
-struct ReplicatedMemcachedConformanceTests {
-    @Test(arguments: CacheConformance.checks)
+@Suite("Conformance: memcached")
+struct MemcachedConformanceTests {
+    @Test(arguments: CacheConformance.untimedChecks)
+    func conformance(_ check: CacheConformanceCheck) async throws {
+        try await check.run(on: memcachedSubject)
+    }
+}
+
+/// The same against two servers with every key on both (serialized within itself, in parallel
+/// with the single-server suites: each check's servers are its own).
+@Suite("Conformance: memcached, 2 replicas, checks on the server's clock", .serialized)
+struct ReplicatedMemcachedTimedConformanceTests {
+    @Test(arguments: CacheConformance.timedChecks)
     func conformance(_ check: CacheConformanceCheck) async throws {
         try await check.run(on: replicatedSubject)
     }
+}
+
+@Suite("Conformance: memcached, 2 replicas")
+struct ReplicatedMemcachedConformanceTests {
+    @Test(arguments: CacheConformance.untimedChecks)
+    func conformance(_ check: CacheConformanceCheck) async throws {
+        try await check.run(on: replicatedSubject)
+    }
+}
+
+/// The partition loses no check and puts each in one part only.
+@Test("the timed and untimed conformance checks together are the whole suite")
+func conformancePartition() {
+    let timed = Set(CacheConformance.timedChecks.map(\.id))
+    let untimed = Set(CacheConformance.untimedChecks.map(\.id))
+    #expect(timed.isDisjoint(with: untimed))
+    #expect(timed.union(untimed) == Set(CacheConformance.checks.map(\.id)))
+    #expect(timed.count + untimed.count == CacheConformance.checks.count)
+    #expect(timed.contains("expiration"))
+    #expect(untimed.contains("simple"))
 }

@@ -32,6 +32,13 @@ public enum CacheConformance: Sendable {
     public static var checks: [CacheConformanceCheck] {
         basicOperations + countersAndVersions + manyKeysAndValidation + timeouts + compareAndStore
     }
+
+    /// The checks that let time pass (``CacheConformanceCheck/letsTimePass``): against a server
+    /// that keeps its own clock they wait for it, so a suite may run them one at a time.
+    public static var timedChecks: [CacheConformanceCheck] { checks.filter(\.letsTimePass) }
+
+    /// The checks that never let time pass: safe to run in parallel with anything.
+    public static var untimedChecks: [CacheConformanceCheck] { checks.filter { !$0.letsTimePass } }
 }
 
 /// A backend under test: how to open fresh, empty storage for one check.
@@ -87,11 +94,20 @@ public struct CacheConformanceCheck: Sendable, CustomTestStringConvertible {
     public let name: String
     /// A short identifier, stable across releases.
     public let id: String
+    /// Whether the check lets time pass (``CacheConformanceFixture/pass(_:)``). Against a backend
+    /// whose server keeps time this means real seconds of waiting on the server's clock; a
+    /// suite can run these checks serialized and the rest (``CacheConformance/untimedChecks``)
+    /// in parallel. A check that lets time pass without saying so fails.
+    public let letsTimePass: Bool
     let body: @Sendable (CacheConformanceFixture) async throws -> Void
 
-    init(_ name: String, id: String, body: @escaping @Sendable (CacheConformanceFixture) async throws -> Void) {
+    init(
+        _ name: String, id: String, lettingTimePass: Bool = false,
+        body: @escaping @Sendable (CacheConformanceFixture) async throws -> Void
+    ) {
         self.name = name
         self.id = id
+        self.letsTimePass = lettingTimePass
         self.body = body
     }
 
@@ -103,7 +119,7 @@ public struct CacheConformanceCheck: Sendable, CustomTestStringConvertible {
     /// - Throws: An error the backend threw where the rule expects none; failed expectations
     ///   are recorded as Swift Testing issues.
     public func run(on subject: CacheConformanceSubject) async throws {
-        try await CacheConformanceFixture.with(subject, body)
+        try await CacheConformanceFixture.with(subject, check: self, body)
     }
 }
 
@@ -122,9 +138,12 @@ public struct CacheConformanceFixture: Sendable {
     public let logs: InMemoryLogHandler
     /// A cache with the default configuration (no prefix, version 1, 300 s timeout, strict keys).
     public let cache: Cache
+    /// The check being run.
+    let check: CacheConformanceCheck
 
     static func with(
-        _ subject: CacheConformanceSubject, _ body: (CacheConformanceFixture) async throws -> Void
+        _ subject: CacheConformanceSubject, check: CacheConformanceCheck,
+        _ body: (CacheConformanceFixture) async throws -> Void
     ) async throws {
         let storage = try await subject.open()
         let manualClock = subject.usesConfiguredClock ? ManualCacheClock(start: SystemCacheClock().now()) : nil
@@ -135,7 +154,8 @@ public struct CacheConformanceFixture: Sendable {
             let cache = try await storage.makeCache(configuration)
             try await body(
                 CacheConformanceFixture(
-                    subject: subject, storage: storage, clock: clock, manualClock: manualClock, logs: logs, cache: cache))
+                    subject: subject, storage: storage, clock: clock, manualClock: manualClock, logs: logs, cache: cache,
+                    check: check))
         } catch {
             try? await storage.close()
             throw error
@@ -162,6 +182,9 @@ public struct CacheConformanceFixture: Sendable {
     ///
     /// - Parameter seconds: How long.
     public func pass(_ seconds: Double) async throws {
+        // Suites run untimed checks in parallel with everything; one that waited on a server's
+        // clock there could be starved into a false result. The flag must tell the truth.
+        #expect(check.letsTimePass, "check '\(check.id)' lets time pass but is not declared lettingTimePass")
         if let manualClock {
             manualClock.advance(by: seconds)
         } else {
