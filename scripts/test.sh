@@ -21,8 +21,7 @@ swift format lint --strict -r Sources Tests Benchmarks/Sources Examples Package.
 # Build flags for CI: no index store (nothing here reads it) and no debug info for C code
 # or Swift (BoringSSL, through swift-crypto and Hummingbird's test client, is most of the C):
 # the same builds for less CPU (swift-crypto alone: 148 -> 123 CPU-seconds). `swift test`
-# gets the same flags, or it would
-# build everything again.
+# gets the same flags, or it would build everything again.
 flags=(--disable-index-store -Xcc -g0 -Xswiftc -gnone)
 
 example_log=$(mktemp)
