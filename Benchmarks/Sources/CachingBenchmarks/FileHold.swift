@@ -131,6 +131,17 @@ func fileHoldBenchmarks(dropCaches: Bool) async throws {
     for key in missing.prefix(count) { _ = try await backend.entry(forKey: key) }
     print(timeEach(missing) { describe(backend.entryWithoutWaiting(forKey: $0)) }.row("no-wait read, the same names again"))
 
+    // The last close of a file a writer unlinked while it was open frees the file: what a
+    // read on the calling task pays when a set replaces the file under it.
+    let unlinkedPaths = (0..<count).map { rawDirectory + "/unlinked\($0)" }
+    for path in unlinkedPaths { _ = RawFile.write(fileBytes, to: path, temporary: path + ".tmp") }
+    let descriptors = unlinkedPaths.map { path in
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        unlink(path)
+        return descriptor
+    }
+    print(timeEach(descriptors) { close($0) == 0 ? "closed" : "error" }.row("close, the last reference to an unlinked file"))
+
     // Pages evicted: the read must refuse at once, and a get still answers through the pool.
     for key in made { evictPages(backend.filePath(forKey: key)) }
     print(timeEach(made) { describe(backend.entryWithoutWaiting(forKey: $0)) }.row("no-wait read, pages evicted (fadvise)"))
