@@ -57,15 +57,6 @@ enum FileCacheNoWait {
         case unsupported
     }
 
-    /// Whether this system can read without waiting at all (set off by a kernel that refuses).
-    static var isAvailable: Bool {
-        #if os(Linux) && canImport(Glibc) && (arch(x86_64) || arch(arm64))
-            NoWaitCalls.shared != nil && kernelSupports.load(ordering: .relaxed)
-        #else
-            false
-        #endif
-    }
-
     /// Reads a whole file on the calling thread, if that cannot wait for the disk.
     ///
     /// - Parameters:

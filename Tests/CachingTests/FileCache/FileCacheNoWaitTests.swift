@@ -14,14 +14,22 @@ import Testing
 /// calling task never reads, removes or trusts anything the pool path would treat with care.
 @Suite("FileCache: reads on the calling task")
 struct FileCacheNoWaitTests {
-    /// Whether this platform reads on the calling task at all.
-    static var readsOnTask: Bool {
-        #if os(Linux)
-            true
+    /// Whether this system reads on the calling task at all: Linux with glibc on x86-64 or
+    /// arm64, kernel 5.12 or later (`RESOLVE_CACHED`).
+    static let readsOnTask: Bool = {
+        #if os(Linux) && canImport(Glibc) && (arch(x86_64) || arch(arm64))
+            var names = utsname()
+            guard uname(&names) == 0 else { return false }
+            let release = withUnsafeBytes(of: names.release) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            let numbers = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
+            guard numbers.count == 2 else { return false }
+            return (numbers[0], numbers[1]) >= (5, 12)
         #else
             false
         #endif
-    }
+    }()
 
     func withBackend(
         clock: ManualCacheClock = ManualCacheClock(), _ body: (Cache, FileBackend, TemporaryDirectory) async throws -> Void
@@ -166,7 +174,7 @@ struct FileCacheNoWaitTests {
         }
     }
 
-    #if os(Linux)
+    #if os(Linux) && canImport(Glibc) && (arch(x86_64) || arch(arm64))
         /// A directory on a file system whose pages can be dropped: `/tmp`, unless a probe file
         /// there keeps its pages (tmpfs), then one under the package's `.build`.
         static func evictableDirectory() -> TemporaryDirectory {
