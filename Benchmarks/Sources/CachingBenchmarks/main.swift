@@ -1,9 +1,10 @@
 // Caching benchmarks: Cache against a locked dictionary, Cache against raw
 // POSIX file I/O, each case interleaved with its baseline (see docs/PERFORMANCE.md).
 //
-//     cd Benchmarks && swift run -c release CachingBenchmarks [local|file] [--quick]
+//     cd Benchmarks && swift run -c release CachingBenchmarks [local|file|file-hold] [--quick]
 //
-// `--profile-local-get`, `--profile-local-set`, `--profile-local-incr`, `--profile-local-getmany` and `--profile-file-getmany` run one long loop instead, for `perf record`.
+// `file-hold` (not part of a plain run) times FileCache's reads on the calling thread (FileHold.swift).
+// `--profile-local-get`, `--profile-local-set`, `--profile-local-incr`, `--profile-local-getmany`, `--profile-file-get` and `--profile-file-getmany` run one long loop instead, for `perf record`.
 import BenchmarkSupport
 import Caching
 import Synchronization
@@ -128,6 +129,20 @@ enum RawFile {
         }
     }
 
+    /// What a careful reader does: open, check with `fstat` that it is a regular file of a
+    /// sane size, read, close.
+    static func readChecked(_ path: String) -> [UInt8]? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size < 16384 else { return nil }
+        return [UInt8](unsafeUninitializedCapacity: 16384) { buffer, count in
+            let got = Glibc.read(descriptor, buffer.baseAddress!, 16384)
+            count = max(0, got)
+        }
+    }
+
     static func write(_ bytes: [UInt8], to path: String, temporary: String) -> Bool {
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { return false }
@@ -157,6 +172,14 @@ func fileBenchmarks() async throws {
     let pool = BlockingThreadPool.shared
 
     printTableHeader(title: "FileCache vs raw POSIX file I/O (ops/s; \(fileBytes.count)-byte files)")
+    _ = try await run(
+        BenchCase("raw open/fstat/read/close") {
+            try expect(RawFile.readChecked(rawPaths[7])?.count == fileBytes.count, "raw checked read")
+        },
+        BenchCase("FileCache get-hit") {
+            let text = try await cache.get("key7", as: String.self)
+            try expect(text?.utf8.count == value.utf8.count, "get-hit")
+        }, target: 0.7)
     _ = try await run(
         BenchCase("raw open/read/close") {
             try expect(RawFile.read(rawPaths[7])?.count == fileBytes.count, "raw read")
@@ -354,6 +377,15 @@ nonisolated func profileFileGetMany() async throws {
     for _ in 0..<3000 { _ = try await cache.getMany(keys, as: String.self) }
 }
 
+/// A long loop of FileCache get-hits from an ordinary task (`--profile-file-get`), for `perf record`.
+nonisolated func profileFileGet() async throws {
+    let directory = "/tmp/swcache-profile-\(getpid())"
+    defer { system("rm -rf '\(directory)'") }
+    let cache = try Cache.file(directory: directory)
+    try await cache.set("key7", value, timeout: .never)
+    for _ in 0..<1_000_000 { _ = try await cache.get("key7", as: String.self) }
+}
+
 let only = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("--") }
 if CommandLine.arguments.contains("--profile-local-get") {
     try await profileLocalGet()
@@ -363,8 +395,12 @@ if CommandLine.arguments.contains("--profile-local-get") {
     try await profileLocalWrite(incr: true)
 } else if CommandLine.arguments.contains("--profile-local-getmany") {
     try await profileLocalGetMany()
+} else if CommandLine.arguments.contains("--profile-file-get") {
+    try await profileFileGet()
 } else if CommandLine.arguments.contains("--profile-file-getmany") {
     try await profileFileGetMany()
+} else if only == "file-hold" {
+    try await fileHoldBenchmarks(dropCaches: CommandLine.arguments.contains("--drop-caches"))
 } else {
     if only == nil || only == "local" { try await localMemoryBenchmarks() }
     if only == nil || only == "file" { try await fileBenchmarks() }

@@ -65,22 +65,32 @@ enum FileCacheFormat {
 
     /// The file name for a hash: 32 lowercase hex digits, high half first, and ``fileExtension``.
     static func fileName(high: UInt64, low: UInt64) -> String {
-        let digits: StaticString = "0123456789abcdef"
-        let extensionBytes = fileExtension.utf8
-        return String(unsafeUninitializedCapacity: 32 + extensionBytes.count) { buffer in
-            digits.withUTF8Buffer { digits in
-                for index in 0..<16 {
-                    buffer[index] = digits[Int((high >> (60 - 4 * UInt64(index))) & 0xF)]
-                    buffer[16 + index] = digits[Int((low >> (60 - 4 * UInt64(index))) & 0xF)]
-                }
-            }
-            var offset = 32
-            for byte in extensionBytes {
-                buffer[offset] = byte
-                offset += 1
-            }
-            return offset
+        String(unsafeUninitializedCapacity: fileNameLength) { buffer in
+            writeFileName(high: high, low: low, into: buffer.baseAddress!)
         }
+    }
+
+    /// The length of a cache file's name in bytes.
+    static let fileNameLength = 32 + fileExtension.utf8.count
+
+    /// Writes a hash's file name (``fileNameLength`` bytes, no terminating NUL) at `start`.
+    ///
+    /// - Returns: The number of bytes written.
+    @discardableResult
+    static func writeFileName(high: UInt64, low: UInt64, into start: UnsafeMutablePointer<UInt8>) -> Int {
+        let digits: StaticString = "0123456789abcdef"
+        digits.withUTF8Buffer { digits in
+            for index in 0..<16 {
+                start[index] = digits[Int((high >> (60 - 4 * UInt64(index))) & 0xF)]
+                start[16 + index] = digits[Int((low >> (60 - 4 * UInt64(index))) & 0xF)]
+            }
+        }
+        var offset = 32
+        for byte in fileExtension.utf8 {
+            start[offset] = byte
+            offset += 1
+        }
+        return offset
     }
 
     /// The lock shard of a hash: its lowest bits. (FNV-1a's highest bits barely depend on a
@@ -222,24 +232,54 @@ enum FileCacheFormat {
 
     /// Decodes a whole file read for `key`.
     static func decode(_ raw: UnsafeRawBufferPointer, key: String) -> Decoded {
-        guard raw.count > 0 else { return .corrupt("the file is empty") }
-        guard let header = header(raw) else { return .corrupt("the file does not start with a swift-caching header") }
+        switch check(raw, key: key) {
+        case .valid(let flags, let expiry, let payloadStart):
+            let payload = Array(UnsafeRawBufferPointer(rebasing: raw[payloadStart..<raw.count]))
+            return .entry(CacheEntry(flags: flags, bytes: payload), expiry)
+        case .invalid(let decoded):
+            return decoded
+        }
+    }
+
+    /// Decodes a whole file read for `key`, keeping the value in the file's own buffer (the
+    /// header and key are moved out of the way, nothing is allocated).
+    static func decode(taking bytes: consuming [UInt8], key: String) -> Decoded {
+        var bytes = consume bytes
+        switch bytes.withUnsafeBytes({ check($0, key: key) }) {
+        case .valid(let flags, let expiry, let payloadStart):
+            bytes.removeSubrange(0..<payloadStart)
+            return .entry(CacheEntry(flags: flags, bytes: bytes), expiry)
+        case .invalid(let decoded):
+            return decoded
+        }
+    }
+
+    /// A checked file: valid (with where its value starts), or what else it is.
+    private enum Checked {
+        case valid(flags: UInt32, expiry: CacheExpiry, payloadStart: Int)
+        case invalid(Decoded)
+    }
+
+    /// Checks a whole file read for `key`: header, length, checksum, key, expiry.
+    private static func check(_ raw: UnsafeRawBufferPointer, key: String) -> Checked {
+        guard raw.count > 0 else { return .invalid(.corrupt("the file is empty")) }
+        guard let header = header(raw) else {
+            return .invalid(.corrupt("the file does not start with a swift-caching header"))
+        }
         guard raw.count == header.totalLength else {
-            return .corrupt("the file is \(raw.count) bytes long; its header says \(header.totalLength)")
+            return .invalid(.corrupt("the file is \(raw.count) bytes long; its header says \(header.totalLength)"))
         }
         let sum = checksum(UnsafeRawBufferPointer(rebasing: raw[24..<40]), seed: checksumSeed)
         let full = checksum(UnsafeRawBufferPointer(rebasing: raw[headerSize..<raw.count]), seed: sum)
-        guard full == header.checksum else { return .corrupt("the checksum does not match") }
+        guard full == header.checksum else { return .invalid(.corrupt("the checksum does not match")) }
         guard header.keyLength == key.utf8.count,
             key.utf8.elementsEqual(UnsafeRawBufferPointer(rebasing: raw[headerSize..<headerSize + header.keyLength]))
-        else { return .otherKey }
+        else { return .invalid(.otherKey) }
         let bits = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
         let complement = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self))
-        guard bits == ~complement else { return .tornExpiry }
-        guard let expiry = header.expiry else { return .corrupt("the expiry is not a number") }
-        let payloadStart = headerSize + header.keyLength
-        let payload = Array(UnsafeRawBufferPointer(rebasing: raw[payloadStart..<raw.count]))
-        return .entry(CacheEntry(flags: header.flags, bytes: payload), expiry)
+        guard bits == ~complement else { return .invalid(.tornExpiry) }
+        guard let expiry = header.expiry else { return .invalid(.corrupt("the expiry is not a number")) }
+        return .valid(flags: header.flags, expiry: expiry, payloadStart: headerSize + header.keyLength)
     }
 
     // MARK: Hashes

@@ -11,8 +11,9 @@ import Synchronization
 /// The blocking work behind ``FileCache``: one directory, its lock shards and an in-process
 /// estimate of how many cache files it holds.
 ///
-/// Every method blocks and is called from a ``BlockingThreadPool`` job. Caches of this process
-/// that name the same directory share one store.
+/// Every method blocks and is called from a ``BlockingThreadPool`` job, except
+/// `entryWithoutWaiting(forKey:now:)` (see ``FileCacheNoWait``), which never waits for the
+/// disk. Caches of this process that name the same directory share one store.
 ///
 /// **Concurrency.** Readers take no lock: a file only ever appears whole (written to a
 /// temporary file, then renamed), and the only in-place write is `touch`'s 16-byte expiry
@@ -37,12 +38,17 @@ import Synchronization
 final class FileCacheStore: Sendable {
     let directory: String
     private let directoryPrefix: String
+    /// `directoryPrefix` as bytes, for paths built without a `String`.
+    private let directoryPrefixBytes: [UInt8]
     private let locks: [FileCacheLock]
     private let census = Mutex(Census())
     private let tempCounter = Atomic<UInt64>(0)
     /// The largest value any backend on this directory stores; files larger than an entry with
     /// such a value (and a generous key) are not read.
     private let valueLimit = Atomic<Int>(0)
+    /// Whether reads are tried on the calling thread first (off once this directory's file
+    /// system refuses `RWF_NOWAIT`; see ``FileCacheNoWait``).
+    let noWaitReads = Atomic<Bool>(true)
 
     /// Raises the largest value this directory's files may hold (backends on one directory may
     /// differ; the largest wins, so none of them finds another's entries unreadable).
@@ -100,6 +106,7 @@ final class FileCacheStore: Sendable {
     private init(directory: String) {
         self.directory = directory
         self.directoryPrefix = directory + "/"
+        self.directoryPrefixBytes = Array((directory + "/").utf8)
         self.locks = (0..<FileCacheFormat.lockShards).map { shard in
             FileCacheLock(path: directory + "/" + FileCacheFormat.lockPrefix + String(shard, radix: 16))
         }
@@ -130,6 +137,20 @@ final class FileCacheStore: Sendable {
         let (high, low) = FileCacheFormat.fnv1a128(key.utf8)
         let name = FileCacheFormat.fileName(high: high, low: low)
         return CacheFile(name: name, path: directoryPrefix + name, shard: FileCacheFormat.shard(low: low))
+    }
+
+    /// Calls `body` with the NUL-terminated path of a made key's file, built on the stack.
+    func withFilePath<T>(forKey key: String, _ body: (UnsafePointer<CChar>) -> T) -> T {
+        let (high, low) = FileCacheFormat.fnv1a128(key.utf8)
+        let prefixCount = directoryPrefixBytes.count
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: prefixCount + FileCacheFormat.fileNameLength + 1) {
+            buffer in
+            let start = buffer.baseAddress!
+            directoryPrefixBytes.withUnsafeBufferPointer { start.update(from: $0.baseAddress!, count: prefixCount) }
+            let nameCount = FileCacheFormat.writeFileName(high: high, low: low, into: start + prefixCount)
+            start[prefixCount + nameCount] = 0
+            return UnsafeRawPointer(start).withMemoryRebound(to: CChar.self, capacity: buffer.count) { body($0) }
+        }
     }
 
     /// The file for a name found in the directory.
