@@ -13,10 +13,36 @@ import Testing
 /// server counts it; `read_timeout` bounds a read whatever the server does.
 @Suite("Memcached: reads batched across callers", .serialized)
 struct MemcachedBatchedReadTests {
+    /// Sends `signal` to the server; for `SIGSTOP`, returns once the process shows as stopped
+    /// (`T` in `/proc/PID/stat`): delivery is asynchronous, and a request sent before it takes
+    /// effect would still be answered.
     func send(_ signal: Int32, to server: MemcachedServer) throws {
         let pid = try #require(server.processID)
         #expect(kill(pid, signal) == 0)
+        #if os(Linux)
+            guard signal == SIGSTOP else { return }
+            var state = "?"
+            for _ in 0..<400 {
+                state = Self.processState(pid)
+                if state == "T" || state == "t" { return }
+                usleep(5_000)
+            }
+            Issue.record("memcached (pid \(pid)) did not stop: its state is \(state)")
+        #endif
     }
+
+    #if os(Linux)
+        /// The state letter in `/proc/PID/stat` (after the parenthesized command name).
+        static func processState(_ pid: pid_t) -> String {
+            guard let file = fopen("/proc/\(pid)/stat", "r") else { return "gone" }
+            defer { fclose(file) }
+            var buffer = [CChar](repeating: 0, count: 512)
+            guard fgets(&buffer, Int32(buffer.count), file) != nil else { return "unreadable" }
+            let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard let close = line.lastIndex(of: ")") else { return "unparsable" }
+            return String(line[line.index(after: close)...].dropFirst().prefix(1))
+        }
+    #endif
 
     @Test("32 concurrent getMany calls over overlapping keys: the server is asked for each distinct key once per batch")
     func overlappingReadsShareOneMultiGet() async throws {

@@ -27,12 +27,11 @@ public import TokenRevocation
 ///
 /// **Fail closed.** If the store throws, or takes longer than `revocationTimeout`, the token
 /// is refused with ``AuthenticationError/Code/revocationUnavailable`` (HTTP 503): an
-/// unanswered question about a token is never read as "not revoked".
-/// A store whose backend bounds its own answers within `revocationTimeout`
-/// (``/TokenRevocation/RevocationStore/checkTimeLimit``: memcached with
-/// `OPTIONS["read_timeout"]`) is called without a timeout task; it throws in time itself. `failOpen: true`
+/// unanswered question about a token is never read as "not revoked". `failOpen: true`
 /// accepts such tokens instead, logging a warning each time; choose it only when
-/// availability matters more than logout.
+/// availability matters more than logout. A store whose backend bounds its own answers within
+/// `revocationTimeout` (``/TokenRevocation/RevocationStore/checkTimeLimit``: memcached with
+/// `OPTIONS["read_timeout"]`) is called without a timeout task: it throws in time itself.
 ///
 /// **Token types.** By default an access token is expected: a token whose `typ` is anything
 /// else (a refresh token) is refused with ``AuthenticationError/Code/wrongTokenType``. A token
