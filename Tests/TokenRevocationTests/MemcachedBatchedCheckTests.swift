@@ -36,10 +36,10 @@ struct MemcachedBatchedCheckTests {
         return (try CacheRevocation(cache: Cache(backend)), backend)
     }
 
-    /// Sends `signal` to the server; for `SIGSTOP`, returns once the process shows as stopped
-    /// (`T` in `/proc/PID/stat`): delivery is asynchronous, and a request sent before it takes
-    /// effect would still be answered.
-    func send(_ signal: Int32, to server: MemcachedServer) throws {
+    /// Sends `signal` to the server; for `SIGSTOP`, returns once every thread of the process
+    /// shows as stopped (`T` in `/proc/PID/task/TID/stat`): delivery is asynchronous, and a
+    /// request sent before it takes effect would still be answered.
+    func send(_ signal: Int32, to server: MemcachedServer) async throws {
         let pid = try #require(server.processID)
         #expect(kill(pid, signal) == 0)
         #if os(Linux)
@@ -48,16 +48,29 @@ struct MemcachedBatchedCheckTests {
             for _ in 0..<400 {
                 state = Self.processState(pid)
                 if state == "T" || state == "t" { return }
-                usleep(5_000)
+                try await Task.sleep(for: .milliseconds(5))
             }
             Issue.record("memcached (pid \(pid)) did not stop: its state is \(state)")
         #endif
     }
 
     #if os(Linux)
-        /// The state letter in `/proc/PID/stat` (after the parenthesized command name).
+        /// The state letters of the process's threads, `T` when all of them are stopped.
         static func processState(_ pid: pid_t) -> String {
-            guard let file = fopen("/proc/\(pid)/stat", "r") else { return "gone" }
+            guard let directory = opendir("/proc/\(pid)/task") else { return "gone" }
+            defer { closedir(directory) }
+            var states: Set<String> = []
+            while let entry = readdir(directory) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                guard let thread = Int32(name) else { continue }
+                states.insert(threadState("/proc/\(pid)/task/\(thread)/stat"))
+            }
+            return states == ["T"] || states == ["t"] ? "T" : states.sorted().joined(separator: ",")
+        }
+
+        /// The state letter in a `stat` file (after the parenthesized command name).
+        static func threadState(_ path: String) -> String {
+            guard let file = fopen(path, "r") else { return "gone" }
             defer { fclose(file) }
             var buffer = [CChar](repeating: 0, count: 512)
             guard fgets(&buffer, Int32(buffer.count), file) != nil else { return "unreadable" }
@@ -88,13 +101,13 @@ struct MemcachedBatchedCheckTests {
         let before = backend.readCounts
         // Paused, the server holds the first multi-get; the other checks queue behind it and
         // leave together when it answers.
-        try send(SIGSTOP, to: server)
+        try await send(SIGSTOP, to: server)
         let statuses = try await withThrowingTaskGroup(of: (Int, RevocationStatus).self) { group in
             for index in 0..<Self.checks {
                 group.addTask { (index, try await store.check(query(index))) }
             }
             try await Task.sleep(for: .milliseconds(300))
-            try send(SIGCONT, to: server)
+            try await send(SIGCONT, to: server)
             return try await group.reduce(into: [Int: RevocationStatus]()) { $0[$1.0] = $1.1 }
         }
         let after = backend.readCounts
@@ -118,7 +131,7 @@ struct MemcachedBatchedCheckTests {
         let (store, backend) = try store(server)
         try await revokeSome(store, cutoff: SystemCacheClock().now())
         let before = backend.readCounts
-        try send(SIGSTOP, to: server)
+        try await send(SIGSTOP, to: server)
         let outcomes = await withTaskGroup(of: Result<RevocationStatus, any Error>.self) { group in
             for index in 0..<Self.checks {
                 group.addTask {
@@ -147,7 +160,7 @@ struct MemcachedBatchedCheckTests {
         let bound = try #require(store.checkTimeLimit)
         #expect(bound >= .milliseconds(300) && bound <= .milliseconds(350))
         try await store.revoke("jti-0", ttl: .seconds(600))
-        try send(SIGSTOP, to: server)
+        try await send(SIGSTOP, to: server)
         let results = await withTaskGroup(of: (error: (any Error)?, seconds: Double).self) { group in
             for index in 0..<16 {
                 group.addTask {
@@ -160,7 +173,7 @@ struct MemcachedBatchedCheckTests {
             }
             return await group.reduce(into: []) { $0.append($1) }
         }
-        try send(SIGCONT, to: server)
+        try await send(SIGCONT, to: server)
         #expect(results.count == 16)
         for result in results {
             let error = try #require(result.error as? RevocationError, "a check answered while the server was stopped")
