@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "TokenAuthTests",
             dependencies: [
-                "TokenAuth", "TokenRevocation", "Caching", "CachingTesting",
+                "TokenAuth", "TokenRevocation", "Caching", "CachingMemcached", "CachingTesting",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),

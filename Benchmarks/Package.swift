@@ -31,6 +31,7 @@ let package = Package(
                 .product(name: "Caching", package: "swift-caching"),
                 .product(name: "CachingMemcached", package: "swift-caching"),
                 .product(name: "CachingTesting", package: "swift-caching"),
+                .product(name: "TokenRevocation", package: "swift-caching"),
             ],
             swiftSettings: swiftSettings
         ),

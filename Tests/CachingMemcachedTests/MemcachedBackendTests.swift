@@ -68,7 +68,8 @@ struct MemcachedBackendTests {
             (#"{"MAX_ENTRIES": 30}"#, "MAX_ENTRIES"), (#"{"pool_size": 0}"#, "pool_size"),
             (#"{"poll_timeout": "fast"}"#, "poll_timeout"), (#"{"behaviors": {"no_such": 1}}"#, "no_such"),
             (#"{"behaviors": {"noreply": true}}"#, "noreply"), (#"{"distribution": "round_robin"}"#, "distribution"),
-            (#"{"behaviors": {"hash": "sha1"}}"#, "hash"),
+            (#"{"behaviors": {"hash": "sha1"}}"#, "hash"), (#"{"read_timeout": 0}"#, "read_timeout"),
+            (#"{"read_timeout": "soon"}"#, "read_timeout"),
         ])
     func badOptions(options: String, named: String) throws {
         let json = #"{"mc": {"BACKEND": "memcached", "LOCATION": "127.0.0.1:1", "OPTIONS": "# + options + "}}"

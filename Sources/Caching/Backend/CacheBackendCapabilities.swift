@@ -25,6 +25,14 @@ public struct CacheBackendCapabilities: Sendable, Hashable, CustomStringConverti
     public var requiresValidKeys: Bool
     /// Whether several processes can share the stored entries (files, memcached).
     public var sharedAcrossProcesses: Bool
+    /// The longest a read (``CacheBackend/entry(forKey:)``, ``CacheBackend/entries(forKeys:)``,
+    /// ``CacheBackend/containsEntry(forKey:)``) can take before it answers or throws, whatever
+    /// the servers do, queue waits included, when the backend enforces such a bound itself
+    /// (memcached with `OPTIONS["read_timeout"]`); `nil` when it promises none.
+    ///
+    /// Code that would otherwise race a read against a timeout task of its own (token
+    /// revocation checks) can skip the race when this bound is within its own timeout.
+    public var readTimeLimit: Duration?
 
     /// Declares a backend's capabilities.
     ///
@@ -36,9 +44,11 @@ public struct CacheBackendCapabilities: Sendable, Hashable, CustomStringConverti
     ///   - survivesRestart: Entries survive a restart.
     ///   - requiresValidKeys: An invalid key can never be stored.
     ///   - sharedAcrossProcesses: Several processes share the entries.
+    ///   - readTimeLimit: The longest any read can take, enforced by the backend; `nil` for no promise.
     public init(
         name: String, mayEvictLiveEntries: Bool, mayMoveKeysOnFailure: Bool = false, answersInProcess: Bool = false,
-        survivesRestart: Bool = false, requiresValidKeys: Bool = false, sharedAcrossProcesses: Bool = false
+        survivesRestart: Bool = false, requiresValidKeys: Bool = false, sharedAcrossProcesses: Bool = false,
+        readTimeLimit: Duration? = nil
     ) {
         self.name = name
         self.mayEvictLiveEntries = mayEvictLiveEntries
@@ -47,6 +57,7 @@ public struct CacheBackendCapabilities: Sendable, Hashable, CustomStringConverti
         self.survivesRestart = survivesRestart
         self.requiresValidKeys = requiresValidKeys
         self.sharedAcrossProcesses = sharedAcrossProcesses
+        self.readTimeLimit = readTimeLimit
     }
 
     public var description: String {
@@ -57,6 +68,7 @@ public struct CacheBackendCapabilities: Sendable, Hashable, CustomStringConverti
         if survivesRestart { flags.append("survives restart") }
         if requiresValidKeys { flags.append("requires valid keys") }
         if sharedAcrossProcesses { flags.append("shared across processes") }
+        if let readTimeLimit { flags.append("reads answer within \(readTimeLimit)") }
         return "\(name) (\(flags.isEmpty ? "no guarantees" : flags.joined(separator: ", ")))"
     }
 }

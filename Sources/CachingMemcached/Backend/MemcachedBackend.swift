@@ -9,7 +9,8 @@ public import Logging
 /// Keys are spread over the servers by consistent hashing (ketama) by default. Every
 /// libmemcached call runs on the cache's own worker threads (``MemcachedOptions/poolSize``
 /// of them, each with its own connection to every server), never on Swift concurrency's
-/// cooperative threads; concurrent single-key reads are coalesced into multi-gets.
+/// cooperative threads; concurrent reads (`get`, `getMany`, `hasKey`) are coalesced into one
+/// multi-get of all their distinct keys.
 ///
 /// Behaviour shared with the other backends comes from ``Caching/Cache``; what memcached adds:
 ///
@@ -54,13 +55,19 @@ public final class MemcachedBackend: CacheBackend {
     /// memcached cannot store an invalid key; it may evict live items under memory pressure
     /// (unless every server runs with `-M`, which ``MemcachedOptions/serversNeverEvict``
     /// declares) and, with ``MemcachedOptions/removeFailedServers`` and several servers, moves a
-    /// failed server's keys to the others; a restarted server is empty.
+    /// failed server's keys to the others; a restarted server is empty. With
+    /// ``MemcachedOptions/readTimeout`` set, every read answers within it (plus the watchdog's
+    /// period): ``/Caching/CacheBackendCapabilities/readTimeLimit``.
     public var capabilities: CacheBackendCapabilities {
         CacheBackendCapabilities(
             name: "memcached", mayEvictLiveEntries: !options.serversNeverEvict,
             mayMoveKeysOnFailure: options.removeFailedServers && servers.count > 1,
-            requiresValidKeys: true, sharedAcrossProcesses: true)
+            requiresValidKeys: true, sharedAcrossProcesses: true, readTimeLimit: pool.readTimeBound)
     }
+
+    /// Round trips sent for reads and reads answered since the backend was created: with
+    /// concurrent readers there are fewer round trips than reads (they share multi-gets).
+    public var readCounts: (roundTrips: Int, reads: Int) { pool.readCounts }
 
     /// Relative expirations up to this many seconds; longer ones are sent as Unix times.
     public static let maximumRelativeExpiration = 2_592_000
@@ -95,7 +102,8 @@ public final class MemcachedBackend: CacheBackend {
         self.options = options
         self.clock = clock
         self.logger = logger
-        self.pool = MemcachedWorkerPool(connections: connections, alias: alias)
+        self.pool = MemcachedWorkerPool(
+            connections: connections, alias: alias, readTimeLimit: options.readTimeout.map { Duration.seconds($0) })
     }
 
     /// Creates a cache from `LOCATION` strings (`host:port`, `[::1]:11211`, `unix:/path`, or
@@ -180,10 +188,12 @@ public final class MemcachedBackend: CacheBackend {
         return try await pool.get(key)
     }
 
+    /// Concurrent reads, of one key or many, are gathered into one multi-get of all their
+    /// distinct keys; each caller gets its own keys back, or the error of one of them.
     public func entries(forKeys keys: [String]) async throws -> [CacheEntry?] {
         guard !keys.isEmpty else { return [] }
         for key in keys { try check(key) }
-        return try await pool.run { connection throws(CacheError) in try connection.getMany(keys) }
+        return try await pool.read(keys)
     }
 
     public func store(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws {

@@ -11,6 +11,7 @@ public import Caching
 /// | `send_timeout` | seconds | 1.0 | socket send timeout (`SO_SNDTIMEO`) |
 /// | `receive_timeout` | seconds | 1.0 | socket receive timeout (`SO_RCVTIMEO`) |
 /// | `poll_timeout` | seconds | 1.0 | how long to wait for a reply (libmemcached's default is 5) |
+/// | `read_timeout` | seconds or `null` | `null` | the longest a read (`get`, `get_many`, `has_key`) may take from call to answer, queue wait and every server included; a watchdog thread fails a read still unanswered then with a timeout (checked every tenth of it, at most every 50 ms). `null`: reads are bounded only by the timeouts above, per server and round trip, not including the wait for a free worker |
 /// | `tcp_nodelay` | bool | true | disable Nagle's algorithm |
 /// | `binary` | bool | false | use the binary protocol instead of the text protocol |
 /// | `failure_limit` | integer ≥ 1 | 2 | consecutive connection failures before a server is ejected |
@@ -30,6 +31,11 @@ public struct MemcachedOptions: Sendable, Hashable {
     public var receiveTimeout: Double = 1
     /// Seconds to wait for a reply.
     public var pollTimeout: Double = 1
+    /// The longest a read may take from call to answer, in seconds, enforced by a watchdog
+    /// (`OPTIONS["read_timeout"]`); `nil` (the default) for no such bound. When set, the
+    /// backend declares it as ``/Caching/CacheBackendCapabilities/readTimeLimit`` (plus the
+    /// watchdog's period), so a revocation check within it needs no timeout task of its own.
+    public var readTimeout: Double?
     /// Whether `TCP_NODELAY` is set.
     public var tcpNoDelay = true
     /// Whether the binary protocol is used.
@@ -56,7 +62,7 @@ public struct MemcachedOptions: Sendable, Hashable {
 
     /// The option names `OPTIONS` may hold.
     public static let names: Set<String> = [
-        "pool_size", "connect_timeout", "send_timeout", "receive_timeout", "poll_timeout", "tcp_nodelay", "binary",
+        "pool_size", "connect_timeout", "send_timeout", "receive_timeout", "poll_timeout", "read_timeout", "tcp_nodelay", "binary",
         "failure_limit", "retry_timeout", "remove_failed_servers", "distribution", "max_value_size", "behaviors",
         "servers_never_evict", "replicas",
     ]
@@ -82,6 +88,10 @@ public struct MemcachedOptions: Sendable, Hashable {
         sendTimeout = try settings.numberOption("send_timeout", default: sendTimeout, alias: alias)
         receiveTimeout = try settings.numberOption("receive_timeout", default: receiveTimeout, alias: alias)
         pollTimeout = try settings.numberOption("poll_timeout", default: pollTimeout, alias: alias)
+        switch settings.options["read_timeout"] {
+        case nil, .null?: readTimeout = nil
+        default: readTimeout = try settings.numberOption("read_timeout", default: 1, alias: alias)
+        }
         tcpNoDelay = try settings.boolOption("tcp_nodelay", default: tcpNoDelay, alias: alias)
         binaryProtocol = try settings.boolOption("binary", default: binaryProtocol, alias: alias)
         failureLimit = try settings.integerOption("failure_limit", default: failureLimit, alias: alias)
@@ -110,6 +120,9 @@ public struct MemcachedOptions: Sendable, Hashable {
             ("poll_timeout", pollTimeout),
         ] where !(value > 0 && value <= 3600) {
             throw Self.invalid(alias, name, "must be a number of seconds above 0 and at most 3600; found \(value)")
+        }
+        if let readTimeout, !(readTimeout > 0 && readTimeout <= 3600) {
+            throw Self.invalid(alias, "read_timeout", "must be null or a number of seconds above 0 and at most 3600; found \(readTimeout)")
         }
         guard retryTimeout >= 0, retryTimeout <= 86400 else {
             throw Self.invalid(alias, "retry_timeout", "must be between 0 and 86400 seconds; found \(retryTimeout)")

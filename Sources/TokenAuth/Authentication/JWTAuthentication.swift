@@ -29,7 +29,9 @@ public import TokenRevocation
 /// is refused with ``AuthenticationError/Code/revocationUnavailable`` (HTTP 503): an
 /// unanswered question about a token is never read as "not revoked". `failOpen: true`
 /// accepts such tokens instead, logging a warning each time; choose it only when
-/// availability matters more than logout.
+/// availability matters more than logout. A store whose backend bounds its own answers within
+/// `revocationTimeout` (``/TokenRevocation/RevocationStore/checkTimeLimit``: memcached with
+/// `OPTIONS["read_timeout"]`) is called without a timeout task: it throws in time itself.
 ///
 /// **Token types.** By default an access token is expected: a token whose `typ` is anything
 /// else (a refresh token) is refused with ``AuthenticationError/Code/wrongTokenType``. A token
@@ -185,7 +187,9 @@ public struct JWTAuthentication: Sendable {
         for store in stores {
             let status: RevocationStatus
             do {
-                if store.answersInProcess {
+                if store.answersInProcess || store.checkTimeLimit.map({ $0 <= revocationTimeout }) == true {
+                    // The store cannot hang, or bounds its own answer within the timeout (and
+                    // throws past it): no timeout task is needed to fail closed in time.
                     status = try await store.check(query)
                 } else {
                     status = try await withDeadline(revocationTimeout) { try await store.check(query) }

@@ -39,6 +39,14 @@ public protocol RevocationStore: Sendable {
     /// returns `true` here is called directly, which saves two task creations per request.
     var answersInProcess: Bool { get }
 
+    /// The longest ``check(_:)`` can take before it answers or throws, when the store's
+    /// backend enforces such a bound itself; `nil` when it promises none.
+    ///
+    /// `JWTAuthentication` calls a store directly, without a timeout task, when this bound is
+    /// within its `revocationTimeout`: the store fails the check itself in time (and the token
+    /// is refused), so a race would only add two task creations per request.
+    var checkTimeLimit: Duration? { get }
+
     /// Revokes one token until `ttl` from now.
     ///
     /// - Parameters:
@@ -201,6 +209,9 @@ extension RevocationStore {
 
     /// `false`: a store is assumed to do I/O and is raced against the timeout.
     public var answersInProcess: Bool { false }
+
+    /// `nil`: a store is assumed to have no bound of its own and is raced against the timeout.
+    public var checkTimeLimit: Duration? { nil }
 
     /// Throws ``RevocationError/Code/unsupported``: a store that keeps no rotation state.
     public func startFamily(_ family: String, ttl: Duration) async throws {

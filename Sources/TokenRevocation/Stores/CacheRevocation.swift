@@ -149,6 +149,15 @@ public struct CacheRevocation: RevocationStore {
         return cache.capabilities.answersInProcess
     }
 
+    /// The bound the cache's backend (the alias's, resolved now) puts on every read
+    /// (``/Caching/CacheBackendCapabilities/readTimeLimit``: memcached with
+    /// `OPTIONS["read_timeout"]`), which bounds ``check(_:)``: it only reads. `nil` when the
+    /// backend promises none; then `JWTAuthentication` races the check against its timeout.
+    public var checkTimeLimit: Duration? {
+        guard let cache = try? cache() else { return nil }
+        return cache.capabilities.readTimeLimit
+    }
+
     /// The key (before the cache's own prefix and version) a `jti` is stored under: `revoked:{jti}`.
     ///
     /// - Parameter jti: The token id.
@@ -278,7 +287,9 @@ public struct CacheRevocation: RevocationStore {
         }
     }
 
-    /// Looks up the `jti`, family and subject in one multi-get.
+    /// Looks up the `jti`, family and subject in one multi-get. On memcached, the multi-gets of
+    /// concurrent checks are sent as one (the backend coalesces reads), and a failed batch
+    /// fails every check in it.
     public func check(_ query: RevocationQuery) async throws -> RevocationStatus {
         let cache = try cache()
         let jtiKey = try query.jti.map { try validKey(keyPrefix + $0, id: $0, kind: "jti", cache: cache) }

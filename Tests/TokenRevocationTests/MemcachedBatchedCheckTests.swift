@@ -1,0 +1,203 @@
+import Caching
+import CachingMemcached
+import CachingTesting
+import Testing
+import TokenRevocation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Revocation checks of concurrent requests over a real memcached: their multi-gets are sent as
+/// one, each check gets its own answer, a failed batch fails every check in it, and with
+/// `read_timeout` a check against a server that stopped answering fails closed in time.
+///
+/// The server is paused with `SIGSTOP` (its sockets stay open and accept requests, but nothing
+/// answers, as a hung or overloaded server) so that checks pile up behind one stuck multi-get.
+@Suite("CacheRevocation over memcached: batched checks", .serialized)
+struct MemcachedBatchedCheckTests {
+    static let checks = 64
+
+    func store(
+        _ server: MemcachedServer, poolSize: Int = 1, pollTimeout: Double = 5, readTimeout: Double? = nil
+    ) throws -> (store: CacheRevocation, backend: MemcachedBackend) {
+        let address = try #require(MemcachedServerAddress(parsing: server.address))
+        var options = MemcachedOptions()
+        options.serversNeverEvict = true
+        options.poolSize = poolSize
+        options.pollTimeout = pollTimeout
+        options.connectTimeout = pollTimeout
+        options.sendTimeout = pollTimeout
+        options.receiveTimeout = pollTimeout
+        options.readTimeout = readTimeout
+        let backend = try MemcachedBackend(servers: [address], options: options)
+        return (try CacheRevocation(cache: Cache(backend)), backend)
+    }
+
+    /// Sends `signal` to the server; for `SIGSTOP`, returns once every thread of the process
+    /// shows as stopped (`T` in `/proc/PID/task/TID/stat`): delivery is asynchronous, and a
+    /// request sent before it takes effect would still be answered.
+    func send(_ signal: Int32, to server: MemcachedServer) async throws {
+        let pid = try #require(server.processID)
+        #expect(kill(pid, signal) == 0)
+        #if os(Linux)
+            guard signal == SIGSTOP else { return }
+            var state = "?"
+            for _ in 0..<400 {
+                state = Self.processState(pid)
+                if state == "T" || state == "t" { return }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            Issue.record("memcached (pid \(pid)) did not stop: its state is \(state)")
+        #endif
+    }
+
+    #if os(Linux)
+        /// The state letters of the process's threads, `T` when all of them are stopped.
+        static func processState(_ pid: pid_t) -> String {
+            guard let directory = opendir("/proc/\(pid)/task") else { return "gone" }
+            defer { closedir(directory) }
+            var states: Set<String> = []
+            while let entry = readdir(directory) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                guard let thread = Int32(name) else { continue }
+                states.insert(threadState("/proc/\(pid)/task/\(thread)/stat"))
+            }
+            return states == ["T"] || states == ["t"] ? "T" : states.sorted().joined(separator: ",")
+        }
+
+        /// The state letter in a `stat` file (after the parenthesized command name).
+        static func threadState(_ path: String) -> String {
+            guard let file = fopen(path, "r") else { return "gone" }
+            defer { fclose(file) }
+            var buffer = [CChar](repeating: 0, count: 512)
+            guard fgets(&buffer, Int32(buffer.count), file) != nil else { return "unreadable" }
+            let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard let close = line.lastIndex(of: ")") else { return "unparsable" }
+            return String(line[line.index(after: close)...].dropFirst().prefix(1))
+        }
+    #endif
+
+    /// Token `index`: its jti is revoked when `index % 3 == 0`, its family when `index % 4 == 1`,
+    /// and its subject logged out everywhere when `index % 8 == 0`.
+    func query(_ index: Int) -> RevocationQuery {
+        RevocationQuery(jti: "jti-\(index)", subject: "user-\(index % 8)", family: "fam-\(index % 4)")
+    }
+
+    func revokeSome(_ store: CacheRevocation, cutoff: Double) async throws {
+        for index in 0..<Self.checks where index % 3 == 0 { try await store.revoke("jti-\(index)", ttl: .seconds(600)) }
+        try await store.revokeFamily("fam-1", ttl: .seconds(600))
+        try await store.revokeAll(subject: "user-0", issuedBefore: cutoff, ttl: .seconds(600))
+    }
+
+    @Test("64 concurrent checks share multi-gets (fewer round trips than checks), each with its own answer")
+    func sharedMultiGets() async throws {
+        let server = try await MemcachedServer.start(arguments: ["-M"])
+        let (store, backend) = try store(server)
+        let cutoff = SystemCacheClock().now()
+        try await revokeSome(store, cutoff: cutoff)
+        let before = backend.readCounts
+        // Paused, the server holds the first multi-get; the other checks queue behind it and
+        // leave together when it answers.
+        try await send(SIGSTOP, to: server)
+        let statuses = try await withThrowingTaskGroup(of: (Int, RevocationStatus).self) { group in
+            for index in 0..<Self.checks {
+                group.addTask { (index, try await store.check(query(index))) }
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            try await send(SIGCONT, to: server)
+            return try await group.reduce(into: [Int: RevocationStatus]()) { $0[$1.0] = $1.1 }
+        }
+        let after = backend.readCounts
+        #expect(statuses.count == Self.checks)
+        for index in 0..<Self.checks {
+            let status = try #require(statuses[index])
+            #expect(status.isRevoked == (index % 3 == 0), "jti-\(index)")
+            #expect(status.isFamilyRevoked == (index % 4 == 1), "fam of \(index)")
+            #expect(status.subjectCutoff == (index % 8 == 0 ? cutoff : nil), "user of \(index)")
+        }
+        #expect(after.reads - before.reads == Self.checks)
+        // One stuck multi-get, then the 63 queued checks (3 keys each, 128 keys a batch at most).
+        let roundTrips = after.roundTrips - before.roundTrips
+        #expect(roundTrips < Self.checks / 4, "\(roundTrips) round trips for \(Self.checks) checks")
+        await server.stop()
+    }
+
+    @Test("a batch whose server is killed fails every check in it: none reads as 'not revoked'")
+    func killedBatchFailsClosed() async throws {
+        let server = try await MemcachedServer.start(arguments: ["-M"])
+        let (store, backend) = try store(server)
+        try await revokeSome(store, cutoff: SystemCacheClock().now())
+        let before = backend.readCounts
+        try await send(SIGSTOP, to: server)
+        let outcomes = await withTaskGroup(of: Result<RevocationStatus, any Error>.self) { group in
+            for index in 0..<Self.checks {
+                group.addTask {
+                    do { return .success(try await store.check(query(index))) } catch { return .failure(error) }
+                }
+            }
+            try? await Task.sleep(for: .milliseconds(300))
+            await server.kill()  // SIGKILL reaches a stopped process
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(outcomes.count == Self.checks)
+        for outcome in outcomes {
+            switch outcome {
+            case .success(let status): Issue.record("a check of a killed batch answered \(status)")
+            case .failure(let error): #expect(error is RevocationError, "\(error)")
+            }
+        }
+        #expect(backend.readCounts.roundTrips - before.roundTrips < Self.checks / 4)
+    }
+
+    @Test("with read_timeout, checks against a stopped server fail closed within the bound, queued ones too")
+    func boundedWhileStopped() async throws {
+        let server = try await MemcachedServer.start(arguments: ["-M"])
+        // libmemcached's own timeouts (5 s) are far longer: only the watchdog can end these checks.
+        let (store, _) = try store(server, readTimeout: 0.3)
+        let bound = try #require(store.checkTimeLimit)
+        #expect(bound >= .milliseconds(300) && bound <= .milliseconds(350))
+        try await store.revoke("jti-0", ttl: .seconds(600))
+        try await send(SIGSTOP, to: server)
+        let results = await withTaskGroup(of: (error: (any Error)?, seconds: Double).self) { group in
+            for index in 0..<16 {
+                group.addTask {
+                    let start = ContinuousClock.now
+                    var failure: (any Error)?
+                    do { _ = try await store.check(query(index)) } catch { failure = error }
+                    let elapsed = ContinuousClock.now - start
+                    return (failure, elapsed.seconds)
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        try await send(SIGCONT, to: server)
+        #expect(results.count == 16)
+        for result in results {
+            let error = try #require(result.error as? RevocationError, "a check answered while the server was stopped")
+            #expect((error.underlying as? CacheError)?.code == .timeout, "\(error)")
+            // The bound is 0.33 s; the margin absorbs a loaded 2-core machine, and is still far
+            // below the 5 s libmemcached alone would take.
+            #expect(result.seconds >= 0.29 && result.seconds < 1.5, "took \(result.seconds) s")
+        }
+        // The server answers again: so does the store, with the right answer.
+        var answered: RevocationStatus?
+        for _ in 0..<50 where answered == nil {
+            answered = try? await store.check(query(0))
+            if answered == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(answered?.isRevoked == true)
+        await server.stop()
+    }
+
+    @Test("without read_timeout the store promises no bound, and the race in JWTAuthentication stays")
+    func noBoundByDefault() async throws {
+        let server = try await MemcachedServer.start(arguments: ["-M"])
+        let (store, backend) = try store(server)
+        #expect(store.checkTimeLimit == nil)
+        #expect(backend.capabilities.readTimeLimit == nil)
+        await server.stop()
+    }
+}
