@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Measures what revocation costs per request: GET /profile with a valid token under wrk,
-# for each revocation strategy (none, memory, memcached, file), interleaved, three runs
-# each, and prints the median requests/s and the ratio to no revocation.
+# Measures what the example and each revocation strategy cost per request, against the
+# framework's own floor: GET /profile under wrk, for a bare Hummingbird 2 server answering a
+# fixed JSON body (BareServer, the ceiling for any Hummingbird app on this machine) and for the
+# example with each revocation strategy (none, memory, memcached, file). The subjects are
+# interleaved within each run; it prints, per subject, the median requests/s, the ratio to the
+# bare server and to no revocation, and the server's CPU time per request (utime + stime from
+# /proc/PID/stat before and after each wrk run, divided by the requests served): absolute
+# requests/s drift ±20 % between runs on a shared machine, CPU per request much less.
 #
-#   ./scripts/load-test.sh                 # 3 runs x 10 s per strategy
+#   ./scripts/load-test.sh                 # 3 runs x 10 s per subject
 #   RUNS=5 DURATION=15s ./scripts/load-test.sh
+#   SKIP_BUILD=1 ./scripts/load-test.sh    # use the release binaries already built
 #
 # Needs wrk and memcached (apt-get install wrk memcached). Everything runs on loopback; every
 # process started here is stopped by PID at the end.
@@ -16,9 +22,14 @@ CONNECTIONS=${CONNECTIONS:-64}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 command -v memcached >/dev/null || { echo "memcached is missing: apt-get install memcached" >&2; exit 1; }
 
-echo "building the server (release)…" >&2
-swift build -c release --package-path Examples/LogoutServer --product LogoutServer >&2
+if [ -z "${SKIP_BUILD:-}" ]; then
+    echo "building the servers (release)…" >&2
+    swift build -c release --package-path Examples/LogoutServer --product LogoutServer >&2
+    swift build -c release --package-path Examples/LogoutServer --product BareServer >&2
+fi
 BIN=Examples/LogoutServer/.build/release/LogoutServer
+BARE=Examples/LogoutServer/.build/release/BareServer
+TICKS=$(getconf CLK_TCK)
 
 work=$(mktemp -d)
 pids=()
@@ -26,13 +37,15 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; r
 trap cleanup EXIT
 
 mc_port=$((20000 + RANDOM % 20000))
-memcached -l 127.0.0.1 -p "$mc_port" -U 0 -t 2 $( [ "$(id -u)" = 0 ] && echo "-u root" ) &
-pids+=($!)
+# -M: memcached never evicts a live item (CacheRevocation refuses a store that could forget a revocation).
+memcached -l 127.0.0.1 -p "$mc_port" -U 0 -t 2 -M $( [ "$(id -u)" = 0 ] && echo "-u root" ) &
+mc_pid=$!
+pids+=("$mc_pid")
 cat > "$work/memcached.json" <<JSON
-{"default": {"BACKEND": "locmem"}, "shared": {"BACKEND": "memcached", "LOCATION": "127.0.0.1:$mc_port"}}
+{"default": {"BACKEND": "locmem"}, "shared": {"BACKEND": "memcached", "LOCATION": "127.0.0.1:$mc_port", "OPTIONS": {"servers_never_evict": true}}}
 JSON
 cat > "$work/file.json" <<JSON
-{"default": {"BACKEND": "file", "LOCATION": "$work/filecache"}}
+{"default": {"BACKEND": "file", "LOCATION": "$work/filecache", "OPTIONS": {"MAX_ENTRIES": 100000, "WHEN_FULL": "refuse"}}}
 JSON
 
 args_for() {
@@ -44,46 +57,88 @@ args_for() {
     esac
 }
 
-run_one() { # strategy -> requests/s
-    local strategy=$1 out="$work/server-$1.out"
-    # shellcheck disable=SC2046
-    "$BIN" --port 0 --secret load-test-secret $(args_for "$strategy") >"$out" 2>"$work/server-$1.err" &
-    local pid=$!
-    for _ in $(seq 100); do grep -q "listening on" "$out" 2>/dev/null && break; sleep 0.1; done
-    local port
-    port=$(grep -o 'listening on http://[^ ]*' "$out" | grep -o '[0-9]*$')
-    local token
-    token=$(curl -s -X POST "http://127.0.0.1:$port/auth/login" -d '{"username":"alice","password":"wonderland"}' \
-        | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
-    [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "http://127.0.0.1:$port/profile")" = 200 ] \
-        || { echo "profile did not answer 200 for $strategy" >&2; kill "$pid"; return 1; }
-    wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H "Authorization: Bearer $token" "http://127.0.0.1:$port/profile" >"$work/wrk.out"
-    kill "$pid"; wait "$pid" 2>/dev/null || true
-    if grep -q "Non-2xx" "$work/wrk.out"; then
-        echo "$strategy: some responses were not 200:" >&2; cat "$work/wrk.out" >&2; return 1
-    fi
-    awk '/Requests\/sec/ {print $2}' "$work/wrk.out"
+cpu_ticks() { # pid -> utime + stime, in clock ticks (fields 14 and 15 of /proc/PID/stat)
+    # The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{print $12 + $13}'
 }
 
-strategies=(none memory memcached file)
-declare -A results
+run_one() { # subject -> "requests/s server-µs-per-request memcached-µs-per-request"
+    # A file per run: the server's redirection happens in the child, after this shell may
+    # already be reading, so an old file could give an old port.
+    local subject=$1 out pid port token
+    out=$(mktemp "$work/server-$1.XXXX.out")
+    if [ "$subject" = bare ]; then
+        "$BARE" 0 >>"$out" 2>"$work/server-$1.err" &
+    else
+        # shellcheck disable=SC2046
+        "$BIN" --port 0 --secret load-test-secret-of-at-least-32-bytes $(args_for "$subject") >>"$out" 2>"$work/server-$1.err" &
+    fi
+    pid=$!
+    pids+=("$pid")
+    for _ in $(seq 200); do grep -q "listening on" "$out" 2>/dev/null && break; sleep 0.1; done
+    port=$(grep -o 'listening on http://[^ ]*' "$out" | grep -o '[0-9]*$' || true)
+    [ -n "$port" ] || { echo "$subject did not start listening" >&2; kill "$pid"; return 1; }
+    if [ "$subject" = bare ]; then
+        # The same header the example gets, so both parse the same request.
+        token=$(cat "$work/token")
+    else
+        token=$(curl -s -X POST "http://127.0.0.1:$port/auth/login" -d '{"username":"alice","password":"wonderland"}' \
+            | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+        echo "$token" > "$work/token"
+    fi
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "http://127.0.0.1:$port/profile")" = 200 ] \
+        || { echo "profile did not answer 200 for $subject" >&2; kill "$pid"; return 1; }
+    local before mc_before after mc_after
+    before=$(cpu_ticks "$pid")
+    mc_before=$(cpu_ticks "$mc_pid")
+    wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H "Authorization: Bearer $token" "http://127.0.0.1:$port/profile" >"$work/wrk.out"
+    after=$(cpu_ticks "$pid")
+    mc_after=$(cpu_ticks "$mc_pid")
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    if grep -q "Non-2xx" "$work/wrk.out"; then
+        echo "$subject: some responses were not 200:" >&2; cat "$work/wrk.out" >&2; return 1
+    fi
+    local rps requests
+    rps=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")
+    requests=$(awk '/requests in/ {print $1}' "$work/wrk.out")
+    awk -v r="$rps" -v n="$requests" -v t="$TICKS" -v a="$before" -v b="$after" -v c="$mc_before" -v d="$mc_after" \
+        'BEGIN {printf "%s %.1f %.1f\n", r, (b - a) / t * 1e6 / n, (d - c) / t * 1e6 / n}'
+}
+
+# The example runs first in each run, so the bare server has a token of the same length.
+subjects=(none bare memory memcached file)
+declare -A rps cpu mccpu
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for run in $(seq "$RUNS"); do
-    for strategy in "${strategies[@]}"; do
-        rps=$(run_one "$strategy")
-        echo "run $run $strategy: $rps requests/s" >&2
-        results[$strategy]="${results[$strategy]:-} $rps"
+    for subject in "${subjects[@]}"; do
+        read -r r c m < <(run_one "$subject") || { echo "run $run $subject failed; server log:" >&2; cat "$work/server-$subject.err" >&2; exit 1; }
+        echo "run $run $subject: $r requests/s, $c µs server CPU/request, $m µs memcached CPU/request; load $(cut -d' ' -f1 /proc/loadavg)" >&2
+        rps[$subject]="${rps[$subject]:-} $r"
+        cpu[$subject]="${cpu[$subject]:-} $c"
+        mccpu[$subject]="${mccpu[$subject]:-} $m"
     done
 done
 
 median() { printf '%s\n' $1 | sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-base=$(median "${results[none]}")
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+bare=$(median "${rps[bare]}")
+none=$(median "${rps[none]}")
 echo
-echo "| revocation | median requests/s | runs | ratio to none |"
-echo "| --- | --- | --- | --- |"
-for strategy in "${strategies[@]}"; do
-    m=$(median "${results[$strategy]}")
-    ratio=$(awk -v a="$m" -v b="$base" 'BEGIN {printf "%.2f", a / b}')
-    echo "| $strategy | $m | ${results[$strategy]# } | ${ratio}× |"
+echo "| subject | median requests/s | runs | ÷ bare server | ÷ no revocation | target | server CPU µs/request (median) | + memcached CPU µs/request |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+for subject in bare "${subjects[@]:0:1}" "${subjects[@]:2}"; do
+    m=$(median "${rps[$subject]}")
+    c=$(median "${cpu[$subject]}")
+    mc=$([ "$subject" = memcached ] && median "${mccpu[$subject]}" || echo "—")
+    case "$subject" in
+        bare) target="—"; of_none="—" ;;
+        none) target="≥ 0.85× bare"; of_none="1.00" ;;
+        memory) target="≥ 0.97× none"; of_none=$(ratio "$m" "$none") ;;
+        memcached) target="≥ 0.80× none"; of_none=$(ratio "$m" "$none") ;;
+        file) target="≥ 0.90× none"; of_none=$(ratio "$m" "$none") ;;
+    esac
+    echo "| $subject | $m | ${rps[$subject]# } | $(ratio "$m" "$bare") | $of_none | $target | $c | $mc |"
 done
 echo
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; wrk -t1 -c$CONNECTIONS -d$DURATION on the same machine; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; wrk -t1 -c$CONNECTIONS -d$DURATION on the same machine; runs $RUNS, interleaved; load before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -43,6 +43,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The floor for the load test (scripts/load-test.sh): Hummingbird answering a fixed body.
+        .executableTarget(
+            name: "BareServer",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "LogoutServerTests",
             dependencies: [

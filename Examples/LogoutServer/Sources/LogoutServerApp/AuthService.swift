@@ -147,19 +147,19 @@ public struct AuthService: Sendable {
 }
 
 /// The body of a successful login or refresh.
-struct TokenPairResponse: Encodable, Sendable {
+struct TokenPairResponse: JSONResponse {
     var accessToken: String
     var refreshToken: String
     var tokenType = "Bearer"
     var expiresIn: Int
     var refreshExpiresIn: Int
 
-    enum CodingKeys: String, CodingKey {
-        case accessToken = "access_token"
-        case refreshToken = "refresh_token"
-        case tokenType = "token_type"
-        case expiresIn = "expires_in"
-        case refreshExpiresIn = "refresh_expires_in"
+    func write(to object: inout JSONObjectWriter) {
+        object.member("access_token", accessToken)
+        object.member("expires_in", expiresIn)
+        object.member("refresh_expires_in", refreshExpiresIn)
+        object.member("refresh_token", refreshToken)
+        object.member("token_type", tokenType)
     }
 }
 

@@ -17,16 +17,17 @@ struct RefreshRequest: Decodable, Sendable {
 }
 
 /// The body of `GET /profile`.
-struct ProfileResponse: Encodable, Sendable {
+struct ProfileResponse: JSONResponse {
     var userID: String
     var isStaff: Bool
     var isAdmin: Bool
     var permissions: [String]
-    enum CodingKeys: String, CodingKey {
-        case userID = "user_id"
-        case isStaff = "is_staff"
-        case isAdmin = "is_admin"
-        case permissions
+
+    func write(to object: inout JSONObjectWriter) {
+        object.member("is_admin", isAdmin)
+        object.member("is_staff", isStaff)
+        object.member("permissions", permissions)
+        object.member("user_id", userID)
     }
 }
 
@@ -57,7 +58,10 @@ public func addRoutes<Context: AuthRequestContext<AuthenticatedUser> & RemoteAdd
     router.add(middleware: APIErrorMiddleware())
 
     router.get("/health") { _, _ in
-        JSONBody.response(.ok, ["status": "ok", "revocation": auth.revocationDescription])
+        JSONBody.response(.ok) { object in
+            object.member("revocation", auth.revocationDescription)
+            object.member("status", "ok")
+        }
     }
 
     router.post("/auth/login") { request, context in
@@ -131,7 +135,7 @@ public func addRoutes<Context: AuthRequestContext<AuthenticatedUser> & RemoteAdd
         } catch {
             throw APIError.revocationFailed(error)
         }
-        return JSONBody.response(.ok, ["detail": "Logged out: the token and its login are revoked"])
+        return JSONBody.response(.ok) { object in object.member("detail", "Logged out: the token and its login are revoked") }
     }
 
     protected.post("/auth/logout-all") { _, context in
@@ -146,6 +150,8 @@ public func addRoutes<Context: AuthRequestContext<AuthenticatedUser> & RemoteAdd
         } catch {
             throw APIError.revocationFailed(error)
         }
-        return JSONBody.response(.ok, ["detail": "Logged out everywhere: every token issued until now is revoked"])
+        return JSONBody.response(.ok) { object in
+            object.member("detail", "Logged out everywhere: every token issued until now is revoked")
+        }
     }
 }
