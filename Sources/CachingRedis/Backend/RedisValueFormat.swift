@@ -1,0 +1,55 @@
+public import Caching
+
+/// How a ``/Caching/CacheEntry`` (item flags and bytes) is kept in a Redis string.
+///
+/// | entry | stored as | Django's `RedisSerializer` reads |
+/// | --- | --- | --- |
+/// | an integer (flags 4, ASCII decimal) | the decimal digits, as Django writes an `int` | the `int`; `INCRBY` works on it |
+/// | anything else | ``header`` (8 bytes: `00 53 43 01` and the flags, big-endian) then the bytes | an unpickling error: not a value Django reads |
+///
+/// Read back: a string with the header is that entry; a plain decimal (what Django writes
+/// for an `int`) is an integer entry; anything else (a pickle Django wrote, text another
+/// client wrote) is an entry with ``/Caching/CacheItemFlags/pickle``, which the codec reports as
+/// ``/Caching/CacheError/Code/foreignValue``. The first byte 0x00 is neither a digit, a sign nor a
+/// pickle opcode, so no Django value is ever mistaken for one of ours.
+public enum RedisValueFormat: Sendable {
+    /// The four bytes that open every non-integer value this library writes; the flags follow.
+    public static let header: [UInt8] = [0x00, 0x53, 0x43, 0x01]
+
+    /// The bytes stored in Redis for an entry.
+    ///
+    /// - Parameter entry: The entry.
+    /// - Returns: Plain decimal for an integer entry; otherwise the header, flags and bytes.
+    public static func encode(_ entry: CacheEntry) -> [UInt8] {
+        if entry.flags == CacheItemFlags.integer, isPlainDecimal(entry.bytes) { return entry.bytes }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(8 + entry.bytes.count)
+        bytes.append(contentsOf: header)
+        withUnsafeBytes(of: entry.flags.bigEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: entry.bytes)
+        return bytes
+    }
+
+    /// The entry a stored Redis string holds.
+    ///
+    /// - Parameter bytes: The stored bytes.
+    /// - Returns: The entry (an integer, one of ours, or a foreign value flagged as a pickle).
+    public static func decode<C: Collection<UInt8>>(_ bytes: C) -> CacheEntry {
+        if bytes.count >= 8, bytes.starts(with: header) {
+            var flags: UInt32 = 0
+            for byte in bytes.dropFirst(4).prefix(4) { flags = flags << 8 | UInt32(byte) }
+            return CacheEntry(flags: flags, bytes: Array(bytes.dropFirst(8)))
+        }
+        let array = Array(bytes)
+        if isPlainDecimal(array) { return CacheEntry(flags: CacheItemFlags.integer, bytes: array) }
+        return CacheEntry(flags: CacheItemFlags.pickle, bytes: array)
+    }
+
+    /// Whether the bytes are an optional minus sign and 1 to 20 digits: what Python's `str(int)`
+    /// writes for a 64-bit integer, and what `INCRBY` accepts.
+    static func isPlainDecimal(_ bytes: [UInt8]) -> Bool {
+        var digits = bytes[...]
+        if digits.first == UInt8(ascii: "-") { digits = digits.dropFirst() }
+        return !digits.isEmpty && digits.count <= 20 && digits.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+    }
+}
