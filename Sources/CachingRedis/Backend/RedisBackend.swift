@@ -215,7 +215,7 @@ public final class RedisBackend: CacheBackend {
         }
     }
 
-    /// Compares the stored bytes and writes in one step on the server: ``ScriptSource/compareAndStore``.
+    /// Compares the stored bytes and writes in one step on the server, in a Lua script.
     ///
     /// A Lua script rather than `WATCH`/`MULTI`/`EXEC`: one round trip instead of four, no
     /// connection held across them, and no retry loop when another client touches the key
