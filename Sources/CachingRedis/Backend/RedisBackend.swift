@@ -155,25 +155,15 @@ public final class RedisBackend: CacheBackend {
         return command
     }
 
-    private func replyError(_ message: String, _ command: String, key: String?) -> CacheError {
-        CacheError(.protocolError, "Redis cache '\(alias)': \(command) failed with an error reply: \(message)", key: key)
-    }
-
     private func unexpected(_ reply: RedisReply, _ command: String, key: String?) -> CacheError {
-        if case .error(let message) = reply { return replyError(message, command, key: key) }
-        return CacheError(.protocolError, "Redis cache '\(alias)': \(command) gave an unexpected reply \(reply)", key: key)
+        unexpectedReplyError(alias: alias, reply, command, key: key)
     }
 
     // MARK: CacheBackend
 
     /// A `GET`, or a place in an `MGET` shared with concurrent reads.
     public func entry(forKey key: String) async throws -> CacheEntry? {
-        let reply = try await pool.get(key)
-        switch reply {
-        case .string(let bytes): return RedisValueFormat.decode(bytes)
-        case .null: return nil
-        default: throw unexpected(reply, "GET", key: key)
-        }
+        try await pool.get(key)
     }
 
     public func entries(forKeys keys: [String]) async throws -> [CacheEntry?] {
@@ -181,14 +171,11 @@ public final class RedisBackend: CacheBackend {
         var command = RedisCommand("MGET")
         for key in keys { command.append(key) }
         let server = readServer
-        let reply = try await pool.run { [command] connection throws(CacheError) in try connection.send(command, server) }
-        guard case .array(let elements) = reply, elements.count == keys.count else { throw unexpected(reply, "MGET", key: nil) }
-        return try elements.map { element throws(CacheError) -> CacheEntry? in
-            switch element {
-            case .string(let bytes): return RedisValueFormat.decode(bytes)
-            case .null: return nil
-            default: throw unexpected(element, "MGET", key: nil)
-            }
+        let result = try await pool.run { [command] connection throws(CacheError) in try connection.sendForEntries(command, server) }
+        switch result {
+        case .success(let entries) where entries.count == keys.count: return entries
+        case .success(let entries): throw unexpected(.error("\(entries.count) values for \(keys.count) keys"), "MGET", key: nil)
+        case .failure(let unexpectedReply): throw unexpected(unexpectedReply.reply, "MGET", key: nil)
         }
     }
 
@@ -342,6 +329,14 @@ public final class RedisBackend: CacheBackend {
     public func shutdown() async throws {
         await pool.shutdown()
     }
+}
+
+/// The error for a reply a command should not give: an error reply, quoted, or another type.
+func unexpectedReplyError(alias: String, _ reply: RedisReply, _ command: String, key: String?) -> CacheError {
+    if case .error(let message) = reply {
+        return CacheError(.protocolError, "Redis cache '\(alias)': \(command) failed with an error reply: \(message)", key: key)
+    }
+    return CacheError(.protocolError, "Redis cache '\(alias)': \(command) gave an unexpected reply \(reply)", key: key)
 }
 
 /// The Lua scripts the backend runs with `EVAL`; Redis runs each in one step, with no other

@@ -34,11 +34,18 @@ public enum RedisValueFormat: Sendable {
     ///
     /// - Parameter bytes: The stored bytes.
     /// - Returns: The entry (an integer, one of ours, or a foreign value flagged as a pickle).
-    public static func decode<C: Collection<UInt8>>(_ bytes: C) -> CacheEntry {
-        if bytes.count >= 8, bytes.starts(with: header) {
-            var flags: UInt32 = 0
-            for byte in bytes.dropFirst(4).prefix(4) { flags = flags << 8 | UInt32(byte) }
-            return CacheEntry(flags: flags, bytes: Array(bytes.dropFirst(8)))
+    public static func decode(_ bytes: [UInt8]) -> CacheEntry {
+        bytes.withUnsafeBytes { decode($0) }
+    }
+
+    /// The entry a stored Redis string holds, read from a buffer (copied once).
+    ///
+    /// - Parameter bytes: The stored bytes.
+    /// - Returns: The entry (an integer, one of ours, or a foreign value flagged as a pickle).
+    public static func decode(_ bytes: UnsafeRawBufferPointer) -> CacheEntry {
+        if bytes.count >= 8, bytes[0] == header[0], bytes[1] == header[1], bytes[2] == header[2], bytes[3] == header[3] {
+            let flags = UInt32(bytes[4]) << 24 | UInt32(bytes[5]) << 16 | UInt32(bytes[6]) << 8 | UInt32(bytes[7])
+            return CacheEntry(flags: flags, bytes: Array(UnsafeRawBufferPointer(rebasing: bytes[8...])))
         }
         let array = Array(bytes)
         if isPlainDecimal(array) { return CacheEntry(flags: CacheItemFlags.integer, bytes: array) }

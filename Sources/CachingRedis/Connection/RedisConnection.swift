@@ -45,6 +45,9 @@ struct RedisCommand: Sendable {
     }
 
     var count: Int { ends.count }
+
+    /// The command's name, for errors.
+    var name: String { String(decoding: bytes[..<(ends.first ?? 0)], as: UTF8.self) }
 }
 
 /// A reply, copied out of hiredis's reply object.
@@ -196,26 +199,80 @@ final class RedisConnection: @unchecked Sendable {
         try pipeline([command], server)[0]
     }
 
+    /// Sends one command and reads its reply as entries: a string is one entry, nil is `nil`,
+    /// an array is one element per entry (`MGET`), each decoded straight from hiredis's buffer.
+    ///
+    /// - Returns: The entries, or the reply itself when it is none of those (an error reply).
+    func sendForEntries(_ command: RedisCommand, _ server: Int) throws(CacheError) -> Result<[CacheEntry?], UnexpectedReply> {
+        try exchange(command, server) { reply -> Result<[CacheEntry?], UnexpectedReply> in
+            let value = reply.pointee
+            switch value.type {
+            case REDIS_REPLY_STRING: return .success([Self.entry(value)])
+            case REDIS_REPLY_NIL: return .success([nil])
+            case REDIS_REPLY_ARRAY:
+                var entries: [CacheEntry?] = []
+                entries.reserveCapacity(value.elements)
+                for index in 0..<value.elements {
+                    guard let element = value.element[index] else {
+                        entries.append(nil)
+                        continue
+                    }
+                    switch element.pointee.type {
+                    case REDIS_REPLY_STRING: entries.append(Self.entry(element.pointee))
+                    case REDIS_REPLY_NIL: entries.append(nil)
+                    default: return .failure(UnexpectedReply(reply: RedisReply(element)))
+                    }
+                }
+                return .success(entries)
+            default: return .failure(UnexpectedReply(reply: RedisReply(reply)))
+            }
+        }
+    }
+
+    /// A reply that is not what the command should give, to be reported by the caller.
+    struct UnexpectedReply: Error {
+        var reply: RedisReply
+    }
+
+    private static func entry(_ reply: redisReply) -> CacheEntry {
+        guard reply.len > 0, let start = reply.str else { return RedisValueFormat.decode([UInt8]()) }
+        return RedisValueFormat.decode(UnsafeRawBufferPointer(start: start, count: reply.len))
+    }
+
+    /// Sends one command and hands its raw reply to `read` before hiredis frees it.
+    private func exchange<T>(
+        _ command: RedisCommand, _ server: Int, _ read: (UnsafePointer<redisReply>) -> T
+    ) throws(CacheError) -> T {
+        let context = try context(server)
+        try append(command, to: context, server)
+        var raw: UnsafeMutableRawPointer?
+        guard redisGetReply(context, &raw) == REDIS_OK, let raw else { throw failure(server, context) }
+        defer { freeReplyObject(raw) }
+        return read(raw.assumingMemoryBound(to: redisReply.self))
+    }
+
+    private func append(_ command: RedisCommand, to context: UnsafeMutablePointer<redisContext>, _ server: Int) throws(CacheError) {
+        let appended = command.bytes.withUnsafeBufferPointer { buffer -> Int32 in
+            let base = UnsafeRawPointer(buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!)
+            var arguments: [UnsafePointer<CChar>?] = []
+            var lengths: [Int] = []
+            arguments.reserveCapacity(command.count)
+            lengths.reserveCapacity(command.count)
+            var start = 0
+            for end in command.ends {
+                arguments.append((base + start).assumingMemoryBound(to: CChar.self))
+                lengths.append(end - start)
+                start = end
+            }
+            return redisAppendCommandArgv(context, Int32(command.count), &arguments, lengths)
+        }
+        guard appended == REDIS_OK else { throw failure(server, context) }
+    }
+
     /// Sends commands in one write and reads their replies, in order.
     func pipeline(_ commands: [RedisCommand], _ server: Int) throws(CacheError) -> [RedisReply] {
         let context = try context(server)
-        for command in commands {
-            let appended = command.bytes.withUnsafeBufferPointer { buffer -> Int32 in
-                let base = UnsafeRawPointer(buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!)
-                var arguments: [UnsafePointer<CChar>?] = []
-                var lengths: [Int] = []
-                arguments.reserveCapacity(command.count)
-                lengths.reserveCapacity(command.count)
-                var start = 0
-                for end in command.ends {
-                    arguments.append((base + start).assumingMemoryBound(to: CChar.self))
-                    lengths.append(end - start)
-                    start = end
-                }
-                return redisAppendCommandArgv(context, Int32(command.count), &arguments, lengths)
-            }
-            guard appended == REDIS_OK else { throw failure(server, context) }
-        }
+        for command in commands { try append(command, to: context, server) }
         var replies: [RedisReply] = []
         replies.reserveCapacity(commands.count)
         for _ in commands {

@@ -25,7 +25,7 @@ import Synchronization
 /// blocks that signal on its own thread first, so a dead server is an `EPIPE` error, not the
 /// end of the process (the threads are the pool's own, so nobody else's mask changes).
 final class RedisConnectionPool: Sendable {
-    typealias GetContinuation = UnsafeContinuation<Result<RedisReply, CacheError>, Never>
+    typealias GetContinuation = UnsafeContinuation<Result<CacheEntry?, CacheError>, Never>
 
     private struct PendingGet {
         var key: String
@@ -47,12 +47,14 @@ final class RedisConnectionPool: Sendable {
     private let serverCount: Int
     private let state: Mutex<State>
     private let closedMessage: String
+    private let alias: String
 
     init(connections: [RedisConnection], serverCount: Int, alias: String, spinMicroseconds: Int) {
         threadCount = connections.count
         threads = BlockingThreadPool(threadCount: connections.count, spinMicroseconds: spinMicroseconds)
         state = Mutex(State(idle: connections))
         self.serverCount = serverCount
+        self.alias = alias
         closedMessage = "The Redis cache '\(alias)' was shut down; create a new one (Caches or RedisBackend)"
     }
 
@@ -63,9 +65,9 @@ final class RedisConnectionPool: Sendable {
 
     /// Reads one key, in a `GET` or in an `MGET` shared with concurrent reads.
     ///
-    /// - Returns: The key's reply: a string, `.null`, or an error reply.
-    func get(_ key: String) async throws(CacheError) -> RedisReply {
-        let result: Result<RedisReply, CacheError> = await withUnsafeContinuation { continuation in
+    /// - Returns: The key's entry, or `nil` when it is missing.
+    func get(_ key: String) async throws(CacheError) -> CacheEntry? {
+        let result: Result<CacheEntry?, CacheError> = await withUnsafeContinuation { continuation in
             let startDrainer: Bool? = state.withLock { state in
                 guard !state.closed else { return nil }
                 state.gets.append(PendingGet(key: key, continuation: continuation))
@@ -101,17 +103,23 @@ final class RedisConnectionPool: Sendable {
             if batch.isEmpty { return }
             do throws(CacheError) {
                 let server = readServer
-                let replies = try withConnection { connection throws(CacheError) -> [RedisReply] in
-                    if batch.count == 1 { return [try connection.send(RedisCommand("GET", batch[0].key), server)] }
-                    var command = RedisCommand("MGET")
-                    for request in batch { command.append(request.key) }
-                    let reply = try connection.send(command, server)
-                    guard case .array(let elements) = reply, elements.count == batch.count else {
-                        return Array(repeating: reply, count: batch.count)
-                    }
-                    return elements
+                let command: RedisCommand
+                if batch.count == 1 {
+                    command = RedisCommand("GET", batch[0].key)
+                } else {
+                    var many = RedisCommand("MGET")
+                    for request in batch { many.append(request.key) }
+                    command = many
                 }
-                for (request, reply) in zip(batch, replies) { request.continuation.resume(returning: .success(reply)) }
+                let result = try withConnection { connection throws(CacheError) in try connection.sendForEntries(command, server) }
+                switch result {
+                case .success(let entries) where entries.count == batch.count:
+                    for (request, entry) in zip(batch, entries) { request.continuation.resume(returning: .success(entry)) }
+                case .success:
+                    throw unexpectedReplyError(alias: alias, .error("a reply of the wrong length"), command.name, key: nil)
+                case .failure(let unexpected):
+                    throw unexpectedReplyError(alias: alias, unexpected.reply, command.name, key: batch.count == 1 ? batch[0].key : nil)
+                }
             } catch {
                 for request in batch { request.continuation.resume(returning: .failure(error)) }
             }
