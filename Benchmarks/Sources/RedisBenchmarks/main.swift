@@ -4,7 +4,7 @@
 //   cd Benchmarks && swift build -c release --product RedisBenchmarks && .build/release/RedisBenchmarks
 //
 // Environment: REDIS_BENCH_ROUNDS (default 5), REDIS_BENCH_SECONDS per round (default 0.4),
-// REDIS_BENCH_POOL (pool_size, default 2), REDIS_BENCH_CASES (get,set,getmany,concurrent).
+// REDIS_BENCH_POOL (pool_size, default 2), REDIS_BENCH_CASES (get,set,getmany,backendmany,concurrent).
 
 import BenchmarkSupport
 import CRedisBaseline
@@ -36,7 +36,8 @@ let poolSize = Int(environment("REDIS_BENCH_POOL") ?? "") ?? 2
 let server = try await RedisServer.start()
 var options = RedisOptions()
 options.poolSize = poolSize
-let cache = try Cache.redis(location: [server.url], options: options)
+let backend = try RedisBackend(location: [server.url], options: options)
+let cache = Cache(backend, configuration: CacheConfiguration())
 let c = CConnection(port: server.port)
 
 let value = [UInt8](repeating: 0x61, count: 100)
@@ -95,6 +96,12 @@ let swiftMget = BenchCase("RedisCache.getMany(100)", operationsPerCall: 100) {
     let found = try await cache.getMany(keys, as: [UInt8].self)
     precondition(found.count == 100)
 }
+// The backend alone, on made keys: what the core (key making, validation, value decoding) adds
+// to getMany is the difference between this row and the one above.
+let backendMget = BenchCase("RedisBackend.entries(forKeys:), 100 made keys", operationsPerCall: 100) {
+    let found = try await backend.entries(forKeys: madeKeys)
+    precondition(found.count == 100)
+}
 let tasks = 64
 let perTask = 20
 let swiftConcurrent = BenchCase("RedisCache.get, \(tasks) concurrent tasks", operationsPerCall: tasks * perTask) {
@@ -113,7 +120,7 @@ let swiftConcurrent = BenchCase("RedisCache.get, \(tasks) concurrent tasks", ope
 }
 
 printTableHeader(title: "Redis: Cache vs hiredis from C (pool_size \(poolSize), \(rounds) rounds × \(seconds) s)")
-let selected = Set((environment("REDIS_BENCH_CASES") ?? "get,set,getmany,concurrent").split(separator: ",").map(String.init))
+let selected = Set((environment("REDIS_BENCH_CASES") ?? "get,set,getmany,backendmany,concurrent").split(separator: ",").map(String.init))
 if selected.contains("get") {
     printRow(try await compare(baseline: cGet, subject: swiftGet, rounds: rounds, roundDuration: seconds), target: 0.8)
 }
@@ -122,6 +129,9 @@ if selected.contains("set") {
 }
 if selected.contains("getmany") {
     printRow(try await compare(baseline: cMget, subject: swiftMget, rounds: rounds, roundDuration: seconds), target: 0.9)
+}
+if selected.contains("backendmany") {
+    printRow(try await compare(baseline: cMget, subject: backendMget, rounds: rounds, roundDuration: seconds))
 }
 if selected.contains("concurrent") {
     printRow(try await compare(baseline: cGet, subject: swiftConcurrent, rounds: rounds, roundDuration: seconds), target: 3)
