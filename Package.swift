@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "Caching", targets: ["Caching"]),
         .library(name: "CachingTesting", targets: ["CachingTesting"]),
         .library(name: "CachingMemcached", targets: ["CachingMemcached"]),
+        .library(name: "CachingRedis", targets: ["CachingRedis"]),
         .library(name: "TokenRevocation", targets: ["TokenRevocation"]),
         .library(name: "TokenAuth", targets: ["TokenAuth"]),
         .executable(name: "CacheTour", targets: ["CacheTour"]),
@@ -47,6 +48,17 @@ let package = Package(
         .target(
             name: "CachingMemcached",
             dependencies: ["Caching", "CLibmemcached", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .systemLibrary(
+            name: "CHiredis",
+            // No pkgConfig: hiredis.pc adds -D_FILE_OFFSET_BITS=64, which SwiftPM warns about
+            // and drops; the header is found as <hiredis/hiredis.h> and the module map links it.
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        .target(
+            name: "CachingRedis",
+            dependencies: ["Caching", "CHiredis", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -108,6 +120,21 @@ let package = Package(
             name: "MemcachedLifecycleProbe",
             dependencies: ["Caching", "CachingMemcached", "CachingTesting"],
             path: "Tests/MemcachedLifecycleProbe",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CachingRedisTests",
+            dependencies: [
+                "Caching", "CachingTesting", "CachingRedis", "RedisLifecycleProbe",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "RedisLifecycleProbe",
+            dependencies: ["Caching", "CachingRedis", "CachingTesting"],
+            path: "Tests/RedisLifecycleProbe",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -37,6 +37,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "CRedisBaseline", linkerSettings: [.linkedLibrary("hiredis")]),
+        .executableTarget(
+            name: "RedisBenchmarks",
+            dependencies: [
+                "BenchmarkSupport", "CRedisBaseline",
+                .product(name: "Caching", package: "swift-caching"),
+                .product(name: "CachingRedis", package: "swift-caching"),
+                .product(name: "CachingTesting", package: "swift-caching"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "TokenBenchmarks",
             dependencies: [

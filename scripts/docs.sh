@@ -22,7 +22,7 @@ scratch="${SCRATCH_PATH:-.build-docs}"
 output="$scratch/documentation"
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(Caching CachingMemcached CachingTesting TokenRevocation TokenAuth)
+    targets=(Caching CachingMemcached CachingRedis CachingTesting TokenRevocation TokenAuth)
 fi
 
 # 1. Every Swift code block of the article is a verbatim excerpt (up to indentation) of the

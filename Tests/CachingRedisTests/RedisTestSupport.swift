@@ -1,0 +1,46 @@
+import CachingTesting
+import Foundation
+import Testing
+
+/// Runs `redis-cli -p PORT arguments…` against a test server (a raw client, to see and plant
+/// what Redis holds underneath the cache) and returns its output without the final newline.
+func redisCLI(_ server: RedisServer, _ arguments: String...) async throws -> String {
+    try await runProcess("/usr/bin/redis-cli", ["-h", server.host, "-p", String(server.port)] + arguments)
+}
+
+/// Runs a program on a thread of its own (never blocking a cooperative thread) and returns
+/// its standard output; the exit status must be 0.
+func runProcess(_ path: String, _ arguments: [String]) async throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    try process.run()
+    let text: String = await withCheckedContinuation { continuation in
+        Thread.detachNewThread {
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            continuation.resume(returning: String(decoding: data, as: UTF8.self))
+        }
+    }
+    #expect(process.terminationStatus == 0, "\(path) \(arguments): \(text)")
+    return text.hasSuffix("\n") ? String(text.dropLast()) : text
+}
+
+/// The path of a helper executable built next to the test bundle.
+func builtExecutable(_ name: String) throws -> String {
+    let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+    var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
+    for _ in 0..<4 {
+        let candidate = directory.appendingPathComponent(name).path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        directory.deleteLastPathComponent()
+    }
+    throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "\(name) not built; run `swift build --build-tests`"])
+}
+
+/// Seconds since an arbitrary start, for bounding how long a failing call takes.
+func monotonicSeconds() -> Double {
+    ProcessInfo.processInfo.systemUptime
+}
