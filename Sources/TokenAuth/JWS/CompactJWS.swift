@@ -9,7 +9,8 @@ import Crypto
 ///    (`none` and anything else refused), with no `crit` and no `b64`; `kid` is ignored —
 ///    the key is the configured secret, never one chosen by the token;
 /// 3. the signature has the algorithm's length and matches in constant time;
-/// 4. only then is the payload parsed, as a strict JSON object.
+/// 4. only then is the payload handed on (``VerifiedPayload``), for ``Token`` to parse
+///    as a strict JSON object.
 enum CompactJWS {
     static func sign(payload: [UInt8], algorithm: JWTAlgorithm, key: SymmetricKey) -> String {
         var header = JSONWriter()
@@ -21,20 +22,18 @@ enum CompactJWS {
 
     static func verify(
         _ token: String, key: PreparedHMACKey, algorithms: [JWTAlgorithm], maxLength: Int
-    ) throws(AuthenticationError) -> [String: ClaimValue] {
+    ) throws(AuthenticationError) -> VerifiedPayload {
         var token = token
-        var result: Result<[String: ClaimValue], AuthenticationError> = .failure(malformed("the token is empty"))
-        token.withUTF8 { utf8 in
-            result = Result { () throws(AuthenticationError) in
+        return try token.withUTF8 { utf8 in
+            Result { () throws(AuthenticationError) in
                 try verify(utf8, key: key, algorithms: algorithms, maxLength: maxLength)
             }
-        }
-        return try result.get()
+        }.get()
     }
 
     static func verify(
         _ bytes: UnsafeBufferPointer<UInt8>, key: PreparedHMACKey, algorithms: [JWTAlgorithm], maxLength: Int
-    ) throws(AuthenticationError) -> [String: ClaimValue] {
+    ) throws(AuthenticationError) -> VerifiedPayload {
         guard !bytes.isEmpty else { throw malformed("the token is empty") }
         guard bytes.count <= maxLength else {
             throw malformed("the token is \(bytes.count) bytes long; at most \(maxLength) are accepted")
@@ -49,9 +48,9 @@ enum CompactJWS {
         if bytes[(secondDot + 1)...].contains(UInt8(ascii: ".")) {
             throw malformed("a JWT has three dot-separated segments; found more")
         }
-        let headerText = bytes[..<firstDot]
-        let payloadText = bytes[(firstDot + 1)..<secondDot]
-        let signatureText = bytes[(secondDot + 1)...]
+        let headerText = UnsafeBufferPointer(rebasing: bytes[..<firstDot])
+        let payloadText = UnsafeBufferPointer(rebasing: bytes[(firstDot + 1)..<secondDot])
+        let signatureText = UnsafeBufferPointer(rebasing: bytes[(secondDot + 1)...])
         guard !headerText.isEmpty, !payloadText.isEmpty, !signatureText.isEmpty else {
             throw malformed("a JWT segment is empty")
         }
@@ -59,41 +58,105 @@ enum CompactJWS {
         guard let payloadBytes = Base64URL.decode(payloadText) else { throw malformed("the payload is not strict base64url") }
         guard let signature = Base64URL.decode(signatureText) else { throw malformed("the signature is not strict base64url") }
 
-        let header: ClaimValue
+        let header: Header
         do {
-            header = try JSONParser.parse(headerBytes)
+            header = try Header(headerBytes)
         } catch {
             throw malformed("the header is not valid JSON: \(error.reason) at byte \(error.offset)")
         }
-        guard case .object(let headerFields) = header else { throw malformed("the header is not a JSON object") }
-        guard let algValue = headerFields["alg"] else { throw malformed("the header has no 'alg'") }
-        guard case .string(let algName) = algValue else { throw malformed("the header's 'alg' is not a string") }
+        guard header.isObject else { throw malformed("the header is not a JSON object") }
+        guard let algName = header.alg else {
+            throw malformed(header.hasAlg ? "the header's 'alg' is not a string" : "the header has no 'alg'")
+        }
         guard let algorithm = JWTAlgorithm(name: algName), algorithms.contains(algorithm) else {
             throw AuthenticationError(
                 .algorithmNotAllowed,
                 "the header's alg '\(algName.prefix(32))' is not one of the allowed algorithms (\(algorithms.map(\.name).joined(separator: ", ")))"
             )
         }
-        if headerFields["crit"] != nil { throw malformed("the header has 'crit'; no critical extensions are supported") }
-        if headerFields["b64"] != nil { throw malformed("the header has 'b64'; unencoded payloads are not supported") }
-        if let typ = headerFields["typ"], typ.stringValue == nil { throw malformed("the header's 'typ' is not a string") }
+        if header.hasCrit { throw malformed("the header has 'crit'; no critical extensions are supported") }
+        if header.hasB64 { throw malformed("the header has 'b64'; unencoded payloads are not supported") }
+        if header.typIsNotString { throw malformed("the header's 'typ' is not a string") }
 
-        let signingInput = bytes[..<secondDot]
+        let signingInput = UnsafeBufferPointer(rebasing: bytes[..<secondDot])
         guard algorithm.verify(signature, message: signingInput, key: key) else {
             throw AuthenticationError(.badSignature, "the \(algorithm.name) signature does not match")
         }
+        return VerifiedPayload(bytes: payloadBytes)
+    }
 
-        let payload: ClaimValue
-        do {
-            payload = try JSONParser.parse(payloadBytes)
-        } catch {
-            throw malformed("the payload is not valid JSON: \(error.reason) at byte \(error.offset)")
+    /// The fields of a JOSE header that verification reads, in one pass over its JSON with no
+    /// dictionary; the JSON rules are ``JSONParser``'s, duplicate names included.
+    struct Header {
+        /// Whether the header is a JSON object (the other fields are unset when not).
+        var isObject = false
+        /// Whether it has `alg`, and its value when that is a string.
+        var hasAlg = false
+        var alg: String?
+        var hasCrit = false
+        var hasB64 = false
+        var typIsNotString = false
+
+        init(_ bytes: [UInt8]) throws(JSONParser.Failure) {
+            let result = bytes.withUnsafeBufferPointer { buffer in
+                Result { () throws(JSONParser.Failure) -> Header in
+                    var parser = JSONParser(buffer)
+                    return try Header(&parser)
+                }
+            }
+            self = try result.get()
         }
-        guard case .object(let claims) = payload else { throw malformed("the payload is not a JSON object") }
-        return claims
+
+        private init(_ parser: inout JSONParser) throws(JSONParser.Failure) {
+            parser.skipWhitespace()
+            guard parser.current == UInt8(ascii: "{") else {
+                // Valid JSON of another kind is "not an object"; anything else, invalid JSON.
+                _ = try parser.parseValue(depth: 0)
+                try parser.expectEnd()
+                return
+            }
+            isObject = true
+            var hasTyp = false
+            var otherNames: Set<String> = []
+            var header = self
+            try parser.parseMembers(depth: 1) { (parser: inout JSONParser, name: JSONParser.RawString) throws(JSONParser.Failure) in
+                func once(_ seen: inout Bool) throws(JSONParser.Failure) {
+                    guard !seen else { throw parser.fail("duplicate key '\(parser.string(name))'") }
+                    seen = true
+                }
+                if parser.matches(name, "alg") {
+                    try once(&header.hasAlg)
+                    if parser.current == UInt8(ascii: "\"") {
+                        header.alg = try parser.parseString()
+                        return
+                    }
+                } else if parser.matches(name, "typ") {
+                    try once(&hasTyp)
+                    header.typIsNotString = parser.current != UInt8(ascii: "\"")
+                } else if parser.matches(name, "crit") {
+                    try once(&header.hasCrit)
+                } else if parser.matches(name, "b64") {
+                    try once(&header.hasB64)
+                } else {
+                    // Other names (`kid`...) are rare: compared as Strings, as any JSON object's keys.
+                    let other = parser.string(name)
+                    guard otherNames.insert(other).inserted else { throw parser.fail("duplicate key '\(other)'") }
+                }
+                _ = try parser.parseValue(depth: 1)
+            }
+            try parser.expectEnd()
+            self = header
+        }
     }
 
     static func malformed(_ message: String) -> AuthenticationError {
         AuthenticationError(.malformed, "Malformed token: \(message)")
     }
+}
+
+/// A payload whose signature has been verified: the claims' JSON, not yet parsed.
+/// ``Token/init(verifiedClaims:)`` reads it in one pass.
+struct VerifiedPayload {
+    /// The payload's JSON bytes.
+    let bytes: [UInt8]
 }

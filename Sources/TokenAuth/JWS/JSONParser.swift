@@ -3,32 +3,61 @@
 /// Refuses what lenient parsers let through and an attacker could use to make two
 /// verifiers disagree: duplicate object keys, invalid UTF-8, unpaired surrogate escapes,
 /// `NaN`/`Infinity`, leading zeros, trailing data, and nesting deeper than ``maxDepth``.
+///
+/// The parser reads a buffer it does not own: use it only inside the closure that lends the
+/// buffer (``parse(_:)`` does this for an array). Its pieces (``parseRawString()``,
+/// ``parseNumber()``, ``parseValue(depth:)``...) let a reader that knows the shape it expects
+/// (a token's header or claims) read straight into its own fields, with the same rules.
 struct JSONParser {
     struct Failure: Error, Sendable {
+        /// What is wrong.
         var reason: String
+        /// Where, in bytes from the start of the text.
         var offset: Int
+        /// Whether the text is valid JSON holding a claim of the wrong type (the token's rules,
+        /// not JSON's, refuse it).
+        var isClaimError = false
+    }
+
+    /// A string's unescaped UTF-8: a range of the text when it has no escape, else the decoded bytes.
+    enum RawString {
+        case slice(Range<Int>)
+        case decoded([UInt8])
     }
 
     static let maxDepth = 32
 
-    private let bytes: [UInt8]
-    private var index = 0
+    let bytes: UnsafeBufferPointer<UInt8>
+    private(set) var index = 0
 
-    private init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     /// Parses one JSON text.
     static func parse(_ bytes: [UInt8]) throws(Failure) -> ClaimValue {
-        var parser = JSONParser(bytes)
-        parser.skipWhitespace()
-        let value = try parser.parseValue(depth: 0)
-        parser.skipWhitespace()
-        guard parser.index == bytes.count else { throw parser.fail("unexpected data after the JSON value") }
-        return value
+        let result = bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(Failure) -> ClaimValue in
+                var parser = JSONParser(buffer)
+                parser.skipWhitespace()
+                let value = try parser.parseValue(depth: 0)
+                try parser.expectEnd()
+                return value
+            }
+        }
+        return try result.get()
     }
 
-    private func fail(_ reason: String) -> Failure { Failure(reason: reason, offset: index) }
+    func fail(_ reason: String) -> Failure { Failure(reason: reason, offset: index) }
 
-    private mutating func skipWhitespace() {
+    /// The byte at the cursor, or `nil` at the end.
+    var current: UInt8? { index < bytes.count ? bytes[index] : nil }
+
+    /// Skips whitespace, then refuses anything left.
+    mutating func expectEnd() throws(Failure) {
+        skipWhitespace()
+        guard index == bytes.count else { throw fail("unexpected data after the JSON value") }
+    }
+
+    mutating func skipWhitespace() {
         while index < bytes.count {
             switch bytes[index] {
             case 0x20, 0x09, 0x0A, 0x0D: index += 1
@@ -37,24 +66,36 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseValue(depth: Int) throws(Failure) -> ClaimValue {
+    /// Consumes `byte` (after whitespace) or fails with `reason`.
+    mutating func expect(_ byte: UInt8, _ reason: String) throws(Failure) {
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == byte else { throw fail(reason) }
+        index += 1
+    }
+
+    mutating func parseValue(depth: Int) throws(Failure) -> ClaimValue {
         guard index < bytes.count else { throw fail("unexpected end of JSON") }
         switch bytes[index] {
         case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
         case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
         case UInt8(ascii: "\""): return .string(try parseString())
-        case UInt8(ascii: "t"):
-            try expectLiteral("true")
-            return .bool(true)
-        case UInt8(ascii: "f"):
-            try expectLiteral("false")
-            return .bool(false)
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): return .bool(try parseBool())
         case UInt8(ascii: "n"):
             try expectLiteral("null")
             return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
         default: throw fail("unexpected character")
         }
+    }
+
+    /// Parses `true` or `false` at the cursor.
+    mutating func parseBool() throws(Failure) -> Bool {
+        if index < bytes.count, bytes[index] == UInt8(ascii: "t") {
+            try expectLiteral("true")
+            return true
+        }
+        try expectLiteral("false")
+        return false
     }
 
     private mutating func expectLiteral(_ literal: StaticString) throws(Failure) {
@@ -67,25 +108,26 @@ struct JSONParser {
         index += count
     }
 
-    private mutating func parseObject(depth: Int) throws(Failure) -> ClaimValue {
+    /// Walks the members of the object at the cursor, calling `member` with each key, the
+    /// cursor on the member's value; `member` must consume the value. Refuses what ``parse(_:)``
+    /// refuses, except duplicate keys: detecting them is `member`'s job.
+    mutating func parseMembers(
+        depth: Int, _ member: (inout JSONParser, RawString) throws(Failure) -> Void
+    ) throws(Failure) {
         guard depth <= Self.maxDepth else { throw fail("nesting deeper than \(Self.maxDepth)") }
         index += 1
-        var object: [String: ClaimValue] = [:]
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return .object(object)
+            return
         }
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
-            let key = try parseString()
+            let key = try parseRawString()
+            try expect(UInt8(ascii: ":"), "expected ':'")
             skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
-            index += 1
-            skipWhitespace()
-            let value = try parseValue(depth: depth)
-            guard object.updateValue(value, forKey: key) == nil else { throw fail("duplicate key '\(key)'") }
+            try member(&self, key)
             skipWhitespace()
             guard index < bytes.count else { throw fail("unexpected end of JSON") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -94,22 +136,33 @@ struct JSONParser {
             }
             guard bytes[index] == UInt8(ascii: "}") else { throw fail("expected ',' or '}'") }
             index += 1
-            return .object(object)
+            return
         }
     }
 
-    private mutating func parseArray(depth: Int) throws(Failure) -> ClaimValue {
+    private mutating func parseObject(depth: Int) throws(Failure) -> ClaimValue {
+        var object: [String: ClaimValue] = [:]
+        try parseMembers(depth: depth) { (parser: inout JSONParser, raw: RawString) throws(Failure) in
+            let key = parser.string(raw)
+            let value = try parser.parseValue(depth: depth)
+            guard object.updateValue(value, forKey: key) == nil else { throw parser.fail("duplicate key '\(key)'") }
+        }
+        return .object(object)
+    }
+
+    /// Walks the elements of the array at the cursor, calling `element` with the cursor on
+    /// each; `element` must consume it.
+    mutating func parseElements(depth: Int, _ element: (inout JSONParser) throws(Failure) -> Void) throws(Failure) {
         guard depth <= Self.maxDepth else { throw fail("nesting deeper than \(Self.maxDepth)") }
         index += 1
-        var array: [ClaimValue] = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
             index += 1
-            return .array(array)
+            return
         }
         while true {
             skipWhitespace()
-            array.append(try parseValue(depth: depth))
+            try element(&self)
             skipWhitespace()
             guard index < bytes.count else { throw fail("unexpected end of JSON") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -118,20 +171,59 @@ struct JSONParser {
             }
             guard bytes[index] == UInt8(ascii: "]") else { throw fail("expected ',' or ']'") }
             index += 1
-            return .array(array)
+            return
         }
     }
 
-    private mutating func parseString() throws(Failure) -> String {
+    private mutating func parseArray(depth: Int) throws(Failure) -> ClaimValue {
+        var array: [ClaimValue] = []
+        try parseElements(depth: depth) { (parser: inout JSONParser) throws(Failure) in
+            array.append(try parser.parseValue(depth: depth))
+        }
+        return .array(array)
+    }
+
+    /// Parses the string at the cursor.
+    mutating func parseString() throws(Failure) -> String {
+        string(try parseRawString())
+    }
+
+    /// The text of a string ``parseRawString()`` read (its UTF-8 is already validated).
+    func string(_ raw: RawString) -> String {
+        switch raw {
+        case .slice(let range): String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+        case .decoded(let decoded): String(decoding: decoded, as: UTF8.self)
+        }
+    }
+
+    /// Whether a string ``parseRawString()`` read is exactly `name` (ASCII).
+    func matches(_ raw: RawString, _ name: StaticString) -> Bool {
+        let count = name.utf8CodeUnitCount
+        let pointer = name.utf8Start
+        switch raw {
+        case .slice(let range):
+            guard range.count == count else { return false }
+            for offset in 0..<count where bytes[range.lowerBound + offset] != pointer[offset] { return false }
+            return true
+        case .decoded(let decoded):
+            guard decoded.count == count else { return false }
+            for offset in 0..<count where decoded[offset] != pointer[offset] { return false }
+            return true
+        }
+    }
+
+    /// Parses the string at the cursor (on its opening quote) into its unescaped bytes,
+    /// without making a `String`: a run with no escape is returned as a range of the text.
+    mutating func parseRawString() throws(Failure) -> RawString {
         index += 1  // opening quote
-        // Fast path: a run of unescaped bytes becomes the string directly (UTF-8 validated here).
+        // Fast path: a run of unescaped bytes (UTF-8 validated here).
         let start = index
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let text = String(decoding: bytes[start..<index], as: UTF8.self)
+                let range = start..<index
                 index += 1
-                return text
+                return .slice(range)
             }
             if byte == UInt8(ascii: "\\") { break }
             if byte < 0x20 { throw fail("control character in string") }
@@ -145,7 +237,7 @@ struct JSONParser {
             switch byte {
             case UInt8(ascii: "\""):
                 index += 1
-                return String(decoding: out, as: UTF8.self)
+                return .decoded(out)
             case UInt8(ascii: "\\"):
                 index += 1
                 guard index < bytes.count else { throw fail("unterminated escape") }
@@ -179,7 +271,7 @@ struct JSONParser {
                     }
                 default: throw fail("invalid escape")
                 }
-                out.append(contentsOf: String(scalar).utf8)
+                UTF8.encode(scalar) { out.append($0) }
             case 0x00..<0x20:
                 throw fail("control character in string")
             case 0x00..<0x80:
@@ -242,18 +334,28 @@ struct JSONParser {
         return scalar
     }
 
-    private mutating func parseNumber() throws(Failure) -> ClaimValue {
+    /// Parses the number at the cursor: `.integer` when it has no fraction or exponent and
+    /// fits `Int`, else a finite `.number`.
+    mutating func parseNumber() throws(Failure) -> ClaimValue {
         let start = index
         var isInteger = true
-        if bytes[index] == UInt8(ascii: "-") { index += 1 }
+        let negative = bytes[index] == UInt8(ascii: "-")
+        if negative { index += 1 }
         guard index < bytes.count else { throw fail("invalid number") }
+        let digitsStart = index
+        var magnitude = 0
         if bytes[index] == UInt8(ascii: "0") {
             index += 1
         } else if (UInt8(ascii: "1")...UInt8(ascii: "9")).contains(bytes[index]) {
-            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) {
+                // Wraps harmlessly past 18 digits: such numbers take the text path below.
+                magnitude = magnitude &* 10 &+ Int(bytes[index] &- UInt8(ascii: "0"))
+                index += 1
+            }
         } else {
             throw fail("invalid number")
         }
+        let integerDigits = index - digitsStart
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             isInteger = false
             index += 1
@@ -269,7 +371,9 @@ struct JSONParser {
             while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
             guard index > digits else { throw fail("invalid number") }
         }
-        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        // Up to 18 digits always fit Int: no text needed.
+        if isInteger, integerDigits <= 18 { return .integer(negative ? -magnitude : magnitude) }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         if isInteger, let integer = Int(text) { return .integer(integer) }
         guard let double = Double(text), double.isFinite else { throw fail("number out of range") }
         return .number(double)

@@ -64,9 +64,9 @@ public struct JWTAlgorithm: Sendable, Hashable, CustomStringConvertible {
 
     /// Verifies with a key prepared once (the HMAC key schedule is not redone per token),
     /// comparing in constant time.
-    func verify(_ signature: [UInt8], message: some Collection<UInt8>, key: PreparedHMACKey) -> Bool {
+    func verify(_ signature: [UInt8], message: UnsafeBufferPointer<UInt8>, key: PreparedHMACKey) -> Bool {
         guard signature.count == signatureLength else { return false }
-        let bytes = Array(message)
+        let bytes = UnsafeRawBufferPointer(message)
         switch base {
         case .hs256:
             var mac = key.sha256

@@ -273,44 +273,6 @@ public struct Token: Sendable, Hashable {
         return decoded
     }
 
-    /// Reads the claims of a verified payload, checking each known claim's type.
-    init(verifiedClaims claims: [String: ClaimValue]) throws(AuthenticationError) {
-        func string(_ name: String) throws(AuthenticationError) -> String? {
-            guard let value = claims[name] else { return nil }
-            guard case .string(let text) = value else { throw CompactJWS.malformed("'\(name)' is not a string") }
-            return text
-        }
-        func number(_ name: String) throws(AuthenticationError) -> Double? {
-            guard let value = claims[name] else { return nil }
-            guard let number = value.doubleValue else { throw CompactJWS.malformed("'\(name)' is not a number") }
-            return number
-        }
-        func bool(_ name: String) throws(AuthenticationError) -> Bool? {
-            guard let value = claims[name] else { return nil }
-            guard case .bool(let flag) = value else { throw CompactJWS.malformed("'\(name)' is not a boolean") }
-            return flag
-        }
-        guard let sub = try string("sub"), !sub.isEmpty else { throw CompactJWS.malformed("no 'sub' (user id)") }
-        guard let exp = try number("exp") else { throw CompactJWS.malformed("no 'exp'; every token must expire") }
-        var permissions: [String]?
-        if let value = claims["permissions"] {
-            guard case .array(let elements) = value else { throw CompactJWS.malformed("'permissions' is not an array") }
-            permissions = []
-            for element in elements {
-                guard case .string(let name) = element else {
-                    throw CompactJWS.malformed("'permissions' holds a value that is not a string")
-                }
-                permissions?.append(name)
-            }
-        }
-        var extras = claims
-        for name in Self.reservedClaims { extras[name] = nil }
-        self.init(
-            sub: sub, exp: exp, iat: try number("iat"), nbf: try number("nbf"), jti: try string("jti"),
-            type: try string("typ").map(TokenType.init), family: try string("fam"), isStaff: try bool("is_staff"),
-            isAdmin: try bool("is_admin"), permissions: permissions, extras: extras)
-    }
-
     /// Checks `exp`, `nbf` and `iat` against `now` with `leeway` seconds (PyJWT's rules).
     func checkTimes(now: Double, leeway: Double) throws(AuthenticationError) {
         if now >= exp + leeway {
