@@ -15,6 +15,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(name: "swift-caching", path: ".."),
+        // Already in the graph through swift-caching; TokenBenchmarks measures a bare HMAC with it.
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .target(name: "BenchmarkSupport", swiftSettings: swiftSettings),
@@ -44,6 +46,7 @@ let package = Package(
                 .product(name: "TokenAuth", package: "swift-caching"),
                 .product(name: "CachingMemcached", package: "swift-caching"),
                 .product(name: "CachingTesting", package: "swift-caching"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
