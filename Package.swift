@@ -28,8 +28,6 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         // scripts/docs.sh only: `swift package generate-documentation` (a plugin, never linked).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
-        // TokenAuth only: HMAC-SHA2 for HS256/384/512 (see Sources/TokenAuth/JWS).
-        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         .target(
@@ -75,11 +73,18 @@ let package = Package(
             dependencies: ["Caching"],
             swiftSettings: swiftSettings
         ),
+        // TokenAuth's HMAC-SHA2 on Linux: the system's OpenSSL libcrypto (3.0 or later). Apple
+        // platforms use CommonCrypto instead (see Sources/TokenAuth/JWS/PlatformHMAC.swift).
+        .systemLibrary(
+            name: "CLibcrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl"])]
+        ),
         .target(
             name: "TokenAuth",
             dependencies: [
                 "TokenRevocation", "Caching",
-                .product(name: "Crypto", package: "swift-crypto"),
+                .target(name: "CLibcrypto", condition: .when(platforms: [.linux])),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -150,7 +155,6 @@ let package = Package(
             name: "TokenAuthTests",
             dependencies: [
                 "TokenAuth", "TokenRevocation", "Caching", "CachingMemcached", "CachingTesting",
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],

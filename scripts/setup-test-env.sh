@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine: system packages
-# (libmemcached, the memcached server, hiredis, the Redis server, wrk) and a Python
-# virtual environment at .venv with the interop peers (Django, pymemcache, pylibmc, PyJWT).
+# (libmemcached, OpenSSL's libcrypto headers for TokenAuth, hiredis, the memcached and
+# Redis servers, wrk) and a Python virtual environment at .venv with the interop peers
+# (Django, pymemcache, pylibmc, PyJWT).
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in libmemcached-dev memcached libhiredis-dev redis-server pkg-config; do
+for pkg in libmemcached-dev libssl-dev memcached libhiredis-dev redis-server pkg-config; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -19,9 +19,9 @@ echo "test: swift format lint"
 swift format lint --strict -r Sources Tests Benchmarks/Sources Examples Package.swift
 
 # Build flags for CI: no debug info for C code or Swift (BoringSSL, through Hummingbird's
-# test client, is most of the C compiled): the same builds for less CPU. The index store
-# stays: test discovery on Linux reads it. `swift test` gets the same flags, or it would
-# build everything again.
+# test client, is most of the C compiled): the same builds for less CPU (swift-crypto's
+# BoringSSL, measured alone: 148 -> 123 CPU-seconds). The index store stays: test discovery
+# on Linux reads it. `swift test` gets the same flags, or it would build everything again.
 flags=(-Xcc -g0 -Xswiftc -gnone)
 
 example_log=$(mktemp)

@@ -1,6 +1,5 @@
 import Caching
 import CachingTesting
-import Crypto
 import Synchronization
 import TokenRevocation
 
@@ -12,7 +11,7 @@ let secret = "a-test-secret-of-64-bytes-long-enough-for-hs512-hs384-and-hs256!"
 /// Signs any header and payload text, for tokens `Token.encode` would never make.
 func forge(header: String, payload: String, secret: String = secret, algorithm: JWTAlgorithm = .hs256) -> String {
     let input = Base64URL.encode(Array(header.utf8)) + "." + Base64URL.encode(Array(payload.utf8))
-    let signature = algorithm.sign(Array(input.utf8), key: SymmetricKey(data: Array(secret.utf8)))
+    let signature = algorithm.sign(Array(input.utf8), key: Array(secret.utf8))
     return input + "." + Base64URL.encode(signature)
 }
 

@@ -1,5 +1,4 @@
 public import Caching
-import Crypto
 public import Logging
 public import TokenRevocation
 
@@ -110,7 +109,7 @@ public struct JWTAuthentication: Sendable {
         let bytes = Array(secret.utf8)
         try HMACKeyPolicy.check(
             bytes, algorithms: algorithms, allowingShortKeys: allowingShortKeys, user: "JWTAuthentication", logger: logger)
-        self.key = PreparedHMACKey(bytes)
+        self.key = PreparedHMACKey(bytes, algorithms: algorithms)
         self.algorithms = algorithms
         self.revocationStore = revocationStore
         var stores: [any RevocationStore] = []

@@ -1,5 +1,3 @@
-import Crypto
-
 /// JWS compact serialization with HMAC (RFC 7515), written for one job: tokens this
 /// library or a Django-Bolt/PyJWT peer signed with a shared secret.
 ///
@@ -12,7 +10,7 @@ import Crypto
 /// 4. only then is the payload handed on (``VerifiedPayload``), for ``Token`` to parse
 ///    as a strict JSON object.
 enum CompactJWS {
-    static func sign(payload: [UInt8], algorithm: JWTAlgorithm, key: SymmetricKey) -> String {
+    static func sign(payload: [UInt8], algorithm: JWTAlgorithm, key: [UInt8]) -> String {
         var header = JSONWriter()
         header.writeObject([("alg", .string(algorithm.name)), ("typ", "JWT")])
         let signingInput = Base64URL.encode(header.bytes) + "." + Base64URL.encode(payload)

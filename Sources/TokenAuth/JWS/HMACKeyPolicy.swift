@@ -1,4 +1,3 @@
-import Crypto
 import Logging
 import Synchronization
 
@@ -52,11 +51,11 @@ enum HMACKeyPolicy {
         /// Bounded, so a process that makes ever new short keys cannot grow it: past the bound,
         /// every use warns again.
         private static let limit = 256
-        private let digests = Mutex<Set<SHA256.Digest>>([])
+        private let digests = Mutex<Set<[UInt8]>>([])
 
         /// `true` the first time a secret is seen (and always once the set is full).
         func firstTime(for secret: [UInt8]) -> Bool {
-            let digest = SHA256.hash(data: secret)
+            let digest = PlatformHMAC.sha256(secret)
             return digests.withLock { digests in
                 guard digests.count < Self.limit else { return !digests.contains(digest) }
                 return digests.insert(digest).inserted

@@ -1,11 +1,3 @@
-import Crypto
-
-#if canImport(FoundationEssentials)
-    import FoundationEssentials
-#else
-    import Foundation
-#endif
-
 /// An HMAC algorithm for signing tokens: HS256 (the default), HS384 or HS512.
 ///
 /// Only these are supported, by design: `none` and every asymmetric algorithm are refused
@@ -53,57 +45,27 @@ public struct JWTAlgorithm: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    func sign(_ message: some Collection<UInt8>, key: SymmetricKey) -> [UInt8] {
-        let bytes = Array(message)
+    /// The hash function its HMAC uses.
+    var hash: PlatformHMAC.Hash {
         switch base {
-        case .hs256: return Array(HMAC<SHA256>.authenticationCode(for: bytes, using: key))
-        case .hs384: return Array(HMAC<SHA384>.authenticationCode(for: bytes, using: key))
-        case .hs512: return Array(HMAC<SHA512>.authenticationCode(for: bytes, using: key))
+        case .hs256: .sha256
+        case .hs384: .sha384
+        case .hs512: .sha512
         }
+    }
+
+    /// The HMAC of `message` under the secret `key`, computed once (signing is not the hot path).
+    func sign(_ message: some Collection<UInt8>, key: [UInt8]) -> [UInt8] {
+        Array(message).withUnsafeBytes { PlatformHMAC.authenticationCode(hash, key: key, message: $0) }
     }
 
     /// Verifies with a key prepared once (the HMAC key schedule is not redone per token),
-    /// comparing in constant time.
+    /// comparing in constant time. Fails closed: a key not prepared for this algorithm, or a
+    /// failure inside the crypto library, refuses the signature.
     func verify(_ signature: [UInt8], message: UnsafeBufferPointer<UInt8>, key: PreparedHMACKey) -> Bool {
-        guard signature.count == signatureLength else { return false }
-        let bytes = UnsafeRawBufferPointer(message)
-        switch base {
-        case .hs256:
-            var mac = key.sha256
-            mac.update(data: bytes)
-            return Self.constantTimeEqual(mac.finalize(), signature)
-        case .hs384:
-            var mac = key.sha384
-            mac.update(data: bytes)
-            return Self.constantTimeEqual(mac.finalize(), signature)
-        case .hs512:
-            var mac = key.sha512
-            mac.update(data: bytes)
-            return Self.constantTimeEqual(mac.finalize(), signature)
-        }
-    }
-
-    /// Compares every byte, whatever the first difference, so timing says nothing about the code.
-    private static func constantTimeEqual(_ code: some MessageAuthenticationCode, _ signature: [UInt8]) -> Bool {
-        code.withUnsafeBytes { computed in
-            guard computed.count == signature.count else { return false }
-            var difference: UInt8 = 0
-            for index in 0..<computed.count { difference |= computed[index] ^ signature[index] }
-            return difference == 0
-        }
-    }
-}
-
-/// An HMAC key with its inner and outer pads already hashed, for each algorithm.
-struct PreparedHMACKey: Sendable {
-    let sha256: HMAC<SHA256>
-    let sha384: HMAC<SHA384>
-    let sha512: HMAC<SHA512>
-
-    init(_ secret: [UInt8]) {
-        let key = SymmetricKey(data: secret)
-        sha256 = HMAC(key: key)
-        sha384 = HMAC(key: key)
-        sha512 = HMAC(key: key)
+        guard signature.count == signatureLength,
+            let code = key.authenticationCode(hash, message: UnsafeRawBufferPointer(message))
+        else { return false }
+        return PlatformHMAC.constantTimeEqual(code, signature)
     }
 }

@@ -1,5 +1,4 @@
 public import Caching
-import Crypto
 public import Logging
 
 #if canImport(FoundationEssentials)
@@ -219,7 +218,7 @@ public struct Token: Sendable, Hashable {
         }
         var writer = JSONWriter()
         writer.writeObject(members)
-        return CompactJWS.sign(payload: writer.bytes, algorithm: algorithm, key: SymmetricKey(data: secret))
+        return CompactJWS.sign(payload: writer.bytes, algorithm: algorithm, key: secret)
     }
 
     /// Where ``encode(secret:algorithm:allowingShortKeys:logger:)-(String,_,_,_)`` and
@@ -267,7 +266,8 @@ public struct Token: Sendable, Hashable {
         guard !key.isEmpty else { throw TokenError(.invalidSecret, "The verification secret is empty") }
         try HMACKeyPolicy.check(
             key, algorithms: algorithms, allowingShortKeys: allowingShortKeys, user: "Token.decode", logger: logger)
-        let claims = try CompactJWS.verify(token, key: PreparedHMACKey(key), algorithms: algorithms, maxLength: maxLength)
+        let claims = try CompactJWS.verify(
+            token, key: PreparedHMACKey(key, algorithms: algorithms), algorithms: algorithms, maxLength: maxLength)
         let decoded = try Token(verifiedClaims: claims)
         try decoded.checkTimes(now: clock.now(), leeway: leeway.seconds)
         return decoded
