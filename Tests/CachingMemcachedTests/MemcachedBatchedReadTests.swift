@@ -13,50 +13,6 @@ import Testing
 /// server counts it; `read_timeout` bounds a read whatever the server does.
 @Suite("Memcached: reads batched across callers", .serialized)
 struct MemcachedBatchedReadTests {
-    /// Sends `signal` to the server; for `SIGSTOP`, returns once every thread of the process
-    /// shows as stopped (`T` in `/proc/PID/task/TID/stat`): delivery is asynchronous, and a
-    /// request sent before it takes effect would still be answered.
-    func send(_ signal: Int32, to server: MemcachedServer) async throws {
-        let pid = try #require(server.processID)
-        #expect(kill(pid, signal) == 0)
-        #if os(Linux)
-            guard signal == SIGSTOP else { return }
-            var state = "?"
-            for _ in 0..<400 {
-                state = Self.processState(pid)
-                if state == "T" || state == "t" { return }
-                try await Task.sleep(for: .milliseconds(5))
-            }
-            Issue.record("memcached (pid \(pid)) did not stop: its state is \(state)")
-        #endif
-    }
-
-    #if os(Linux)
-        /// The state letters of the process's threads, `T` when all of them are stopped.
-        static func processState(_ pid: pid_t) -> String {
-            guard let directory = opendir("/proc/\(pid)/task") else { return "gone" }
-            defer { closedir(directory) }
-            var states: Set<String> = []
-            while let entry = readdir(directory) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                guard let thread = Int32(name) else { continue }
-                states.insert(threadState("/proc/\(pid)/task/\(thread)/stat"))
-            }
-            return states == ["T"] || states == ["t"] ? "T" : states.sorted().joined(separator: ",")
-        }
-
-        /// The state letter in a `stat` file (after the parenthesized command name).
-        static func threadState(_ path: String) -> String {
-            guard let file = fopen(path, "r") else { return "gone" }
-            defer { fclose(file) }
-            var buffer = [CChar](repeating: 0, count: 512)
-            guard fgets(&buffer, Int32(buffer.count), file) != nil else { return "unreadable" }
-            let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            guard let close = line.lastIndex(of: ")") else { return "unparsable" }
-            return String(line[line.index(after: close)...].dropFirst().prefix(1))
-        }
-    #endif
-
     @Test("32 concurrent getMany calls over overlapping keys: the server is asked for each distinct key once per batch")
     func overlappingReadsShareOneMultiGet() async throws {
         try await MemcachedServer.with { server in
@@ -73,13 +29,13 @@ struct MemcachedBatchedReadTests {
             let requests = (0..<32).map { caller in (0..<9).map { "k\((caller + $0) % 20)" } + ["missing-\(caller % 4)"] }
             let before = try await raw.stats()
             let counts = backend.readCounts
-            try await send(SIGSTOP, to: server)
+            #expect(try await server.pause(), "memcached did not stop")
             let results = try await withThrowingTaskGroup(of: (Int, [String: Int]).self) { group in
                 for (caller, keys) in requests.enumerated() {
                     group.addTask { (caller, try await cache.getMany(keys, as: Int.self)) }
                 }
                 try await Task.sleep(for: .milliseconds(300))
-                try await send(SIGCONT, to: server)
+                server.resume()
                 return try await group.reduce(into: [Int: [String: Int]]()) { $0[$1.0] = $1.1 }
             }
             let after = try await raw.stats()
@@ -113,13 +69,13 @@ struct MemcachedBatchedReadTests {
             let bound = try #require(cache.capabilities.readTimeLimit)
             #expect(bound > .milliseconds(219) && bound < .milliseconds(221))
             try await cache.set("k", 1)
-            try await send(SIGSTOP, to: server)
+            #expect(try await server.pause(), "memcached did not stop")
             let start = ContinuousClock.now
             let single = await #expect(throws: CacheError.self) { try await cache.get("k", as: Int.self) }
             let many = await #expect(throws: CacheError.self) { try await cache.getMany(["k", "j"], as: Int.self) }
             let present = await #expect(throws: CacheError.self) { try await cache.hasKey("k") }
             let elapsed = ContinuousClock.now - start
-            try await send(SIGCONT, to: server)
+            server.resume()
             for error in [single, many, present] {
                 #expect(error?.code == .timeout)
                 #expect(error?.message.contains("read_timeout") == true)

@@ -36,50 +36,6 @@ struct MemcachedTimeoutTests {
         return (auth, store)
     }
 
-    /// Sends `signal` to the server; for `SIGSTOP`, returns once every thread of the process
-    /// shows as stopped (`T` in `/proc/PID/task/TID/stat`): delivery is asynchronous, and a
-    /// request sent before it takes effect would still be answered.
-    func send(_ signal: Int32, to server: MemcachedServer) async throws {
-        let pid = try #require(server.processID)
-        #expect(kill(pid, signal) == 0)
-        #if os(Linux)
-            guard signal == SIGSTOP else { return }
-            var state = "?"
-            for _ in 0..<400 {
-                state = Self.processState(pid)
-                if state == "T" || state == "t" { return }
-                try await Task.sleep(for: .milliseconds(5))
-            }
-            Issue.record("memcached (pid \(pid)) did not stop: its state is \(state)")
-        #endif
-    }
-
-    #if os(Linux)
-        /// The state letters of the process's threads, `T` when all of them are stopped.
-        static func processState(_ pid: pid_t) -> String {
-            guard let directory = opendir("/proc/\(pid)/task") else { return "gone" }
-            defer { closedir(directory) }
-            var states: Set<String> = []
-            while let entry = readdir(directory) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                guard let thread = Int32(name) else { continue }
-                states.insert(threadState("/proc/\(pid)/task/\(thread)/stat"))
-            }
-            return states == ["T"] || states == ["t"] ? "T" : states.sorted().joined(separator: ",")
-        }
-
-        /// The state letter in a `stat` file (after the parenthesized command name).
-        static func threadState(_ path: String) -> String {
-            guard let file = fopen(path, "r") else { return "gone" }
-            defer { fclose(file) }
-            var buffer = [CChar](repeating: 0, count: 512)
-            guard fgets(&buffer, Int32(buffer.count), file) != nil else { return "unreadable" }
-            let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            guard let close = line.lastIndex(of: ")") else { return "unparsable" }
-            return String(line[line.index(after: close)...].dropFirst().prefix(1))
-        }
-    #endif
-
     /// Authenticates `count` tokens at once; each one's error (nil when accepted) and time.
     func attempts(_ auth: JWTAuthentication, count: Int) async throws -> [(error: AuthenticationError?, seconds: Double)] {
         var headers: [String] = []
@@ -110,9 +66,9 @@ struct MemcachedTimeoutTests {
         #expect(bound <= auth.revocationTimeout)
         // Answers while the server runs.
         _ = try await auth.authenticate(authorization: "Bearer " + Token.create(sub: "1").encode(secret: secret))
-        try await send(SIGSTOP, to: server)
+        #expect(try await server.pause(), "memcached did not stop")
         let results = try await attempts(auth, count: 8)
-        try await send(SIGCONT, to: server)
+        server.resume()
         #expect(results.count == 8)
         for result in results {
             let error = try #require(result.error, "a token was accepted while the store could not answer")
@@ -133,9 +89,9 @@ struct MemcachedTimeoutTests {
             let server = try await MemcachedServer.start(arguments: ["-M"])
             let (auth, store) = try authentication(server, readTimeout: readTimeout, revocationTimeout: .milliseconds(300))
             #expect(readTimeout == nil ? store.checkTimeLimit == nil : store.checkTimeLimit! > auth.revocationTimeout)
-            try await send(SIGSTOP, to: server)
+            #expect(try await server.pause(), "memcached did not stop")
             let results = try await attempts(auth, count: 4)
-            try await send(SIGCONT, to: server)
+            server.resume()
             for result in results {
                 let error = try #require(result.error, "a token was accepted while the store could not answer")
                 #expect(error.code == .revocationUnavailable)

@@ -36,50 +36,6 @@ struct MemcachedBatchedCheckTests {
         return (try CacheRevocation(cache: Cache(backend)), backend)
     }
 
-    /// Sends `signal` to the server; for `SIGSTOP`, returns once every thread of the process
-    /// shows as stopped (`T` in `/proc/PID/task/TID/stat`): delivery is asynchronous, and a
-    /// request sent before it takes effect would still be answered.
-    func send(_ signal: Int32, to server: MemcachedServer) async throws {
-        let pid = try #require(server.processID)
-        #expect(kill(pid, signal) == 0)
-        #if os(Linux)
-            guard signal == SIGSTOP else { return }
-            var state = "?"
-            for _ in 0..<400 {
-                state = Self.processState(pid)
-                if state == "T" || state == "t" { return }
-                try await Task.sleep(for: .milliseconds(5))
-            }
-            Issue.record("memcached (pid \(pid)) did not stop: its state is \(state)")
-        #endif
-    }
-
-    #if os(Linux)
-        /// The state letters of the process's threads, `T` when all of them are stopped.
-        static func processState(_ pid: pid_t) -> String {
-            guard let directory = opendir("/proc/\(pid)/task") else { return "gone" }
-            defer { closedir(directory) }
-            var states: Set<String> = []
-            while let entry = readdir(directory) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                guard let thread = Int32(name) else { continue }
-                states.insert(threadState("/proc/\(pid)/task/\(thread)/stat"))
-            }
-            return states == ["T"] || states == ["t"] ? "T" : states.sorted().joined(separator: ",")
-        }
-
-        /// The state letter in a `stat` file (after the parenthesized command name).
-        static func threadState(_ path: String) -> String {
-            guard let file = fopen(path, "r") else { return "gone" }
-            defer { fclose(file) }
-            var buffer = [CChar](repeating: 0, count: 512)
-            guard fgets(&buffer, Int32(buffer.count), file) != nil else { return "unreadable" }
-            let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            guard let close = line.lastIndex(of: ")") else { return "unparsable" }
-            return String(line[line.index(after: close)...].dropFirst().prefix(1))
-        }
-    #endif
-
     /// Token `index`: its jti is revoked when `index % 3 == 0`, its family when `index % 4 == 1`,
     /// and its subject logged out everywhere when `index % 8 == 0`.
     func query(_ index: Int) -> RevocationQuery {
@@ -101,13 +57,13 @@ struct MemcachedBatchedCheckTests {
         let before = backend.readCounts
         // Paused, the server holds the first multi-get; the other checks queue behind it and
         // leave together when it answers.
-        try await send(SIGSTOP, to: server)
+        #expect(try await server.pause(), "memcached did not stop")
         let statuses = try await withThrowingTaskGroup(of: (Int, RevocationStatus).self) { group in
             for index in 0..<Self.checks {
                 group.addTask { (index, try await store.check(query(index))) }
             }
             try await Task.sleep(for: .milliseconds(300))
-            try await send(SIGCONT, to: server)
+            server.resume()
             return try await group.reduce(into: [Int: RevocationStatus]()) { $0[$1.0] = $1.1 }
         }
         let after = backend.readCounts
@@ -131,7 +87,7 @@ struct MemcachedBatchedCheckTests {
         let (store, backend) = try store(server)
         try await revokeSome(store, cutoff: SystemCacheClock().now())
         let before = backend.readCounts
-        try await send(SIGSTOP, to: server)
+        #expect(try await server.pause(), "memcached did not stop")
         let outcomes = await withTaskGroup(of: Result<RevocationStatus, any Error>.self) { group in
             for index in 0..<Self.checks {
                 group.addTask {
@@ -160,7 +116,7 @@ struct MemcachedBatchedCheckTests {
         let bound = try #require(store.checkTimeLimit)
         #expect(bound >= .milliseconds(300) && bound <= .milliseconds(350))
         try await store.revoke("jti-0", ttl: .seconds(600))
-        try await send(SIGSTOP, to: server)
+        #expect(try await server.pause(), "memcached did not stop")
         let results = await withTaskGroup(of: (error: (any Error)?, seconds: Double).self) { group in
             for index in 0..<16 {
                 group.addTask {
@@ -173,7 +129,7 @@ struct MemcachedBatchedCheckTests {
             }
             return await group.reduce(into: []) { $0.append($1) }
         }
-        try await send(SIGCONT, to: server)
+        server.resume()
         #expect(results.count == 16)
         for result in results {
             let error = try #require(result.error as? RevocationError, "a check answered while the server was stopped")
