@@ -185,12 +185,26 @@ public struct FileBackend: CacheBackend {
 
     public func entries(forKeys keys: [String]) async throws -> [CacheEntry?] {
         let (store, now) = (fileStore, now)
-        return try await threadPool.runIfRoom { () throws(CacheError) -> [CacheEntry?] in
-            var found: [CacheEntry?] = []
-            found.reserveCapacity(keys.count)
-            for key in keys { found.append(try store.entry(forKey: key, now: now)) }
-            return found
+        // Each key is tried on the calling task first, as `entry(forKey:)` does; only the keys
+        // that need the disk (or a removal) go to the pool, in one job.
+        var found = [CacheEntry?](repeating: nil, count: keys.count)
+        var pending: [Int] = []
+        for (index, key) in keys.enumerated() {
+            switch store.entryWithoutWaiting(forKey: key, now: now) {
+            case .found(let entry): found[index] = entry
+            case .usePool: pending.append(index)
+            }
         }
+        if pending.isEmpty { return found }
+        let pendingKeys = pending.map { keys[$0] }
+        let read = try await threadPool.runIfRoom { () throws(CacheError) -> [CacheEntry?] in
+            var read: [CacheEntry?] = []
+            read.reserveCapacity(pendingKeys.count)
+            for key in pendingKeys { read.append(try store.entry(forKey: key, now: now)) }
+            return read
+        }
+        for (slot, index) in pending.enumerated() { found[index] = read[slot] }
+        return found
     }
 
     /// Refuses a value over ``maxValueSize`` before anything is written, so the old value stays.

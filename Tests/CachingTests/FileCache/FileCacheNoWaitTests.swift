@@ -117,6 +117,43 @@ struct FileCacheNoWaitTests {
         }
     }
 
+    @Test("getMany answers what it can on the calling task and sends only the rest to the pool, in the callers' order")
+    func manyMixesTaskAndPool() async throws {
+        try await withBackend { cache, backend, _ in
+            try await cache.set("a", "A", timeout: .never)
+            try await cache.set("b", 2, timeout: .never)
+            try await cache.set("corrupt", "will be damaged", timeout: .never)
+            try await cache.set("c", "C", timeout: .never)
+            let corrupt = backend.filePath(forKey: cache.makeKey("corrupt"))
+            var bytes = [UInt8](try #require(FileManager.default.contents(atPath: corrupt)))
+            bytes[bytes.count - 2] ^= 0x01
+            try Data(bytes).write(to: URL(fileURLWithPath: corrupt))
+            // A symbolic link is never followed on the calling task: the pool removes it.
+            let link = backend.filePath(forKey: cache.makeKey("link"))
+            #expect(symlink(backend.filePath(forKey: cache.makeKey("a")), link) == 0)
+            if Self.readsOnTask {
+                #expect(backend.entryWithoutWaiting(forKey: cache.makeKey("a")) != nil, "a is answered on the task")
+                #expect(backend.entryWithoutWaiting(forKey: cache.makeKey("corrupt")) == nil, "corrupt needs the pool")
+            }
+
+            let keys = ["corrupt", "a", "missing-\(UniqueName.next())", "link", "c", "b"]
+            let made = keys.map { cache.makeKey($0) }
+            let found = try await backend.entries(forKeys: made)
+            var one: [CacheEntry?] = []
+            for key in made { one.append(try await backend.entryThroughPool(forKey: key)) }
+            #expect(found == one, "the same answers as one pool read per key")
+            #expect(found.map { $0 != nil } == [false, true, false, false, true, true])
+            #expect(try found[1].map { try CacheValueCodec.decode($0, as: String.self, key: made[1]) } == "A")
+            #expect(try found[4].map { try CacheValueCodec.decode($0, as: String.self, key: made[4]) } == "C")
+            #expect(try found[5].map { try CacheValueCodec.decode($0, as: Int.self, key: made[5]) } == 2)
+            #expect(!FileManager.default.fileExists(atPath: corrupt), "the pool removed the corrupt file")
+            var info = stat()
+            #expect(lstat(link, &info) != 0, "the pool removed the link")
+            let strings = try await cache.getMany(["a", "c"], as: String.self)
+            #expect(strings == ["a": "A", "c": "C"])
+        }
+    }
+
     @Test("planted files are never read on the calling task; the pool still removes them")
     func plantedFiles() async throws {
         try await withBackend { cache, backend, _ in
