@@ -253,6 +253,19 @@ func fileBenchmarks() async throws {
             let found = try await cache.getMany(keys, as: String.self)
             try expect(found.count == 100, "getMany")
         })
+    // A revocation check reads three keys (token, family, user) with one getMany.
+    let threeKeys = Array(keys.prefix(3))
+    let threePaths = Array(rawPaths.prefix(3))
+    _ = try await run(
+        BenchCase("raw 3 × open/read/close", operationsPerCall: 3) {
+            var total = 0
+            for path in threePaths { total += RawFile.read(path)?.count ?? 0 }
+            try expect(total == 3 * fileBytes.count, "raw getMany(3)")
+        },
+        BenchCase("FileCache getMany(3)", operationsPerCall: 3) {
+            let found = try await cache.getMany(threeKeys, as: String.self)
+            try expect(found.count == 3, "getMany(3)")
+        })
     _ = try await run(
         BenchCase("raw read + write/rename") {
             guard let bytes = RawFile.read(counterPath),
