@@ -44,6 +44,62 @@ package struct PickleReader {
         return try reader.materialize(root, depth: 0, maxDepth: maxDepth, budget: &budget, active: &active, asKey: false)
     }
 
+    /// What a pickle holding a single `str`, `bytes` or `bool` holds, found without running the
+    /// machine; for anything else, nil (read it with ``read(_:maxDepth:maxNodes:)``).
+    package enum Scalar: Equatable {
+        /// A `str`: its UTF-8 bytes are at this range of the data (not checked).
+        case string(Range<Int>)
+        /// A `bytes`: at this range of the data.
+        case bytes(Range<Int>)
+        /// A `bool`.
+        case bool(Bool)
+    }
+
+    /// Recognizes the pickles Python writes for one `str`, `bytes` or `bool`: `PROTO`, an
+    /// optional `FRAME`, the value, an optional `MEMOIZE` or `BINPUT`, then `STOP` as the
+    /// last byte. A fast path for readers of single values; nil sends the data to ``read(_:maxDepth:maxNodes:)``.
+    ///
+    /// - Parameter data: The pickle data.
+    /// - Returns: The scalar, or nil for any other shape.
+    package static func scalar(in data: UnsafeRawBufferPointer) -> Scalar? {
+        let count = data.count
+        guard count >= 4, data[0] == 0x80, data[1] <= 5, data[count - 1] == 0x2E else { return nil }
+        func little(_ at: Int, _ width: Int) -> Int? {
+            guard at + width <= count else { return nil }
+            var value: UInt64 = 0
+            for offset in 0..<width { value |= UInt64(data[at + offset]) << (8 * UInt64(offset)) }
+            return value <= UInt64(count) ? Int(value) : nil
+        }
+        var index = 2
+        if data[index] == 0x95 {
+            guard let frame = little(3, 8), frame <= count - 11 else { return nil }
+            index += 9
+            guard index < count else { return nil }
+        }
+        let opcode = data[index]
+        let result: Scalar
+        switch opcode {
+        case 0x88, 0x89:
+            result = .bool(opcode == 0x88)
+            index += 1
+        case 0x8C, 0x58, 0x8D, 0x43, 0x42, 0x8E:
+            let width = opcode == 0x8C || opcode == 0x43 ? 1 : opcode == 0x58 || opcode == 0x42 ? 4 : 8
+            guard let length = little(index + 1, width) else { return nil }
+            let start = index + 1 + width
+            guard length <= count - start else { return nil }
+            index = start + length
+            result = opcode == 0x8C || opcode == 0x58 || opcode == 0x8D ? .string(start..<index) : .bytes(start..<index)
+        default:
+            return nil
+        }
+        if index < count - 1, data[index] == 0x94 {
+            index += 1
+        } else if index < count - 2, data[index] == 0x71 {
+            index += 2
+        }
+        return index == count - 1 ? result : nil
+    }
+
     // MARK: - The machine
 
     /// A value under construction. Lists, tuples and dicts are indices into their own storage so
@@ -87,7 +143,8 @@ package struct PickleReader {
             case 0x28:  // MARK
                 marks.append(stack.count)
             case 0x30:  // POP
-                if stack.isEmpty { _ = try popMark() } else { stack.removeLast() }
+                // An empty frame (nothing pushed since the last MARK) pops the mark, as in Python.
+                if stack.count <= (marks.last ?? 0) { _ = try popMark() } else { stack.removeLast() }
             case 0x31:  // POP_MARK
                 _ = try popMark()
             case 0x32:  // DUP

@@ -26,6 +26,35 @@ package enum PickleWriter {
         return output
     }
 
+    /// The pickle of a `str`, from its UTF-8 bytes (which the caller has checked are valid):
+    /// the same bytes as `write(.string(...))`, without making a `String`.
+    ///
+    /// - Parameter utf8: The text's UTF-8 bytes.
+    /// - Returns: The pickle data.
+    package static func write(utf8 text: [UInt8]) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(text.count + 12)
+        output.append(contentsOf: [0x80, 4])
+        appendLength(text.count, short: 0x8C, long: 0x58, huge: 0x8D, to: &output)
+        output.append(contentsOf: text)
+        output.append(0x2E)
+        return output
+    }
+
+    /// The pickle of a `bytes`: the same bytes as `write(.bytes(...))`.
+    ///
+    /// - Parameter bytes: The bytes.
+    /// - Returns: The pickle data.
+    package static func write(bytes: [UInt8]) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count + 12)
+        output.append(contentsOf: [0x80, 4])
+        appendLength(bytes.count, short: 0x43, long: 0x42, huge: 0x8E, to: &output)
+        output.append(contentsOf: bytes)
+        output.append(0x2E)
+        return output
+    }
+
     private static let batch = 1000
 
     private static func append(_ value: PickleValue, to output: inout [UInt8]) {
