@@ -134,6 +134,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],
+            exclude: ["Interop/django_pickle_interop.py"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -4,8 +4,8 @@ import CachingTesting
 import Testing
 
 extension RedisTests {
-    /// What Redis holds underneath: integers as Django writes them, everything else with our
-    /// header; counters and expiries as Django's RedisCache leaves them.
+    /// What Redis holds underneath: integers as Django writes them, plain values pickled,
+    /// structs with our header; counters and expiries as Django's RedisCache leaves them.
     @Suite("Redis: values and counters")
     struct RedisValueTests {
         @Test("the value format round-trips every entry and reads Django's integers")
@@ -22,6 +22,23 @@ extension RedisTests {
             #expect(RedisValueFormat.decode(Array("-15".utf8)) == .integer(-15))
             #expect(RedisValueFormat.decode([0x80, 0x05, 0x4B, 0x01, 0x2E]).flags == CacheItemFlags.pickle)
             #expect(RedisValueFormat.decode(Array("hello".utf8)).flags == CacheItemFlags.pickle)
+            // Text, bytes and bools are pickled as Django's RedisSerializer pickles them.
+            #expect(
+                RedisValueFormat.encode(CacheEntry(flags: CacheItemFlags.text, bytes: Array("hi".utf8))) == [
+                    0x80, 0x04, 0x8C, 0x02, 0x68, 0x69, 0x2E,
+                ])
+            #expect(RedisValueFormat.encode(CacheEntry(flags: CacheItemFlags.bytes, bytes: [7])) == [0x80, 0x04, 0x43, 0x01, 0x07, 0x2E])
+            #expect(RedisValueFormat.encode(CacheEntry(flags: CacheItemFlags.integerOrBool, bytes: [0x31])) == [0x80, 0x04, 0x88, 0x2E])
+            let pickle: [UInt8] = [0x80, 0x04, 0x4E, 0x2E]
+            #expect(RedisValueFormat.encode(CacheEntry(flags: CacheItemFlags.pickle, bytes: pickle)) == pickle)
+            #expect(RedisValueFormat.decode(pickle) == CacheEntry(flags: CacheItemFlags.pickle, bytes: pickle))
+            // What Django writes for a str (protocol 5: FRAME, MEMOIZE) reads as text without the pickle machine.
+            let django: [UInt8] = [0x80, 0x05, 0x95, 0x08, 0, 0, 0, 0, 0, 0, 0, 0x8C, 0x04, 0x74, 0x65, 0x78, 0x74, 0x94, 0x2E]
+            #expect(RedisValueFormat.decode(django) == CacheEntry(flags: CacheItemFlags.text, bytes: Array("text".utf8)))
+            // Invalid UTF-8 text is not pickled as a str Django would choke on.
+            let invalid = CacheEntry(flags: CacheItemFlags.text, bytes: [0xC3, 0x28])
+            #expect(RedisValueFormat.encode(invalid).prefix(4) == RedisValueFormat.header[...])
+            #expect(RedisValueFormat.decode(RedisValueFormat.encode(invalid)) == invalid)
         }
 
         @Test("an int is stored as plain decimal; an int Django wrote is read and incremented, keeping its expiry")
@@ -31,7 +48,7 @@ extension RedisTests {
                 try await cache.set("n", 42)
                 #expect(try await redisCLI(server, "GET", ":1:n") == "42")
                 try await cache.set("s", "text")
-                #expect(try await redisCLI(server, "STRLEN", ":1:s") == "12", "8 header bytes and the text")
+                #expect(try await redisCLI(server, "STRLEN", ":1:s") == "9", "a protocol-4 pickle of the str: 2 + 2 + 4 + 1 bytes")
                 _ = try await redisCLI(server, "SET", ":1:django", "17", "EX", "100")
                 #expect(try await cache.get("django", as: Int.self) == 17)
                 #expect(try await cache.incr("django", by: 5) == 22)

@@ -28,6 +28,11 @@ struct CodecEncodeFastPathTests {
     func others() throws {
         #expect(try CacheValueCodec.encode(true) == CacheEntry(flags: CacheItemFlags.integerOrBool, bytes: [0x31]))
         #expect(try CacheValueCodec.encode(Int8(-5)) == CacheEntry(flags: CacheItemFlags.integer, bytes: Array("-5".utf8)))
-        #expect(try CacheValueCodec.encode(["a": 1]).flags == CacheItemFlags.json)
+        #expect(try CacheValueCodec.encode(["a": 1]).flags == CacheItemFlags.pickle)
+        #expect(try CacheValueCodec.encode(["a": Point(x: 1)]).flags == CacheItemFlags.json)
     }
+}
+
+private struct Point: Codable {
+    var x: Int
 }

@@ -15,9 +15,53 @@ struct CodecTests {
         #expect(try CacheValueCodec.encode([UInt8]([1, 2])) == CacheEntry(flags: 0, bytes: [1, 2]))
         #expect(try CacheValueCodec.encode(Data([3])) == CacheEntry(flags: 0, bytes: [3]))
         #expect(try CacheValueCodec.encode(Int?(5)) == CacheEntry(flags: 4, bytes: Array("5".utf8)))
-        #expect(try CacheValueCodec.encode(Int?.none) == CacheEntry(flags: 0x100, bytes: Array("null".utf8)))
-        #expect(try CacheValueCodec.encode(1.5).flags == 0x100)
-        #expect(try CacheValueCodec.encode([1, 2]) == CacheEntry(flags: 0x100, bytes: Array("[1,2]".utf8)))
+        // None, float, list and dict are pickled (flag 1), as pymemcache and pylibmc write them.
+        #expect(try CacheValueCodec.encode(Int?.none) == CacheEntry(flags: 1, bytes: [0x80, 0x04, 0x4E, 0x2E]))
+        #expect(try CacheValueCodec.encode(1.5) == CacheEntry(flags: 1, bytes: [0x80, 0x04, 0x47, 0x3F, 0xF8, 0, 0, 0, 0, 0, 0, 0x2E]))
+        #expect(
+            try CacheValueCodec.encode([1, 2]) == CacheEntry(flags: 1, bytes: [0x80, 0x04, 0x5D, 0x28, 0x4B, 0x01, 0x4B, 0x02, 0x65, 0x2E]))
+        // An empty array is a list whatever its element type, not bytes.
+        #expect(try CacheValueCodec.encode([Int]()) == CacheEntry(flags: 1, bytes: [0x80, 0x04, 0x5D, 0x2E]))
+        #expect(try CacheValueCodec.encode([UInt8]?.some([])) == CacheEntry(flags: 0, bytes: []))
+        // A struct, or an array of them, stays JSON.
+        #expect(try CacheValueCodec.encode(Point(x: 1)) == CacheEntry(flags: 0x100, bytes: Array(#"{"x":1}"#.utf8)))
+        #expect(try CacheValueCodec.encode([Point(x: 1)]).flags == 0x100)
+        #expect(try CacheValueCodec.encode(Point?.none) == CacheEntry(flags: 1, bytes: [0x80, 0x04, 0x4E, 0x2E]))
+    }
+
+    struct Point: Codable, Equatable {
+        var x: Double
+    }
+
+    @Test("JSON written before pickles (flag 256) still reads")
+    func readsOldJSON() throws {
+        #expect(try CacheValueCodec.decode(CacheEntry(flags: 0x100, bytes: Array("null".utf8)), as: Int?.self, key: "k") == .some(nil))
+        #expect(try CacheValueCodec.decode(CacheEntry(flags: 0x100, bytes: Array("[1,2]".utf8)), as: [Int].self, key: "k") == [1, 2])
+        #expect(try CacheValueCodec.decode(CacheEntry(flags: 0x100, bytes: Array("1.5".utf8)), as: Double.self, key: "k") == 1.5)
+    }
+
+    @Test("pickles of plain values read as any Decodable of their shape; objects are foreign values")
+    func readsPickles() throws {
+        let pickled = try CacheValueCodec.encode(["a": [1.5, nil] as [Double?]])
+        #expect(pickled.flags == 1)
+        #expect(try CacheValueCodec.decode(pickled, as: [String: [Double?]].self, key: "k") == ["a": [1.5, nil]])
+        #expect(try CacheValueCodec.decode(CacheEntry(flags: 1, bytes: [0x80, 0x05, 0x88, 0x2E]), as: Bool.self, key: "k"))
+        #expect(
+            try CacheValueCodec.decode(CacheEntry(flags: 1, bytes: [0x80, 0x04, 0x4E, 0x2E]), as: String?.self, key: "k") == .some(nil))
+        let mismatch = #expect(throws: CacheError.self) {
+            try CacheValueCodec.decode(pickled, as: [Int].self, key: ":1:k")
+        }
+        #expect(mismatch?.code == .decodingFailed)
+        #expect(mismatch?.message.contains(":1:k") == true)
+        // datetime.datetime(2026, 12, 1), protocol 5: a GLOBAL and a REDUCE, never run.
+        let datetime = PickleReaderTests.bytes(
+            "8005952a000000000000008c086461746574696d65948c086461746574696d65949394430a07ea0c010c000000000094859452942e")
+        let foreign = #expect(throws: CacheError.self) {
+            try CacheValueCodec.decode(CacheEntry(flags: 1, bytes: datetime), as: String.self, key: ":1:when")
+        }
+        #expect(foreign?.code == .foreignValue)
+        #expect(foreign?.message.contains(":1:when") == true)
+        #expect(foreign?.message.contains("STACK_GLOBAL") == true)
     }
 
     @Test("what Python clients write reads back natively")
@@ -63,7 +107,8 @@ struct CodecTests {
 
     @Test("a value that cannot be encoded is an encodingFailed error")
     func unencodable() {
-        let error = #expect(throws: CacheError.self) { try CacheValueCodec.encode(Double.nan) }
+        // NaN has no JSON form (it has a pickle one, so a bare Double.nan is stored).
+        let error = #expect(throws: CacheError.self) { try CacheValueCodec.encode(Point(x: .nan)) }
         #expect(error?.code == .encodingFailed)
     }
 }

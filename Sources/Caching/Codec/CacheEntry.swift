@@ -24,12 +24,18 @@ public struct CacheEntry: Sendable, Hashable {
 /// | bytes | 0 | 0 | 0 | 0 → `[UInt8]` or `Data` |
 /// | str | 16, UTF-8 | 16, UTF-8 | 16, UTF-8 | 16 → `String` |
 /// | int | 2, ASCII decimal | 4, ASCII decimal | 4, ASCII decimal | 2 or 4 → any integer type or `Double` |
-/// | bool | 1 (pickle) | 2, `"1"`/`"0"` | 2, `"1"`/`"0"` | 2 → `Bool` or an integer |
-/// | anything else | 1 (pickle) | 1 (pickle) | ``json`` (256), JSON | 256 → any `Decodable`; 1 or 8 → ``CacheError/Code/foreignValue`` |
+/// | bool | 1 (pickle) | 2, `"1"`/`"0"` | 2, `"1"`/`"0"` | 2 → `Bool` or an integer; 1 → `Bool` |
+/// | float, None, list, dict | 1 (pickle) | 1 (pickle) | 1 (pickle, protocol 4) for `Double`, `Float`, `nil`, and arrays and dictionaries of the native types | 1 → any `Decodable` of that shape |
+/// | anything else | 1 (pickle) | 1 (pickle) | ``json`` (256), JSON | 256 → any `Decodable`; 1 holding an object, or 8 → ``CacheError/Code/foreignValue`` |
+///
+/// A pickle is read by a bounded reader that runs only the opcodes building plain values
+/// (`None`, `bool`, `int`, `float`, `str`, `bytes`, `list`, `tuple`, `dict`); a pickle naming
+/// a class or a function is never executed. Entries of flag 256 written by earlier versions
+/// still read.
 public enum CacheItemFlags: Sendable {
     /// Raw bytes.
     public static let bytes: UInt32 = 0
-    /// A Python pickle (never read: a foreign value).
+    /// A Python pickle: plain values are read and written; objects are foreign values.
     public static let pickle: UInt32 = 1
     /// An integer as ASCII decimal, as pymemcache writes it; pylibmc writes a bool this way.
     public static let integerOrBool: UInt32 = 2

@@ -14,9 +14,17 @@
 /// Turns values into ``CacheEntry`` bytes and back, the same way for every backend.
 ///
 /// Integers, strings, booleans and raw bytes are written in the forms that Python's
-/// memcached clients read natively (see ``CacheItemFlags``); any other `Encodable`
-/// value is written as JSON under ``CacheItemFlags/json``. An optional that is `nil`
-/// is stored as JSON `null`, so a stored `nil` is told apart from a missing key.
+/// memcached clients read natively (see ``CacheItemFlags``); floats, `nil`, and arrays and
+/// dictionaries of these (and of strings, integers, booleans and bytes) are written as a
+/// Python pickle under ``CacheItemFlags/pickle``, which Django reads as `float`, `None`,
+/// `list` and `dict`; any other `Encodable` value (a struct, an array of structs) is written
+/// as JSON under ``CacheItemFlags/json``. A stored `nil` is a pickled `None`, told apart from
+/// a missing key.
+///
+/// Reading, a pickle holding plain Python values (`None`, `bool`, `int`, `float`, `str`,
+/// `bytes`, `list`, `tuple`, `dict`) decodes as any `Decodable` of that shape, as JSON would;
+/// a pickle of anything else (a class instance, a `datetime`, a `set`) is never executed and
+/// is a ``CacheError/Code/foreignValue`` error.
 public enum CacheValueCodec: Sendable {
     /// Encodes a value.
     ///
@@ -46,12 +54,17 @@ public enum CacheValueCodec: Sendable {
             return CacheEntry(flags: CacheItemFlags.integerOrBool, bytes: bool ? [0x31] : [0x30])
         case let string as String:
             return CacheEntry(flags: CacheItemFlags.text, bytes: Array(string.utf8))
-        case let bytes as [UInt8]:
-            return CacheEntry(flags: CacheItemFlags.bytes, bytes: bytes)
+        case let bytes as any ByteArrayMarker:
+            // Not `as [UInt8]`: that cast succeeds for an empty array of any element type.
+            return CacheEntry(flags: CacheItemFlags.bytes, bytes: bytes.byteArray)
         case let data as Data:
             return CacheEntry(flags: CacheItemFlags.bytes, bytes: Array(data))
         case let integer as any BinaryInteger:
             return CacheEntry(flags: CacheItemFlags.integer, bytes: Array(String(describing: integer).utf8))
+        case let representable as any PickleRepresentable:
+            return CacheEntry(flags: CacheItemFlags.pickle, bytes: PickleWriter.write(representable.pickleValue))
+        case let optional as any OptionalMarker where optional.isNil:
+            return CacheEntry(flags: CacheItemFlags.pickle, bytes: PickleWriter.write(.none))
         default:
             do {
                 let data = try JSONEncoder().encode(value)
@@ -72,8 +85,8 @@ public enum CacheValueCodec: Sendable {
     ///   - key: The made key, named in errors.
     /// - Returns: The value.
     /// - Throws: ``CacheError/Code/decodingFailed`` when the stored value is not of the
-    ///   requested type; ``CacheError/Code/foreignValue`` for a Python pickle, a zlib
-    ///   payload or flags this library does not know.
+    ///   requested type; ``CacheError/Code/foreignValue`` for a Python pickle of anything but
+    ///   plain values, a zlib payload or flags this library does not know.
     @inlinable
     public static func decode<V: Decodable>(_ entry: CacheEntry, as type: V.Type, key: String) throws -> V {
         // Fast paths for the commonest reads: without them a get of a String or an Int spends
@@ -106,6 +119,7 @@ public enum CacheValueCodec: Sendable {
                     key: key, underlying: error)
             }
         }
+        if entry.flags == CacheItemFlags.pickle { return try decodePickle(entry.bytes, as: V.self, key: key) }
         let target: any Any.Type = (V.self as? any OptionalMarker.Type)?.wrappedType ?? V.self
         let native: Any?
         switch entry.flags {
@@ -134,10 +148,34 @@ public enum CacheValueCodec: Sendable {
             key: key)
     }
 
+    /// A pickle read by ``PickleReader`` (never executed), then decoded as JSON would be.
+    static func decodePickle<V: Decodable>(_ bytes: [UInt8], as type: V.Type, key: String) throws -> V {
+        let value: PickleValue
+        do {
+            value = try PickleReader.read(bytes)
+        } catch let error as CacheError {
+            throw CacheError(
+                .foreignValue,
+                "The value under key '\(key)' is a Python pickle this library does not read: \(error.message); store it as bytes, str, int or plain lists and dicts on the other side",
+                key: key)
+        }
+        do {
+            return try value.decode(as: V.self)
+        } catch {
+            throw CacheError(
+                .decodingFailed,
+                "The value under key '\(key)' is a pickled Python \(value.typeName) that does not decode as \(V.self): \(error)",
+                key: key, underlying: error)
+        }
+    }
+
     private static func decodeText(_ bytes: [UInt8], as target: any Any.Type) -> Any? {
         guard target == String.self else { return nil }
         return validUTF8(bytes)
     }
+
+    /// Whether the bytes are valid UTF-8 (what ``validUTF8(_:)`` checks).
+    package static func isValidUTF8(_ bytes: [UInt8]) -> Bool { validUTF8(bytes) != nil }
 
     /// The bytes as a string if they are valid UTF-8. (`String(decoding:)` is specialized and
     /// fast, and replaces each invalid sequence with U+FFFD, so an unchanged result means the
@@ -187,11 +225,24 @@ public enum CacheValueCodec: Sendable {
     }
 }
 
-/// Lets the codec see through one level of `Optional`, so `Int?` reads an integer entry.
+/// `[UInt8]`, and no other array type: a dynamic cast to this protocol checks the element
+/// type, where a cast to `[UInt8]` succeeds for any empty array.
+protocol ByteArrayMarker {
+    var byteArray: [UInt8] { get }
+}
+
+extension Array: ByteArrayMarker where Element == UInt8 {
+    var byteArray: [UInt8] { self }
+}
+
+/// Lets the codec see through one level of `Optional`, so `Int?` reads an integer entry, and
+/// tell a `nil` of any wrapped type.
 protocol OptionalMarker {
     static var wrappedType: any Any.Type { get }
+    var isNil: Bool { get }
 }
 
 extension Optional: OptionalMarker {
     static var wrappedType: any Any.Type { Wrapped.self }
+    var isNil: Bool { self == nil }
 }
