@@ -146,7 +146,7 @@ let package = Package(
         .testTarget(
             name: "TokenRevocationTests",
             dependencies: [
-                "TokenRevocation", "Caching", "CachingMemcached", "CachingTesting",
+                "TokenRevocation", "Caching", "CachingMemcached", "CachingRedis", "CachingTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],
@@ -155,7 +155,7 @@ let package = Package(
         .testTarget(
             name: "TokenAuthTests",
             dependencies: [
-                "TokenAuth", "TokenRevocation", "Caching", "CachingMemcached", "CachingTesting",
+                "TokenAuth", "TokenRevocation", "Caching", "CachingMemcached", "CachingRedis", "CachingTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],

@@ -27,6 +27,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Caching", package: "swift-caching"),
                 .product(name: "CachingMemcached", package: "swift-caching"),
+                .product(name: "CachingRedis", package: "swift-caching"),
                 .product(name: "TokenAuth", package: "swift-caching"),
                 .product(name: "TokenRevocation", package: "swift-caching"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -93,12 +93,28 @@ extension RedisTests {
                 (#"{"connect_timeout": "fast"}"#, "connect_timeout"), (#"{"db": -2}"#, "db"), (#"{"password": 12345}"#, "password"),
                 (#"{"timeout": 1, "socket_timeout": 2}"#, "socket_timeout"),
                 (#"{"parser_class": "redis.connection.HiredisParser"}"#, "parser_class"),
+                (#"{"read_timeout": 0}"#, "read_timeout"), (#"{"read_timeout": "soon"}"#, "read_timeout"),
             ])
         func badOptions(_ options: String, _ name: String) {
             let error = settingsError(#"{"edge": {"BACKEND": "redis", "LOCATION": "redis://h", "OPTIONS": \#(options)}}"#)
             #expect(error?.code == .invalidSettings)
             #expect(error?.message.contains("edge") == true && error?.message.contains(name) == true, "\(error?.message ?? "")")
             #expect(error?.message.contains("12345") == false, "a password is never quoted")
+        }
+
+        @Test("read_timeout: null or absent promises no read bound; seconds are declared as readTimeLimit, plus the watchdog's period")
+        func readTimeout() throws {
+            let caches = try caches(
+                #"""
+                {"none": {"BACKEND": "redis", "LOCATION": "redis://h"},
+                 "null": {"BACKEND": "redis", "LOCATION": "redis://h", "OPTIONS": {"read_timeout": null}},
+                 "bounded": {"BACKEND": "redis", "LOCATION": "redis://h", "OPTIONS": {"read_timeout": 0.2}}}
+                """#)
+            #expect(try caches["none"].capabilities.readTimeLimit == nil)
+            #expect(try caches["null"].capabilities.readTimeLimit == nil)
+            let bound = try #require(try caches["bounded"].capabilities.readTimeLimit)
+            // A tenth of the limit between 1 and 50 ms: 0.2 s + 20 ms.
+            #expect(bound == .milliseconds(220))
         }
 
         @Test("an address's description, debug description and mirror never hold its password")

@@ -31,6 +31,11 @@ public import Logging
 ///   the warning, as in Django.
 /// - **clear** is `FLUSHDB` on the first server: it empties the configured database for every
 ///   application using it.
+/// - **Reads** wait in one queue, and the keys of all the reads waiting are sent in one `MGET`
+///   (single gets, `get_many`, revocation checks alike); a replica that refuses connections is
+///   skipped for the first server. With ``RedisOptions/readTimeout`` a watchdog bounds every read.
+/// - **A full server** (`maxmemory` reached under `maxmemory-policy noeviction`) refuses a write
+///   with an `OOM` error reply: ``/Caching/CacheError/Code/full``; nothing stored is lost.
 /// - **Failures** are ``/Caching/CacheError/Code/unavailable`` (refused, reset, bad credentials),
 ///   ``/Caching/CacheError/Code/timeout`` (``RedisOptions/connectTimeout`` or ``RedisOptions/timeout``
 ///   passed) or ``/Caching/CacheError/Code/protocolError`` (an error reply), naming the server
@@ -50,11 +55,17 @@ public final class RedisBackend: CacheBackend {
     /// servers promise not to (``RedisOptions/serversNeverEvict``); a restarted server may
     /// have lost what it held (persistence is the server's choice); with several servers a read
     /// can go to a replica that lacks a recent write (declared as ``/Caching/CacheBackendCapabilities/mayMoveKeysOnFailure``).
+    /// With ``RedisOptions/readTimeout`` every read answers within it plus the watchdog's
+    /// period (``/Caching/CacheBackendCapabilities/readTimeLimit``).
     public var capabilities: CacheBackendCapabilities {
         CacheBackendCapabilities(
             name: "redis", mayEvictLiveEntries: !options.serversNeverEvict, mayMoveKeysOnFailure: servers.count > 1,
-            requiresValidKeys: false, sharedAcrossProcesses: true)
+            requiresValidKeys: false, sharedAcrossProcesses: true, readTimeLimit: pool.readTimeBound)
     }
+
+    /// Round trips sent for reads (`GET`/`MGET`, coalesced), and reads answered by them, since
+    /// the backend was created: for tests and benchmarks.
+    public var readCounts: (roundTrips: Int, reads: Int) { pool.readCounts }
 
     /// Creates a cache on servers.
     ///
@@ -83,7 +94,9 @@ public final class RedisBackend: CacheBackend {
         self.logger = logger
         self.alias = alias
         let connections = (0..<options.poolSize).map { _ in RedisConnection(servers: servers, options: options, alias: alias) }
-        pool = RedisConnectionPool(connections: connections, serverCount: servers.count, alias: alias, spinMicroseconds: 50)
+        pool = RedisConnectionPool(
+            connections: connections, serverCount: servers.count, alias: alias, spinMicroseconds: 50,
+            readTimeLimit: options.readTimeout.map { Duration.seconds($0) }, logger: logger)
     }
 
     /// Creates a cache from `LOCATION` URLs (`redis://[:password@]host:port[/db]`,
@@ -166,17 +179,10 @@ public final class RedisBackend: CacheBackend {
         try await pool.get(key)
     }
 
+    /// An `MGET`, shared with concurrent reads (single keys and other many-reads).
     public func entries(forKeys keys: [String]) async throws -> [CacheEntry?] {
         guard !keys.isEmpty else { return [] }
-        var command = RedisCommand("MGET")
-        for key in keys { command.append(key) }
-        let server = readServer
-        let result = try await pool.run { [command] connection throws(CacheError) in try connection.sendForEntries(command, server) }
-        switch result {
-        case .success(let entries) where entries.count == keys.count: return entries
-        case .success(let entries): throw unexpected(.error("\(entries.count) values for \(keys.count) keys"), "MGET", key: nil)
-        case .failure(let unexpectedReply): throw unexpected(unexpectedReply.reply, "MGET", key: nil)
-        }
+        return try await pool.read(keys)
     }
 
     public func store(_ entry: CacheEntry, forKey key: String, expiry: CacheExpiry) async throws {
@@ -280,8 +286,19 @@ public final class RedisBackend: CacheBackend {
         return found == 1
     }
 
+    /// `EXISTS`; with ``RedisOptions/readTimeout``, a read in the coalesced queue instead, so
+    /// that the watchdog bounds it as it bounds every read.
     public func containsEntry(forKey key: String) async throws -> Bool {
-        try await exists(key, on: readServer)
+        if pool.readTimeLimit != nil { return try await pool.get(key) != nil }
+        let server = readServer
+        do {
+            return try await exists(key, on: server)
+        } catch {
+            guard server != Self.primary, error.code == .unavailable else { throw error }
+            // The replica is down: the first server holds every write.
+            pool.warnAboutReplica(error)
+            return try await exists(key, on: Self.primary)
+        }
     }
 
     private func exists(_ key: String, on server: Int) async throws(CacheError) -> Bool {
@@ -333,6 +350,12 @@ public final class RedisBackend: CacheBackend {
 
 /// The error for a reply a command should not give: an error reply, quoted, or another type.
 func unexpectedReplyError(alias: String, _ reply: RedisReply, _ command: String, key: String?) -> CacheError {
+    if case .error(let message) = reply, message.hasPrefix("OOM") {
+        return CacheError(
+            .full,
+            "Redis cache '\(alias)': \(command) was refused because the server reached maxmemory (maxmemory-policy noeviction): \(message); nothing stored was lost, but nothing new fits until entries expire or the limit is raised",
+            key: key)
+    }
     if case .error(let message) = reply {
         return CacheError(.protocolError, "Redis cache '\(alias)': \(command) failed with an error reply: \(message)", key: key)
     }

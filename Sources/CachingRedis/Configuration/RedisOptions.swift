@@ -7,6 +7,7 @@ public import Caching
 /// | `pool_size` | integer 1…256 | 2 | worker threads, each with its own connection to every server |
 /// | `connect_timeout` (or redis-py's `socket_connect_timeout`) | seconds | 1.0 | how long a connect may take |
 /// | `timeout` (or redis-py's `socket_timeout`) | seconds | 1.0 | how long one send or receive may block |
+/// | `read_timeout` | seconds or `null` | `null` | the longest a read may take from call to answer, queue wait and reconnect included, enforced by a watchdog; see ``readTimeout`` |
 /// | `db` | integer ≥ 0 | 0 | the database to `SELECT` when the URL names none |
 /// | `password` | string | none | `AUTH` password when the URL gives none |
 /// | `username` | string | none | ACL user for `AUTH` (Redis 6+) when the URL gives none |
@@ -21,6 +22,14 @@ public struct RedisOptions: Sendable, Hashable, CustomStringConvertible {
     public var connectTimeout: Double = 1
     /// Seconds one socket send or receive may block.
     public var timeout: Double = 1
+    /// The longest a read (`get`, `get_many`, `has_key`) may take from call to answer, in
+    /// seconds, enforced by a watchdog (`OPTIONS["read_timeout"]`); `nil` (the default) for no
+    /// such bound. ``timeout`` bounds each socket call, not a whole read: a read may also wait
+    /// for a thread, reconnect (``connectTimeout``, `AUTH`, `SELECT`) and receive its reply in
+    /// several pieces. When set, the backend declares it as
+    /// ``/Caching/CacheBackendCapabilities/readTimeLimit`` (plus the watchdog's period, a tenth
+    /// of it between 1 and 50 ms), so a revocation check within it needs no timeout task of its own.
+    public var readTimeout: Double?
     /// The database to select when a URL names none.
     public var database = 0
     /// The password for servers whose URL gives none. Never printed.
@@ -33,8 +42,8 @@ public struct RedisOptions: Sendable, Hashable, CustomStringConvertible {
 
     /// The option names `OPTIONS` may hold.
     public static let names: Set<String> = [
-        "pool_size", "connect_timeout", "socket_connect_timeout", "timeout", "socket_timeout", "db", "password",
-        "username", "servers_never_evict",
+        "pool_size", "connect_timeout", "socket_connect_timeout", "timeout", "socket_timeout", "read_timeout", "db",
+        "password", "username", "servers_never_evict",
     ]
 
     /// Default options.
@@ -58,6 +67,10 @@ public struct RedisOptions: Sendable, Hashable, CustomStringConvertible {
         connectTimeout = try settings.numberOption("socket_connect_timeout", default: connectTimeout, alias: alias)
         timeout = try settings.numberOption("timeout", default: timeout, alias: alias)
         timeout = try settings.numberOption("socket_timeout", default: timeout, alias: alias)
+        switch settings.options["read_timeout"] {
+        case nil, .null?: readTimeout = nil
+        case .some: readTimeout = try settings.numberOption("read_timeout", default: 0, alias: alias)
+        }
         database = try settings.integerOption("db", default: database, alias: alias)
         switch settings.options["password"] {
         case nil: break
@@ -78,6 +91,9 @@ public struct RedisOptions: Sendable, Hashable, CustomStringConvertible {
         for (name, value) in [("connect_timeout", connectTimeout), ("timeout", timeout)] where !(value > 0 && value <= 3600) {
             throw Self.invalid(alias, name, "must be a number of seconds above 0 and at most 3600; found \(value)")
         }
+        if let readTimeout, !(readTimeout > 0 && readTimeout <= 3600) {
+            throw Self.invalid(alias, "read_timeout", "must be a number of seconds above 0 and at most 3600, or null; found \(readTimeout)")
+        }
         guard database >= 0 else { throw Self.invalid(alias, "db", "must be 0 or more; found \(database)") }
     }
 
@@ -87,6 +103,6 @@ public struct RedisOptions: Sendable, Hashable, CustomStringConvertible {
 
     /// The options, with the password shown as `***`.
     public var description: String {
-        "RedisOptions(poolSize: \(poolSize), connectTimeout: \(connectTimeout), timeout: \(timeout), database: \(database), username: \(username ?? "nil"), password: \(password == nil ? "nil" : "***"), serversNeverEvict: \(serversNeverEvict))"
+        "RedisOptions(poolSize: \(poolSize), connectTimeout: \(connectTimeout), timeout: \(timeout), readTimeout: \(readTimeout.map { "\($0)" } ?? "nil"), database: \(database), username: \(username ?? "nil"), password: \(password == nil ? "nil" : "***"), serversNeverEvict: \(serversNeverEvict))"
     }
 }

@@ -29,7 +29,7 @@ public import TokenRevocation
 /// unanswered question about a token is never read as "not revoked". `failOpen: true`
 /// accepts such tokens instead, logging a warning each time; choose it only when
 /// availability matters more than logout. A store whose backend bounds its own answers within
-/// `revocationTimeout` (``/TokenRevocation/RevocationStore/checkTimeLimit``: memcached with
+/// `revocationTimeout` (``/TokenRevocation/RevocationStore/checkTimeLimit``: memcached or Redis with
 /// `OPTIONS["read_timeout"]`) is called without a timeout task: it throws in time itself.
 ///
 /// **Token types.** By default an access token is expected: a token whose `typ` is anything

@@ -11,7 +11,7 @@ public import Logging
 /// configurable and cannot collide with one another as long as they differ.
 ///
 /// Shared by every process that uses the same cache: a file cache directory for several
-/// processes on one host, memcached for many hosts. ``consume(_:ttl:)`` rests on the
+/// processes on one host, memcached or Redis for many hosts. ``consume(_:ttl:)`` rests on the
 /// cache's atomic `add`.
 ///
 /// ```swift
@@ -23,8 +23,10 @@ public import Logging
 /// token: so the initializers refuse, with ``RevocationError/Code/unsafeStore`` naming the
 /// alias and the setting to change, a cache whose backend declares that it may evict live
 /// entries (local memory or files with `OPTIONS["WHEN_FULL"]` `"cull"`, Django's default;
-/// memcached unless `servers_never_evict` declares `-M`) or move keys to another server on a
-/// failure (memcached with several servers and `remove_failed_servers`). Use
+/// memcached unless `servers_never_evict` declares `-M`; Redis unless `servers_never_evict`
+/// declares `maxmemory-policy noeviction`) or move keys to another server on a failure
+/// (memcached with several servers and `remove_failed_servers`; Redis with replicas, which may
+/// lag behind the primary). Use
 /// `"WHEN_FULL": "refuse"` (a full store then refuses the logout, which answers 503, instead of
 /// forgetting an older one), or accept the risk by name with `acceptingRiskOf:`, which logs a
 /// warning.
@@ -150,7 +152,7 @@ public struct CacheRevocation: RevocationStore {
     }
 
     /// The bound the cache's backend (the alias's, resolved now) puts on every read
-    /// (``/Caching/CacheBackendCapabilities/readTimeLimit``: memcached with
+    /// (``/Caching/CacheBackendCapabilities/readTimeLimit``: memcached or Redis with
     /// `OPTIONS["read_timeout"]`), which bounds ``check(_:)``: it only reads. `nil` when the
     /// backend promises none; then `JWTAuthentication` races the check against its timeout.
     public var checkTimeLimit: Duration? {
@@ -287,9 +289,9 @@ public struct CacheRevocation: RevocationStore {
         }
     }
 
-    /// Looks up the `jti`, family and subject in one multi-get. On memcached, the multi-gets of
-    /// concurrent checks are sent as one (the backend coalesces reads), and a failed batch
-    /// fails every check in it.
+    /// Looks up the `jti`, family and subject in one multi-get. On memcached and Redis, the
+    /// multi-gets of concurrent checks are sent as one (the backend coalesces reads: one `MGET`
+    /// on Redis), and a failed batch fails every check in it.
     public func check(_ query: RevocationQuery) async throws -> RevocationStatus {
         let cache = try cache()
         let jtiKey = try query.jti.map { try validKey(keyPrefix + $0, id: $0, kind: "jti", cache: cache) }
@@ -341,6 +343,9 @@ public struct CacheRevocation: RevocationStore {
             case "memcached":
                 problem =
                     "memcached evicts live items when its memory is full; run every server with -M and declare it with OPTIONS[\"servers_never_evict\"] = true"
+            case "redis":
+                problem =
+                    "Redis evicts live keys when it reaches maxmemory under any maxmemory-policy but noeviction; run every server with maxmemory-policy noeviction (or no maxmemory) and declare it with OPTIONS[\"servers_never_evict\"] = true"
             default:
                 problem = "the \(capabilities.name) backend may evict live entries when full"
             }
@@ -348,7 +353,9 @@ public struct CacheRevocation: RevocationStore {
         }
         if capabilities.mayMoveKeysOnFailure {
             let problem =
-                "the \(capabilities.name) backend moves a failed server's keys to the others, where a revocation is absent; set OPTIONS[\"remove_failed_servers\"] to false"
+                capabilities.name == "redis"
+                ? "with several LOCATION servers Redis reads from replicas, which may not have received a revocation yet (or ever, when replication breaks); give the revocation alias one LOCATION, its primary"
+                : "the \(capabilities.name) backend moves a failed server's keys to the others, where a revocation is absent; set OPTIONS[\"remove_failed_servers\"] to false"
             if risks.contains(.keysMovingOnFailure) { accepted.append(problem) } else { problems.append(problem) }
         }
         if !problems.isEmpty {

@@ -1,5 +1,6 @@
 public import Caching
 import CachingMemcached
+import CachingRedis
 public import Hummingbird
 public import Logging
 import NIOCore
@@ -29,7 +30,8 @@ public enum LogoutServerApplication {
         try configuration.checkForProduction()
         let caches: Caches
         if let file = configuration.cachesFile {
-            caches = try Caches(contentsOf: file, backends: CacheBackends.standard.withMemcached(), clock: clock, logger: logger)
+            caches = try Caches(
+                contentsOf: file, backends: CacheBackends.standard.withMemcached().withRedis(), clock: clock, logger: logger)
         } else {
             // Revocations in local memory that never evicts a live one (a full store answers 503
             // to a logout instead of forgetting an older one); throttling counters apart, where

@@ -9,7 +9,7 @@ import Testing
 @Suite("LogoutServer under attack")
 struct AttackTests {
     /// Revocation stores as the attacker meets them: small local memory and files (300 entries,
-    /// refusing rather than evicting), the in-memory store, and memcached with two replicas.
+    /// refusing rather than evicting), the in-memory store, memcached with two replicas, and Redis.
     static let stores: [Storage] = [
         Storage(name: "local memory, 300 entries") {
             try settingsFile(
@@ -44,6 +44,7 @@ struct AttackTests {
                 }
             )
         },
+        .redis,
     ]
 
     static func settingsFile(_ json: String) throws -> (arguments: [String], cleanUp: @Sendable () async -> Void) {

@@ -43,7 +43,19 @@ struct Storage: Sendable, CustomTestStringConvertible {
         )
     }
 
-    static let all: [Storage] = [.localMemory, .inMemoryStore, .files, .memcached]
+    static let redis = Storage(name: "redis") {
+        let server = try await RedisServer.start()
+        let settings = try writeRedisSettings(server)
+        return (
+            ["--caches", settings, "--revocation", "shared"],
+            {
+                await server.stop()
+                try? FileManager.default.removeItem(atPath: settings)
+            }
+        )
+    }
+
+    static let all: [Storage] = [.localMemory, .inMemoryStore, .files, .memcached, .redis]
 }
 
 func writeMemcachedSettings(_ server: MemcachedServer) throws -> String {
@@ -52,6 +64,20 @@ func writeMemcachedSettings(_ server: MemcachedServer) throws -> String {
         {"default": {"BACKEND": "locmem"},
          "shared": {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache", "LOCATION": "\(server.address)",
                     "OPTIONS": {"connect_timeout": 0.5, "poll_timeout": 0.5, "retry_timeout": 1, "servers_never_evict": true}}}
+        """
+    try json.write(toFile: settings, atomically: true, encoding: .utf8)
+    return settings
+}
+
+/// A caches file whose alias `shared` is the Redis server (Django's `RedisCache` path), with
+/// short timeouts, a read bound within the server's revocation timeout, and the declaration that
+/// the server never evicts (a test server has no `maxmemory`).
+func writeRedisSettings(_ server: RedisServer) throws -> String {
+    let settings = NSTemporaryDirectory() + "logout-\(UUID().uuidString).json"
+    let json = """
+        {"default": {"BACKEND": "locmem"},
+         "shared": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "\(server.url)",
+                    "OPTIONS": {"connect_timeout": 0.5, "timeout": 0.5, "read_timeout": 0.5, "servers_never_evict": true}}}
         """
     try json.write(toFile: settings, atomically: true, encoding: .utf8)
     return settings

@@ -3,8 +3,39 @@ import Foundation
 import LogoutServerApp
 import Testing
 
+/// A server several logout servers share for revocation: memcached or Redis, started by the test.
+enum SharedStore: String, Sendable, CaseIterable, CustomTestStringConvertible {
+    case memcached
+    case redis
+
+    var testDescription: String { rawValue }
+
+    /// A running store and the caches file that names it as the alias `shared`.
+    struct Running: Sendable {
+        var settings: String
+        var kill: @Sendable () async -> Void
+        var restart: @Sendable () async throws -> Void
+        var stop: @Sendable () async -> Void
+    }
+
+    func start() async throws -> Running {
+        switch self {
+        case .memcached:
+            let server = try await MemcachedServer.start(arguments: ["-M"])
+            return Running(
+                settings: try writeMemcachedSettings(server), kill: { await server.kill() }, restart: { try await server.restart() },
+                stop: { await server.stop() })
+        case .redis:
+            let server = try await RedisServer.start()
+            return Running(
+                settings: try writeRedisSettings(server), kill: { await server.kill() }, restart: { try await server.restart() },
+                stop: { await server.stop() })
+        }
+    }
+}
+
 /// What only real processes show: the executable's start-up and exit, two servers sharing
-/// one memcached, and a memcached that dies under a running server.
+/// one memcached or Redis, and a memcached or Redis that dies under a running server.
 @Suite("LogoutServer processes", .serialized)
 struct ProcessTests {
     @Test("start-up refuses a missing secret in production, an unknown alias, and bad settings")
@@ -65,10 +96,12 @@ struct ProcessTests {
         #expect(server.exitStatus == 0)
     }
 
-    @Test("two servers sharing memcached: a logout on one is refused on the other at once; both stop cleanly")
-    func twoProcesses() async throws {
-        let memcached = try await MemcachedServer.start(arguments: ["-M"])
-        let settings = try writeMemcachedSettings(memcached)
+    @Test(
+        "two servers sharing memcached or Redis: a logout on one is refused on the other at once; both stop cleanly",
+        arguments: SharedStore.allCases)
+    func twoProcesses(store: SharedStore) async throws {
+        let shared = try await store.start()
+        let settings = shared.settings
         let first = try await ServerProcess.start(["--caches", settings, "--revocation", "shared"])
         let second = try await ServerProcess.start(["--caches", settings, "--revocation", "shared"])
         let (access, loggedOutRefresh) = try await first.login()
@@ -91,19 +124,21 @@ struct ProcessTests {
         await second.stop()
         #expect(first.exitStatus == 0)
         #expect(second.exitStatus == 0)
-        await memcached.stop()
+        await shared.stop()
         try? FileManager.default.removeItem(atPath: settings)
     }
 
-    @Test("memcached down: protected requests answer 503 (fail closed), then recover without a restart")
-    func failClosed() async throws {
-        let memcached = try await MemcachedServer.start(arguments: ["-M"])
-        let settings = try writeMemcachedSettings(memcached)
+    @Test(
+        "memcached or Redis down: protected requests answer 503 (fail closed), then recover without a restart",
+        arguments: SharedStore.allCases)
+    func failClosed(store: SharedStore) async throws {
+        let shared = try await store.start()
+        let settings = shared.settings
         let server = try await ServerProcess.start(["--caches", settings, "--revocation", "shared", "--revocation-timeout-ms", "1500"])
         let (access, _) = try await server.login()
         #expect(try await server.request("GET", "/profile", token: access).status == 200)
 
-        await memcached.kill()
+        await shared.kill()
         let down = try await server.request("GET", "/profile", token: access)
         #expect(down.status == 503, "\(down.text)")
         #expect(down["error"] == "revocation_unavailable")
@@ -111,17 +146,23 @@ struct ProcessTests {
         let logoutDown = try await server.request("POST", "/auth/logout", token: access)
         #expect(logoutDown.status == 503, "a logout must not report success when nothing was revoked: \(logoutDown.text)")
         #expect(logoutDown["error"] == "revocation_unavailable")
-        // The bodies say nothing of memcached, its address or the key layout; the request id
+        // The bodies say nothing of the store, its address or the key layout; the request id
         // they carry finds the cause in the server's log.
         for reply in [down, logoutDown] {
             expectGenericBody(reply)
             let id = try #require(reply["request_id"])
-            let line = server.log.split(separator: "\n").first { $0.contains(id) }
+            // The server logs before it answers, but this process reads its output on another
+            // thread: give that thread a moment on a busy machine.
+            var line: Substring?
+            for _ in 0..<100 where line == nil {
+                line = server.log.split(separator: "\n").first { $0.contains(id) }
+                if line == nil { try await Task.sleep(for: .milliseconds(20)) }
+            }
             #expect(line?.contains("revocation_unavailable") == true, "no log line with request id \(id) in: \(server.log)")
             #expect(line?.contains("error.underlying") == true, "the log keeps the cause: \(line ?? "")")
         }
 
-        try await memcached.restart()
+        try await shared.restart()
         var recovered = 0
         for _ in 0..<50 where recovered == 0 {
             if try await server.request("GET", "/profile", token: access).status == 200 {
@@ -130,11 +171,11 @@ struct ProcessTests {
                 try await Task.sleep(for: .milliseconds(200))
             }
         }
-        #expect(recovered == 1, "the server did not recover within 10 s of memcached's return")
+        #expect(recovered == 1, "the server did not recover within 10 s of \(store)'s return")
         #expect(try await server.request("POST", "/auth/logout", token: access).status == 200)
         #expect(try await server.request("GET", "/profile", token: access).status == 401)
         await server.stop()
-        await memcached.stop()
+        await shared.stop()
         try? FileManager.default.removeItem(atPath: settings)
     }
 }
