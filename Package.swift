@@ -161,6 +161,7 @@ let package = Package(
                 "Caching", "CachingTesting", "CachingSQLite", "CSQLite", "SQLiteLifecycleProbe",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            exclude: ["Interop/django_db_interop.py"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -167,36 +167,84 @@ enum Base64: Sendable {
 }
 
 /// How a ``/Caching/CacheEntry`` is kept in the `value` column of Django's cache table: base64
-/// text, as Django writes it.
+/// text, as Django writes it, of a pickle wherever Django has a type for the value.
 ///
-/// | entry | stored as (before base64) | Django's `DatabaseCache` reads |
+/// | Swift value (entry) | stored as (before base64) | Django's `DatabaseCache` reads |
 /// | --- | --- | --- |
-/// | any entry | ``header`` (8 bytes: `00 53 43 01` and the flags, big-endian) then the bytes | an `UnpicklingError` (0x00 opens no pickle): never mistaken for a value of its own |
+/// | `Int` and other integers (flags 4) | a pickle of an `int` | the `int` |
+/// | `String` (flags 16) | a pickle of a `str` | the `str` |
+/// | `[UInt8]`, `Data` (flags 0) | a pickle of `bytes` | the `bytes` |
+/// | `Bool` (flags 2, `"1"`/`"0"`) | a pickle of a `bool` | `True` / `False` |
+/// | `Double`, `Float` (JSON number) | a pickle of a `float` | the `float` |
+/// | `nil` (JSON `null`) | a pickle of `None` | `None` |
+/// | a pickle entry (flags 1) | the pickle itself | whatever it holds |
+/// | any other `Codable` value (JSON array, object or string) | ``header`` (8 bytes: `00 53 43 01` and the flags, big-endian), then the JSON | an `UnpicklingError` (no pickle opens with 0x00): never mistaken for a value of Django's own |
 ///
-/// Read back: a value with the header is that entry; anything else (a pickle Django wrote) is
-/// an entry with ``/Caching/CacheItemFlags/pickle``, which the codec reports as
-/// ``/Caching/CacheError/Code/foreignValue``; text that is not base64 gives `nil`.
+/// Read back: a value with the header is that entry; a pickle is read with the library's
+/// non-executing pickle reader: `int`, `str`, `bytes`, `bool` become the entries above, a
+/// finite `float` and `None` become JSON (so they decode as `Double` and `nil`), and anything
+/// else (`list`, `dict`, `inf`) stays a pickle entry, which the codec reports as
+/// ``/Caching/CacheError/Code/foreignValue``. A pickle the reader refuses (one that would run code)
+/// is an entry with ``/Caching/CacheItemFlags/pickle`` too, and so is never run.
 public enum DatabaseCacheValueFormat: Sendable {
-    /// The four bytes that open every value this library writes; the flags follow.
+    /// The four bytes that open a value this library writes in its own form; the flags follow.
     public static let header: [UInt8] = [0x00, 0x53, 0x43, 0x01]
 
     /// The `value` column's text (base64 ASCII) for an entry.
     public static func encode(_ entry: CacheEntry) -> [UInt8] {
+        Base64.encode(pickleOrOwn(entry))
+    }
+
+    /// The bytes (before base64) for an entry: a pickle when Django has a type for it.
+    static func pickleOrOwn(_ entry: CacheEntry) -> [UInt8] {
+        switch entry.flags {
+        case CacheItemFlags.pickle:
+            return entry.bytes
+        case CacheItemFlags.text, CacheItemFlags.bytes, CacheItemFlags.integer, CacheItemFlags.integerOrBool:
+            if let value = try? PickleValue(entry: entry) { return PickleWriter.write(value) }
+        case CacheItemFlags.json:
+            if let value = jsonScalar(entry.bytes) { return PickleWriter.write(value) }
+        default:
+            break
+        }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(8 + entry.bytes.count)
         bytes.append(contentsOf: header)
         withUnsafeBytes(of: entry.flags.bigEndian) { bytes.append(contentsOf: $0) }
         bytes.append(contentsOf: entry.bytes)
-        return Base64.encode(bytes)
+        return bytes
+    }
+
+    /// A top-level JSON number as a Python `float` (integers never reach JSON: the codec writes
+    /// them as decimal), and `null` as `None`; `nil` for any other JSON.
+    static func jsonScalar(_ json: [UInt8]) -> PickleValue? {
+        let text = String(decoding: json, as: UTF8.self)
+        if text == "null" { return PickleValue.none }
+        guard let first = json.first, first == UInt8(ascii: "-") || (first >= 0x30 && first <= 0x39),
+            let number = Double(text), number.isFinite
+        else { return nil }
+        return .float(number)
     }
 
     /// The entry a `value` column holds, or `nil` when it is not base64.
     public static func decode(_ text: [UInt8]) -> CacheEntry? {
         guard let bytes = Base64.decode(text) else { return nil }
-        if bytes.count >= 8, Array(bytes[0..<4]) == header {
+        if bytes.count >= 8, bytes[0] == header[0], bytes[1] == header[1], bytes[2] == header[2], bytes[3] == header[3] {
             let flags = UInt32(bytes[4]) << 24 | UInt32(bytes[5]) << 16 | UInt32(bytes[6]) << 8 | UInt32(bytes[7])
             return CacheEntry(flags: flags, bytes: Array(bytes[8...]))
         }
-        return CacheEntry(flags: CacheItemFlags.pickle, bytes: bytes)
+        guard let value = try? PickleReader.read(bytes) else {
+            return CacheEntry(flags: CacheItemFlags.pickle, bytes: bytes)
+        }
+        switch value {
+        case .string, .bytes, .int, .bool:
+            return value.entry
+        case .none:
+            return CacheEntry(flags: CacheItemFlags.json, bytes: Array("null".utf8))
+        case .float(let number) where number.isFinite:
+            return CacheEntry(flags: CacheItemFlags.json, bytes: Array("\(number)".utf8))
+        default:
+            return CacheEntry(flags: CacheItemFlags.pickle, bytes: bytes)
+        }
     }
 }
