@@ -3,6 +3,11 @@
 // down; prints "before=T,D after=T,D" (threads and descriptors, from /proc).
 //
 //   SQLiteLifecycleProbe N DIRECTORY
+//
+// Or, for the read-only fault test (run as an unprivileged user, for whom the file is
+// read-only): reads key "k" and sets key "new" in table "t" of FILE, printing what each did.
+//
+//   SQLiteLifecycleProbe write-once FILE
 import Caching
 import CachingSQLite
 import CachingTesting
@@ -12,6 +17,25 @@ import CachingTesting
 #elseif canImport(Darwin)
     import Darwin
 #endif
+
+if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "write-once" {
+    let cache = try Cache.sqlite(table: "t", options: SQLiteOptions(database: CommandLine.arguments[2]))
+    var report: [String] = []
+    do {
+        report.append("get=\(try await cache.get("k", as: String.self) ?? "nil")")
+    } catch let error as CacheError {
+        report.append("get=\(error.code): \(error.message)")
+    }
+    do {
+        try await cache.set("new", "value")
+        report.append("set=ok")
+    } catch let error as CacheError {
+        report.append("set=\(error.code): \(error.message)")
+    }
+    try await cache.shutdown()
+    print(report.joined(separator: "\n"))
+    exit(0)
+}
 
 let rounds = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 50 : 50
 let directory = CommandLine.arguments.count > 2 ? CommandLine.arguments[2] : "/tmp"

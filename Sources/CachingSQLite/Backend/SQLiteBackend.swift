@@ -56,6 +56,9 @@ public final class SQLiteBackend: CacheBackend {
     private let statements: Statements
     private let pool: SQLiteConnectionPool
     private let rows: RowCount
+    /// Whether the writer creates a missing table when it opens the database: the option, or
+    /// `true` while ``createTable()`` runs.
+    private let createOnOpen: Flag
 
     /// A live entry may be culled (unless `WHEN_FULL` is `refuse`); rows survive restarts and
     /// are shared by every process opening the file; any key can be stored.
@@ -93,7 +96,8 @@ public final class SQLiteBackend: CacheBackend {
         let rows = RowCount()
         self.rows = rows
         let path = options.database
-        let createTable = options.createTable
+        let createOnOpen = Flag(options.createTable)
+        self.createOnOpen = createOnOpen
         let mapFailure: @Sendable (SQLiteFailure, String) -> CacheError = { failure, operation in
             Self.cacheError(failure, operation: operation, path: path, busyTimeout: options.busyTimeout)
         }
@@ -103,7 +107,7 @@ public final class SQLiteBackend: CacheBackend {
             prepareWriter: { connection throws(CacheError) in
                 rows.forget()
                 try Self.prepare(
-                    connection, statements: statements, createTable: createTable, alias: alias, table: table, path: path,
+                    connection, statements: statements, createTable: createOnOpen.value, alias: alias, table: table, path: path,
                     mapFailure: mapFailure)
             }, mapFailure: mapFailure)
     }
@@ -139,6 +143,8 @@ public final class SQLiteBackend: CacheBackend {
     ///   shape is checked as on every open.
     public func createTable() async throws {
         let statements = statements
+        createOnOpen.value = true
+        defer { createOnOpen.value = options.createTable }
         try await pool.transaction("create table") { connection throws(CacheError) in
             do throws(SQLiteFailure) {
                 try connection.execute(statements.createTable)
@@ -626,6 +632,16 @@ public final class SQLiteBackend: CacheBackend {
     /// Later calls fail with ``/Caching/CacheError/Code/closed``.
     public func shutdown() async throws {
         await pool.shutdown()
+    }
+}
+
+/// A flag shared between the backend and its writer's open hook.
+final class Flag: Sendable {
+    private let state: Atomic<Bool>
+    init(_ value: Bool) { state = Atomic(value) }
+    var value: Bool {
+        get { state.load(ordering: .relaxed) }
+        set { state.store(newValue, ordering: .relaxed) }
     }
 }
 
