@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "CachingTesting", targets: ["CachingTesting"]),
         .library(name: "CachingMemcached", targets: ["CachingMemcached"]),
         .library(name: "CachingRedis", targets: ["CachingRedis"]),
+        .library(name: "CachingSQLite", targets: ["CachingSQLite"]),
         .library(name: "TokenRevocation", targets: ["TokenRevocation"]),
         .library(name: "TokenAuth", targets: ["TokenAuth"]),
         .executable(name: "CacheTour", targets: ["CacheTour"]),
@@ -57,6 +58,18 @@ let package = Package(
         .target(
             name: "CachingRedis",
             dependencies: ["Caching", "CHiredis", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        // Django's DatabaseCache on SQLite: the system's libsqlite3, as libmemcached and hiredis
+        // (a clean build adds ~4 CPU-s; sqlite-nio or GRDB cost far more, see docs/PERFORMANCE.md).
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
+        ),
+        .target(
+            name: "CachingSQLite",
+            dependencies: ["Caching", "CSQLite"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -141,6 +154,21 @@ let package = Package(
             name: "RedisLifecycleProbe",
             dependencies: ["Caching", "CachingRedis", "CachingTesting"],
             path: "Tests/RedisLifecycleProbe",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CachingSQLiteTests",
+            dependencies: [
+                "Caching", "CachingTesting", "CachingSQLite", "CSQLite", "SQLiteLifecycleProbe",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Interop/django_db_interop.py"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "SQLiteLifecycleProbe",
+            dependencies: ["Caching", "CachingSQLite", "CachingTesting"],
+            path: "Tests/SQLiteLifecycleProbe",
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,250 @@
+public import Caching
+
+/// How Django's `DatabaseCache` table holds times: the `expires` column as text,
+/// `YYYY-MM-DD HH:MM:SS` in UTC (what Django writes on SQLite with `USE_TZ = True`, its
+/// default), with `.ffffff` microseconds when they are not zero.
+///
+/// Django drops the microseconds when it writes; this library keeps them, so an entry expires
+/// at its exact deadline (Django reads them back as written). Fixed-width text sorts in time
+/// order, so SQL compares it as text: an entry is live while `expires > now`. No expiry is
+/// Django's `datetime.max` without microseconds, `9999-12-31 23:59:59`.
+public enum DatabaseCacheTime: Sendable {
+    /// The text Django writes for no expiry.
+    public static let never = "9999-12-31 23:59:59"
+    /// The last second the text can name (9999-12-31 23:59:59 UTC) as Unix time.
+    static let latest: Double = 253_402_300_799
+
+    /// The text for an expiry.
+    public static func text(for expiry: CacheExpiry) -> String {
+        switch expiry {
+        case .never: never
+        case .at(let deadline): text(forUnixTime: deadline)
+        }
+    }
+
+    /// The text for a Unix time, truncated to the microsecond, clamped to years 1970…9999.
+    public static func text(forUnixTime time: Double) -> String {
+        guard time.isFinite, time < latest else { return never }
+        let micros = time <= 0 ? 0 : Int64((time * 1_000_000).rounded(.down))
+        let seconds = micros / 1_000_000
+        let fraction = Int(micros % 1_000_000)
+        let days = seconds / 86_400
+        let secondOfDay = Int(seconds % 86_400)
+        let (year, month, day) = civilDate(daysSinceEpoch: days)
+        var text = pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + " "
+        text += pad(secondOfDay / 3600, 2) + ":" + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2)
+        if fraction != 0 { text += "." + pad(fraction, 6) }
+        return text
+    }
+
+    /// The Unix time a stored text names, or `nil` when it is not `YYYY-MM-DD HH:MM:SS[.f…]`
+    /// (a `T` between date and time is accepted too).
+    public static func unixTime(_ text: some StringProtocol) -> Double? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 19 else { return nil }
+        func number(_ start: Int, _ count: Int) -> Int? {
+            var value = 0
+            for index in start..<(start + count) {
+                let byte = bytes[index]
+                guard byte >= 0x30, byte <= 0x39 else { return nil }
+                value = value * 10 + Int(byte - 0x30)
+            }
+            return value
+        }
+        guard bytes[4] == 0x2D, bytes[7] == 0x2D, bytes[10] == 0x20 || bytes[10] == 0x54, bytes[13] == 0x3A, bytes[16] == 0x3A,
+            let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
+            let minute = number(14, 2), let second = number(17, 2),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60
+        else { return nil }
+        var fraction = 0.0
+        if bytes.count > 19 {
+            guard bytes[19] == 0x2E, bytes.count > 20, bytes.count <= 29, let digits = number(20, bytes.count - 20) else { return nil }
+            fraction = Double(digits) / pow10(bytes.count - 20)
+        }
+        let days = daysSinceEpoch(year: year, month: month, day: day)
+        return Double(days * 86_400 + hour * 3600 + minute * 60 + second) + fraction
+    }
+
+    private static func pow10(_ exponent: Int) -> Double {
+        var value = 1.0
+        for _ in 0..<exponent { value *= 10 }
+        return value
+    }
+
+    private static func pad(_ value: Int, _ width: Int) -> String {
+        let digits = String(value)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+    }
+
+    /// Days from 1970-01-01 to a proleptic Gregorian date (eras of 400 years, March-based years).
+    static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
+        let shiftedYear = month <= 2 ? year - 1 : year
+        let era = (shiftedYear >= 0 ? shiftedYear : shiftedYear - 399) / 400
+        let yearOfEra = shiftedYear - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// The date `days` after 1970-01-01 (the inverse of ``daysSinceEpoch(year:month:day:)``).
+    static func civilDate(daysSinceEpoch days: Int64) -> (year: Int, month: Int, day: Int) {
+        let shifted = Int(days) + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        return (year, month, day)
+    }
+}
+
+/// Standard base64 (RFC 4648, with padding): the form of Django's `value` column.
+enum Base64: Sendable {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    private static let reverse: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (index, byte) in alphabet.enumerated() { table[Int(byte)] = UInt8(index) }
+        return table
+    }()
+
+    /// Encodes bytes as base64 ASCII.
+    static func encode(_ bytes: [UInt8]) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index + 3 <= bytes.count {
+            let chunk = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
+            output.append(alphabet[Int(chunk >> 18 & 63)])
+            output.append(alphabet[Int(chunk >> 12 & 63)])
+            output.append(alphabet[Int(chunk >> 6 & 63)])
+            output.append(alphabet[Int(chunk & 63)])
+            index += 3
+        }
+        let rest = bytes.count - index
+        if rest > 0 {
+            let chunk = UInt32(bytes[index]) << 16 | (rest == 2 ? UInt32(bytes[index + 1]) << 8 : 0)
+            output.append(alphabet[Int(chunk >> 18 & 63)])
+            output.append(alphabet[Int(chunk >> 12 & 63)])
+            output.append(rest == 2 ? alphabet[Int(chunk >> 6 & 63)] : UInt8(ascii: "="))
+            output.append(UInt8(ascii: "="))
+        }
+        return output
+    }
+
+    /// Decodes base64 ASCII strictly (as Python's `b64decode(validate=True)`): only the
+    /// alphabet, padded to a multiple of four; `nil` otherwise.
+    static func decode(_ text: [UInt8]) -> [UInt8]? {
+        guard text.count % 4 == 0 else { return nil }
+        var output: [UInt8] = []
+        output.reserveCapacity(text.count / 4 * 3)
+        var index = 0
+        while index < text.count {
+            let last = index + 4 == text.count
+            var values: [UInt32] = [0, 0, 0, 0]
+            var padding = 0
+            for offset in 0..<4 {
+                let byte = text[index + offset]
+                if byte == UInt8(ascii: "="), last, offset >= 2 {
+                    padding += 1
+                    continue
+                }
+                guard padding == 0 else { return nil }
+                let value = reverse[Int(byte)]
+                guard value != 0xFF else { return nil }
+                values[offset] = UInt32(value)
+            }
+            let chunk = values[0] << 18 | values[1] << 12 | values[2] << 6 | values[3]
+            output.append(UInt8(chunk >> 16 & 0xFF))
+            if padding < 2 { output.append(UInt8(chunk >> 8 & 0xFF)) }
+            if padding < 1 { output.append(UInt8(chunk & 0xFF)) }
+            index += 4
+        }
+        return output
+    }
+}
+
+/// How a ``/Caching/CacheEntry`` is kept in the `value` column of Django's cache table: base64
+/// text, as Django writes it, of a pickle wherever Django has a type for the value.
+///
+/// | Swift value (entry) | stored as (before base64) | Django's `DatabaseCache` reads |
+/// | --- | --- | --- |
+/// | `Int` and other integers (flags 4) | a pickle of an `int` | the `int` |
+/// | `String` (flags 16) | a pickle of a `str` | the `str` |
+/// | `[UInt8]`, `Data` (flags 0) | a pickle of `bytes` | the `bytes` |
+/// | `Bool` (flags 2, `"1"`/`"0"`) | a pickle of a `bool` | `True` / `False` |
+/// | `Double`, `Float` (JSON number) | a pickle of a `float` | the `float` |
+/// | `nil` (JSON `null`) | a pickle of `None` | `None` |
+/// | a pickle entry (flags 1) | the pickle itself | whatever it holds |
+/// | any other `Codable` value (JSON array, object or string) | ``header`` (8 bytes: `00 53 43 01` and the flags, big-endian), then the JSON | an `UnpicklingError` (no pickle opens with 0x00): never mistaken for a value of Django's own |
+///
+/// Read back: a value with the header is that entry; a pickle is read with the library's
+/// non-executing pickle reader: `int`, `str`, `bytes`, `bool` become the entries above, a
+/// finite `float` and `None` become JSON (so they decode as `Double` and `nil`), and anything
+/// else (`list`, `dict`, `inf`) stays a pickle entry, which the codec reports as
+/// ``/Caching/CacheError/Code/foreignValue``. A pickle the reader refuses (one that would run code)
+/// is an entry with ``/Caching/CacheItemFlags/pickle`` too, and so is never run.
+public enum DatabaseCacheValueFormat: Sendable {
+    /// The four bytes that open a value this library writes in its own form; the flags follow.
+    public static let header: [UInt8] = [0x00, 0x53, 0x43, 0x01]
+
+    /// The `value` column's text (base64 ASCII) for an entry.
+    public static func encode(_ entry: CacheEntry) -> [UInt8] {
+        Base64.encode(pickleOrOwn(entry))
+    }
+
+    /// The bytes (before base64) for an entry: a pickle when Django has a type for it.
+    static func pickleOrOwn(_ entry: CacheEntry) -> [UInt8] {
+        switch entry.flags {
+        case CacheItemFlags.pickle:
+            return entry.bytes
+        case CacheItemFlags.text, CacheItemFlags.bytes, CacheItemFlags.integer, CacheItemFlags.integerOrBool:
+            if let value = try? PickleValue(entry: entry) { return PickleWriter.write(value) }
+        case CacheItemFlags.json:
+            if let value = jsonScalar(entry.bytes) { return PickleWriter.write(value) }
+        default:
+            break
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(8 + entry.bytes.count)
+        bytes.append(contentsOf: header)
+        withUnsafeBytes(of: entry.flags.bigEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: entry.bytes)
+        return bytes
+    }
+
+    /// A top-level JSON number as a Python `float` (integers never reach JSON: the codec writes
+    /// them as decimal), and `null` as `None`; `nil` for any other JSON.
+    static func jsonScalar(_ json: [UInt8]) -> PickleValue? {
+        let text = String(decoding: json, as: UTF8.self)
+        if text == "null" { return PickleValue.none }
+        guard let first = json.first, first == UInt8(ascii: "-") || (first >= 0x30 && first <= 0x39),
+            let number = Double(text), number.isFinite
+        else { return nil }
+        return .float(number)
+    }
+
+    /// The entry a `value` column holds, or `nil` when it is not base64.
+    public static func decode(_ text: [UInt8]) -> CacheEntry? {
+        guard let bytes = Base64.decode(text) else { return nil }
+        if bytes.count >= 8, bytes[0] == header[0], bytes[1] == header[1], bytes[2] == header[2], bytes[3] == header[3] {
+            let flags = UInt32(bytes[4]) << 24 | UInt32(bytes[5]) << 16 | UInt32(bytes[6]) << 8 | UInt32(bytes[7])
+            return CacheEntry(flags: flags, bytes: Array(bytes[8...]))
+        }
+        guard let value = try? PickleReader.read(bytes) else {
+            return CacheEntry(flags: CacheItemFlags.pickle, bytes: bytes)
+        }
+        switch value {
+        case .string, .bytes, .int, .bool:
+            return value.entry
+        case .none:
+            return CacheEntry(flags: CacheItemFlags.json, bytes: Array("null".utf8))
+        case .float(let number) where number.isFinite:
+            return CacheEntry(flags: CacheItemFlags.json, bytes: Array("\(number)".utf8))
+        default:
+            return CacheEntry(flags: CacheItemFlags.pickle, bytes: bytes)
+        }
+    }
+}
