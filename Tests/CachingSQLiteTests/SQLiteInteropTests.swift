@@ -64,7 +64,13 @@ extension SQLiteTests {
             #expect(djangoSchema["indexed"] as? [String] == ["expires"])
         }
 
-        @Test("Django reads int, str, bytes, bool, float and None that Swift wrote, and incr works on Swift's counter")
+        /// A struct: stored as JSON behind a header, which Django's unpickler refuses.
+        struct Visit: Codable, Sendable {
+            var page: String
+            var count: Int
+        }
+
+        @Test("Django reads int, str, bytes, bool, float, None and a dict that Swift wrote, and incr works on Swift's counter")
         func djangoReadsSwift() async throws {
             let fixture = SQLiteFixture()
             defer { fixture.directory.remove() }
@@ -81,7 +87,8 @@ extension SQLiteTests {
             try await cache.set("swift_none", Int?.none)
             try await cache.set("swift_empty", "")
             try await cache.set("swift_counter", 10)
-            try await cache.set("swift_codable", ["a": [1, 2]])
+            try await cache.set("swift_dict", ["a": [1, 2]])
+            try await cache.set("swift_codable", Visit(page: "/home", count: 3))
             // Expired for Django too: a deadline already in the past of the real clock.
             clock.advance(by: -3600)
             try await cache.set("swift_expired", "gone", timeout: 60)
@@ -104,6 +111,7 @@ extension SQLiteTests {
             check("float", "float") { $0 as? Double == 1.5 }
             check("none", "NoneType") { $0 is NSNull }
             check("empty", "str") { $0 as? String == "" }
+            check("dict", "dict") { $0 as? [String: [Int]] == ["a": [1, 2]] }
             #expect(report["has_none"] as? Bool == true, "a stored None is a key Django has")
             #expect(report["missing"] as? String == "MISSING")
             #expect(report["expired"] as? String == "MISSING", "Django sees Swift's expiry")

@@ -404,8 +404,10 @@ struct FailClosedTests {
         #expect(errors.allSatisfy { $0?.code == .revocationUnavailable })
         #expect(errors.first??.message.contains("did not answer within") == true)
         #expect(elapsed >= .milliseconds(100))
-        // A hang would never end; the margin over 100 ms absorbs a loaded 2-core machine.
-        #expect(elapsed < .seconds(5), "bounded by the timeout, took \(elapsed)")
+        // A hang would never end (the store waits until `release()`); the wide margin over
+        // 100 ms absorbs a 2-core machine whose cooperative threads are busy with CPU-heavy
+        // suites running in parallel (6 s was seen at load 9 while the pickle fuzz ran).
+        #expect(elapsed < .seconds(20), "bounded by the timeout, took \(elapsed)")
     }
 
     @Test("fail open is explicit: the token is accepted and a warning is logged")

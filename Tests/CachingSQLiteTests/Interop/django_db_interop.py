@@ -62,7 +62,7 @@ elif command == "write":
         )
     report["made_key"] = cache.make_key("some:key")
 elif command == "read":
-    names = ["int", "negative", "big", "str", "bytes", "true", "false", "float", "none", "empty"]
+    names = ["int", "negative", "big", "str", "bytes", "true", "false", "float", "none", "empty", "dict"]
     report["read"] = {name: describe(cache.get("swift_" + name, "MISSING")) for name in names}
     report["has_none"] = cache.has_key("swift_none")
     report["missing"] = cache.get("swift_never_written", "MISSING")
