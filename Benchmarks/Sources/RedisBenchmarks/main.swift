@@ -4,13 +4,15 @@
 //   cd Benchmarks && swift build -c release --product RedisBenchmarks && .build/release/RedisBenchmarks
 //
 // Environment: REDIS_BENCH_ROUNDS (default 5), REDIS_BENCH_SECONDS per round (default 0.4),
-// REDIS_BENCH_POOL (pool_size, default 2), REDIS_BENCH_CASES (get,set,getmany,backendmany,concurrent).
+// REDIS_BENCH_POOL (pool_size, default 2), REDIS_BENCH_CASES (get,set,getmany,backendmany,concurrent;
+// format, which needs no server: the value format and codec alone, against the least work).
 
 import BenchmarkSupport
 import CRedisBaseline
 import Caching
 import CachingRedis
 import CachingTesting
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -119,6 +121,44 @@ let swiftConcurrent = BenchCase("RedisCache.get, \(tasks) concurrent tasks", ope
     }
 }
 
+/// A benchmark whose result is wrong stops the run.
+struct FormatCheckFailed: Error {
+    let description: String
+}
+
+func expect(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+    if !condition { throw FormatCheckFailed(description: message()) }
+}
+
+// The value format and codec alone, no server: what a get and a set do to one value.
+let text = String(repeating: "a", count: 100)
+// Django's pickle of that str (protocol 5: FRAME, SHORT_BINUNICODE, MEMOIZE, STOP).
+let djangoPickle: [UInt8] = [0x80, 0x05, 0x95, 103, 0, 0, 0, 0, 0, 0, 0, 0x8C, 100] + Array(text.utf8) + [0x94, 0x2E]
+let formatGetBaseline = BenchCase("copy 100 bytes + String(decoding:)") {
+    let bytes = Array(djangoPickle[13..<113])
+    try expect(String(decoding: bytes, as: UTF8.self).utf8.count == 100, "baseline")
+}
+let formatGet = BenchCase("RedisValueFormat.decode + codec, Django's pickled str") {
+    let entry = RedisValueFormat.decode(djangoPickle)
+    try expect(try CacheValueCodec.decode(entry, as: String.self, key: "k").utf8.count == 100, "format get")
+}
+let formatSetBaseline = BenchCase("Array(text.utf8)") {
+    try expect(Array(text.utf8).count == 100, "baseline")
+}
+let formatSet = BenchCase("codec + RedisValueFormat.encode of a String (a pickle)") {
+    try expect(RedisValueFormat.encode(try CacheValueCodec.encode(text)).count == 105, "format set")
+}
+let dictionary = Dictionary(uniqueKeysWithValues: (0..<10).map { ("field\($0)", $0 * 1000) })
+let jsonRoundTrip = BenchCase("[String: Int] (10): JSONEncoder + JSONDecoder (the form before pickles)") {
+    let data = try JSONEncoder().encode(dictionary)
+    try expect(try JSONDecoder().decode([String: Int].self, from: data).count == 10, "json")
+}
+let pickleRoundTrip = BenchCase("[String: Int] (10): codec + RedisValueFormat, both ways (a pickle)") {
+    let stored = RedisValueFormat.encode(try CacheValueCodec.encode(dictionary))
+    let read = try CacheValueCodec.decode(RedisValueFormat.decode(stored), as: [String: Int].self, key: "k")
+    try expect(read.count == 10, "pickle")
+}
+
 printTableHeader(title: "Redis: Cache vs hiredis from C (pool_size \(poolSize), \(rounds) rounds × \(seconds) s)")
 let selected = Set((environment("REDIS_BENCH_CASES") ?? "get,set,getmany,backendmany,concurrent").split(separator: ",").map(String.init))
 if selected.contains("get") {
@@ -135,6 +175,11 @@ if selected.contains("backendmany") {
 }
 if selected.contains("concurrent") {
     printRow(try await compare(baseline: cGet, subject: swiftConcurrent, rounds: rounds, roundDuration: seconds), target: 3)
+}
+if selected.contains("format") {
+    printRow(try await compare(baseline: formatGetBaseline, subject: formatGet, rounds: rounds, roundDuration: seconds))
+    printRow(try await compare(baseline: formatSetBaseline, subject: formatSet, rounds: rounds, roundDuration: seconds))
+    printRow(try await compare(baseline: jsonRoundTrip, subject: pickleRoundTrip, rounds: rounds, roundDuration: seconds))
 }
 try await cache.shutdown()
 await server.stop()

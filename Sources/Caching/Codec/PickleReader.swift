@@ -45,7 +45,7 @@ package struct PickleReader {
     }
 
     /// What a pickle holding a single `str`, `bytes` or `bool` holds, found without running the
-    /// machine; for anything else, nil (read it with ``read(_:maxDepth:maxNodes:)``).
+    /// machine; for anything else, nil (read it with `read(_:maxDepth:maxNodes:)`).
     package enum Scalar: Equatable {
         /// A `str`: its UTF-8 bytes are at this range of the data (not checked).
         case string(Range<Int>)
@@ -57,7 +57,7 @@ package struct PickleReader {
 
     /// Recognizes the pickles Python writes for one `str`, `bytes` or `bool`: `PROTO`, an
     /// optional `FRAME`, the value, an optional `MEMOIZE` or `BINPUT`, then `STOP` as the
-    /// last byte. A fast path for readers of single values; nil sends the data to ``read(_:maxDepth:maxNodes:)``.
+    /// last byte. A fast path for readers of single values; nil sends the data to `read(_:maxDepth:maxNodes:)`.
     ///
     /// - Parameter data: The pickle data.
     /// - Returns: The scalar, or nil for any other shape.

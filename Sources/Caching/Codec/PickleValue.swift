@@ -1,7 +1,7 @@
 /// A plain Python value, as a pickle holds it: the subset of Python's types that this library
 /// reads from and writes to pickle data.
 ///
-/// Tuples read as ``list(_:)``; a Python `int` outside the 64-bit range, a `set`, or any object
+/// Tuples read as `list(_:)`; a Python `int` outside the 64-bit range, a `set`, or any object
 /// that needs a class or a function to be rebuilt is not a `PickleValue` (the reader refuses it
 /// with ``CacheError/Code/foreignValue``).
 package enum PickleValue: Sendable, Hashable {
@@ -22,7 +22,7 @@ package enum PickleValue: Sendable, Hashable {
     /// A `dict`, in its insertion order.
     case dict([DictItem])
 
-    /// One key and value of a ``PickleValue/dict(_:)``.
+    /// One key and value of a `PickleValue/dict(_:)`.
     package struct DictItem: Sendable, Hashable {
         /// The key (a `str`, an `int`, `bytes`, a tuple...).
         package var key: PickleValue
@@ -57,7 +57,7 @@ extension PickleValue {
     ///
     /// Text is a `str`, bytes are `bytes`, an integer entry is an `int`, a flags-2 entry of
     /// `"1"`/`"0"` is a `bool` (how this library writes a `Bool`; any other decimal is an
-    /// `int`, as pymemcache writes one), and a pickle is read with ``PickleReader``.
+    /// `int`, as pymemcache writes one), and a pickle is read with `PickleReader`.
     ///
     /// - Parameter entry: The entry.
     /// - Throws: ``CacheError/Code/foreignValue`` for a pickle the reader refuses.
@@ -84,7 +84,7 @@ extension PickleValue {
 
     /// The entry for this value in the forms Python's memcached clients read natively: a `str`
     /// as text, `bytes` as bytes, an `int` as decimal, a `bool` as flags 2 `"1"`/`"0"`, and
-    /// everything else as a pickle (``CacheItemFlags/pickle``) written by ``PickleWriter``.
+    /// everything else as a pickle (``CacheItemFlags/pickle``) written by `PickleWriter`.
     package var entry: CacheEntry {
         switch self {
         case .string(let text): CacheEntry(flags: CacheItemFlags.text, bytes: Array(text.utf8))
@@ -107,7 +107,7 @@ extension PickleValue {
     }
 
     /// The Python value for a Swift value, when it is one of the types that map to a plain
-    /// Python value (``PickleRepresentable``): `nil` for any other type.
+    /// Python value (`PickleRepresentable`): `nil` for any other type.
     ///
     /// - Parameter value: The Swift value.
     package init?(representing value: some Any) {

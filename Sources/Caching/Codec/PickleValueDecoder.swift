@@ -4,7 +4,7 @@
     import Foundation
 #endif
 
-/// A `Decoder` over a ``PickleValue``: what ``PickleValue/decode(as:)`` uses.
+/// A `Decoder` over a `PickleValue`: what `PickleValue/decode(as:)` uses.
 ///
 /// It reads as JSONDecoder reads the equivalent JSON: a `dict` is a keyed container (its
 /// `str` keys by name, its `int` keys by integer value), a `list` is an unkeyed container,

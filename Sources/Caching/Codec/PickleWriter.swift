@@ -1,4 +1,4 @@
-/// Writes a ``PickleValue`` as Python pickle data, protocol 4 (Python 3.4 and later read it).
+/// Writes a `PickleValue` as Python pickle data, protocol 4 (Python 3.4 and later read it).
 ///
 /// | value | opcodes |
 /// | --- | --- |
@@ -13,7 +13,7 @@
 ///
 /// The data opens with `PROTO 4` and ends with `STOP`. It has no `FRAME` (framing is optional
 /// for readers) and no memo (nothing is shared). Python's `pickle.loads` gives back an equal
-/// value; ``PickleReader`` reads it too.
+/// value; `PickleReader` reads it too.
 package enum PickleWriter {
     /// The pickle data for a value.
     ///
