@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "CachingMemcached", targets: ["CachingMemcached"]),
         .library(name: "CachingRedis", targets: ["CachingRedis"]),
         .library(name: "CachingSQLite", targets: ["CachingSQLite"]),
+        .library(name: "CachingPostgres", targets: ["CachingPostgres"]),
         .library(name: "TokenRevocation", targets: ["TokenRevocation"]),
         .library(name: "TokenAuth", targets: ["TokenAuth"]),
         .executable(name: "CacheTour", targets: ["CacheTour"]),
@@ -70,6 +71,18 @@ let package = Package(
         .target(
             name: "CachingSQLite",
             dependencies: ["Caching", "CSQLite"],
+            swiftSettings: swiftSettings
+        ),
+        // Django's DatabaseCache on PostgreSQL: the system's libpq (~5 CPU-s to build, where
+        // postgres-nio costs ~580, see docs/PERFORMANCE.md).
+        .systemLibrary(
+            name: "CLibpq",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+        ),
+        .target(
+            name: "CachingPostgres",
+            dependencies: ["Caching", "CachingSQLite", "CLibpq"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -163,6 +176,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Interop/django_db_interop.py"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CachingPostgresTests",
+            dependencies: ["Caching", "CachingTesting", "CachingPostgres"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

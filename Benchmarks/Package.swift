@@ -46,6 +46,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "CSQLiteBaseline", linkerSettings: [.linkedLibrary("sqlite3")]),
+        .executableTarget(
+            name: "SQLiteBenchmarks",
+            dependencies: [
+                "BenchmarkSupport", "CSQLiteBaseline",
+                .product(name: "Caching", package: "swift-caching"),
+                .product(name: "CachingSQLite", package: "swift-caching"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // TokenBenchmarks' baselines: HMAC-SHA256 from libcrypto, as TokenAuth computes it on Linux.
         .target(name: "CHMACBaseline", linkerSettings: [.linkedLibrary("crypto")]),
         .executableTarget(

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine: system packages
 # (libmemcached, OpenSSL's libcrypto headers for TokenAuth, hiredis, SQLite (the library
-# for the database cache, the sqlite3 shell its tests read the file with), the memcached and
+# for the database cache, the sqlite3 shell its tests read the file with), libpq and the
+# PostgreSQL server (its tests run initdb and postgres as nobody), the memcached and
 # Redis servers, wrk) and a Python virtual environment at .venv with the interop peers
 # (Django, pymemcache, pylibmc, PyJWT).
 # Idempotent: a second run only checks.
@@ -9,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for pkg in libmemcached-dev libssl-dev memcached libhiredis-dev redis-server libsqlite3-dev sqlite3 pkg-config; do
+for pkg in libmemcached-dev libssl-dev memcached libhiredis-dev redis-server libsqlite3-dev sqlite3 libpq-dev postgresql pkg-config; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

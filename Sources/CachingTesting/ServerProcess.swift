@@ -204,7 +204,7 @@ final class ServerProcess: Sendable {
     }
 
     /// A loopback port that was free a moment ago: bind port 0 and read what the kernel chose.
-    private static func freePort() throws(ServerLaunchFailure) -> Int {
+    static func freePort() throws(ServerLaunchFailure) -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ServerLaunchFailure(.launchFailed, "socket() failed: errno \(errno)") }
         defer { close(fd) }

@@ -137,6 +137,45 @@ extension SQLiteTests {
             try await cache.shutdown()
         }
 
+        @Test("two backends on one file (two writer connections): concurrent incr loses nothing, exactly one add wins, CAS has one winner")
+        func atomicAcrossConnections() async throws {
+            let fixture = SQLiteFixture()
+            defer { fixture.directory.remove() }
+            let first = try Cache.sqlite(table: "t", options: fixture.options())
+            let second = try Cache.sqlite(table: "t", options: fixture.options())
+            try await first.set("counter", 0)
+            let caches = [first, second]
+            let addWins = try await withThrowingTaskGroup(of: Int.self) { group in
+                for task in 0..<40 {
+                    group.addTask {
+                        let cache = caches[task % 2]
+                        for _ in 0..<10 { _ = try await cache.incr("counter") }
+                        return try await cache.add("once", task) ? 1 : 0
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(addWins == 1)
+            #expect(try await second.get("counter", as: Int.self) == 400)
+            try await first.set("cas", "start")
+            let entry = try CacheValueCodec.encode("start")
+            let casWins = try await withThrowingTaskGroup(of: Int.self) { group in
+                for task in 0..<20 {
+                    group.addTask {
+                        let backend = caches[task % 2].backend
+                        let won = try await backend.compareAndStore(
+                            try CacheValueCodec.encode("winner \(task)"), forKey: caches[0].makeKey("cas"), expiry: .never, expected: entry)
+                        return won ? 1 : 0
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(casWins == 1)
+            #expect(try await first.get("cas", as: String.self)?.hasPrefix("winner ") == true)
+            try await first.shutdown()
+            try await second.shutdown()
+        }
+
         @Test("a key holding quotes, SQL or NUL is data: stored and read back as itself, never run")
         func keysAreData() async throws {
             let fixture = SQLiteFixture()

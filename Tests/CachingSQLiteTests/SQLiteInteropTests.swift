@@ -64,6 +64,29 @@ extension SQLiteTests {
             #expect(djangoSchema["indexed"] as? [String] == ["expires"])
         }
 
+        @Test("culling leaves the same keys as Django's: 45 keys written with MAX_ENTRIES 30, CULL_FREQUENCY 3")
+        func sameCulling() async throws {
+            let djangos = SQLiteFixture()
+            let swifts = SQLiteFixture()
+            defer {
+                djangos.directory.remove()
+                swifts.directory.remove()
+            }
+            let report = try await Self.django(djangos, table: "c", "cull")
+            let djangoKeys = try #require(report["keys"] as? [String])
+            let cache = try Cache.sqlite(
+                table: "c",
+                options: swifts.options {
+                    $0.maxEntries = 30
+                    $0.cullFrequency = 3
+                })
+            for index in 0..<45 { try await cache.set(String(format: "k%02d", index), index, timeout: .never) }
+            try await cache.shutdown()
+            let swiftKeys = try await swifts.sqlite3("SELECT cache_key FROM c ORDER BY cache_key").split(separator: "\n").map(String.init)
+            #expect(swiftKeys == djangoKeys)
+            #expect(djangoKeys.count < 45 && djangoKeys.count > 20, "\(djangoKeys)")
+        }
+
         /// A struct: stored as JSON behind a header, which Django's unpickler refuses.
         struct Visit: Codable, Sendable {
             var page: String

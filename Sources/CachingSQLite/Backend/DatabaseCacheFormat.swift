@@ -183,9 +183,10 @@ enum Base64: Sendable {
 /// Read back: a value with the header is that entry; a pickle is read with the library's
 /// non-executing pickle reader: `int`, `str`, `bytes`, `bool` become the entries above, a
 /// finite `float` and `None` become JSON (so they decode as `Double` and `nil`), and anything
-/// else (`list`, `dict`, `inf`) stays a pickle entry, which the codec reports as
-/// ``/Caching/CacheError/Code/foreignValue``. A pickle the reader refuses (one that would run code)
-/// is an entry with ``/Caching/CacheItemFlags/pickle`` too, and so is never run.
+/// else (`list`, `dict`, `inf`) stays a pickle entry, which the codec reads as any `Decodable`
+/// of its shape. A pickle the reader refuses (one that would run code) is an entry with
+/// ``/Caching/CacheItemFlags/pickle`` too, which the codec refuses again as
+/// ``/Caching/CacheError/Code/foreignValue``: it is never run.
 public enum DatabaseCacheValueFormat: Sendable {
     /// The four bytes that open a value this library writes in its own form; the flags follow.
     public static let header: [UInt8] = [0x00, 0x53, 0x43, 0x01]

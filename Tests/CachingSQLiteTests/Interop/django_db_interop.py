@@ -7,6 +7,7 @@ COMMAND:
   write        create the table (createcachetable), store Django's values under django_* keys
   read         read the swift_* keys Swift stored, incr swift_counter, and report
   schema       report the table's columns and indexes as Django's introspection sees them
+  cull         with MAX_ENTRIES 30 and CULL_FREQUENCY 3, set k00…k44 in order; report the keys left
 
 Prints one JSON object.
 """
@@ -20,7 +21,13 @@ from django.conf import settings
 database, table, command = sys.argv[1], sys.argv[2], sys.argv[3]
 settings.configure(
     DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": database}},
-    CACHES={"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": table}},
+    CACHES={
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": table,
+            "OPTIONS": {"MAX_ENTRIES": 30, "CULL_FREQUENCY": 3} if command == "cull" else {},
+        }
+    },
     USE_TZ=True,
 )
 django.setup()
@@ -82,6 +89,13 @@ elif command == "schema":
     report["indexed"] = sorted(
         name for info in constraints.values() if info["index"] and not info["primary_key"] for name in info["columns"]
     )
+elif command == "cull":
+    call_command("createcachetable", verbosity=0)
+    for index in range(45):
+        cache.set("k%02d" % index, index, None)
+    with connection.cursor() as cursor:
+        cursor.execute('SELECT "cache_key" FROM "%s" ORDER BY "cache_key"' % table)
+        report["keys"] = [row[0] for row in cursor.fetchall()]
 else:
     raise SystemExit("unknown command " + command)
 print(json.dumps(report))

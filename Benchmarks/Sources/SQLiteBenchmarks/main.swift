@@ -1,0 +1,87 @@
+// Cache on SQLite (CachingSQLite) against the same statements run directly through SQLite's C
+// API, on the same file, table, key and value, in one run (interleaved rounds).
+//
+//   cd Benchmarks && swift build -c release --product SQLiteBenchmarks && .build/release/SQLiteBenchmarks
+//
+// Environment: SQLITE_BENCH_ROUNDS (default 5), SQLITE_BENCH_SECONDS per round (default 0.4),
+// SQLITE_BENCH_POOL (pool_size, default 2).
+
+import BenchmarkSupport
+import CSQLiteBaseline
+import Caching
+import CachingSQLite
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+func environment(_ name: String) -> String? {
+    getenv(name).map { String(cString: $0) }
+}
+
+let rounds = Int(environment("SQLITE_BENCH_ROUNDS") ?? "") ?? 5
+let seconds = Double(environment("SQLITE_BENCH_SECONDS") ?? "") ?? 0.4
+let poolSize = Int(environment("SQLITE_BENCH_POOL") ?? "") ?? 2
+
+let directory = "/tmp/sqlite-bench-\(getpid())"
+mkdir(directory, 0o700)
+let path = directory + "/cache.sqlite3"
+var options = SQLiteOptions(database: path)
+options.poolSize = poolSize
+options.maxEntries = 100_000
+let cache = try Cache.sqlite(table: "bench_cache", options: options)
+let value = [UInt8](repeating: 0x61, count: 100)
+try await cache.set("bench", value, timeout: .never)
+let madeKey = cache.makeKey("bench")
+
+/// A connection of the baseline's own, used by one benchmark task at a time.
+final class CConnection: @unchecked Sendable {
+    let raw: UnsafeMutableRawPointer
+    init(path: String) { raw = csb_open(path)! }
+    deinit { csb_close(raw) }
+}
+let c = CConnection(path: path)
+
+let perCall = 50
+let selectSQL = "SELECT \"value\", \"expires\" FROM \"bench_cache\" WHERE \"cache_key\" = ?1"
+let cGet = BenchCase("C sqlite3 prepared SELECT loop", operationsPerCall: perCall) {
+    precondition(csb_get_loop(c.raw, selectSQL, madeKey, Int32(perCall)) == perCall)
+}
+let swiftGet = BenchCase("Cache.get on SQLite (sequential)", operationsPerCall: perCall) {
+    for _ in 0..<perCall {
+        let read = try await cache.get("bench", as: [UInt8].self)
+        precondition(read?.count == 100)
+    }
+}
+let updateSQL = "UPDATE \"bench_cache\" SET \"value\" = ?2, \"expires\" = ?3 WHERE \"cache_key\" = ?1"
+let storedValue = String(decoding: DatabaseCacheValueFormat.encode(try CacheValueCodec.encode(value)), as: UTF8.self)
+let cSet = BenchCase("C sqlite3 BEGIN IMMEDIATE; UPDATE; COMMIT loop", operationsPerCall: perCall) {
+    precondition(csb_set_loop(c.raw, updateSQL, madeKey, storedValue, DatabaseCacheTime.never, Int32(perCall)) == perCall)
+}
+let swiftSet = BenchCase("Cache.set on SQLite, existing key (sequential)", operationsPerCall: perCall) {
+    for _ in 0..<perCall { try await cache.set("bench", value, timeout: .never) }
+}
+let tasks = 16
+let swiftConcurrent = BenchCase("Cache.get on SQLite, \(tasks) concurrent tasks", operationsPerCall: tasks * perCall) {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for _ in 0..<tasks {
+            group.addTask {
+                for _ in 0..<perCall {
+                    let read = try await cache.get("bench", as: [UInt8].self)
+                    precondition(read?.count == 100)
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+}
+
+printTableHeader(title: "SQLite: Cache vs SQLite's C API (pool_size \(poolSize), \(rounds) rounds × \(seconds) s)")
+printRow(try await compare(baseline: cGet, subject: swiftGet, rounds: rounds, roundDuration: seconds), target: 0.7)
+printRow(try await compare(baseline: cSet, subject: swiftSet, rounds: rounds, roundDuration: seconds))
+printRow(try await compare(baseline: cGet, subject: swiftConcurrent, rounds: rounds, roundDuration: seconds))
+try await cache.shutdown()
+unlink(path)
+unlink(path + "-wal")
+unlink(path + "-shm")
+rmdir(directory)
