@@ -2,18 +2,20 @@
 # Measures what the example and each revocation strategy cost per request, against the
 # framework's own floor: GET /profile under wrk, for a bare Hummingbird 2 server answering a
 # fixed JSON body (BareServer, the ceiling for any Hummingbird app on this machine) and for the
-# example with each revocation strategy (none, memory, memcached, file). The subjects are
+# example with each revocation strategy (none, memory, memcached, redis, file). The subjects are
 # interleaved within each run; it prints, per subject, the median requests/s, the ratio to the
 # bare server and to no revocation, and the server's CPU time per request (utime + stime from
-# /proc/PID/stat before and after each wrk run, divided by the requests served): absolute
-# requests/s drift ±20 % between runs on a shared machine, CPU per request much less.
+# /proc/PID/stat before and after each wrk run, divided by the requests served), plus the
+# store server's (memcached's or redis-server's) CPU per request: absolute requests/s drift
+# ±20 % between runs on a shared machine, CPU per request much less.
 #
 #   ./scripts/load-test.sh                 # 3 runs x 10 s per subject
 #   RUNS=5 DURATION=15s ./scripts/load-test.sh
 #   SKIP_BUILD=1 ./scripts/load-test.sh    # use the release binaries already built
+#   SUBJECTS="none bare redis" ./scripts/load-test.sh   # some subjects only (none first)
 #
-# Needs wrk and memcached (apt-get install wrk memcached). Everything runs on loopback; every
-# process started here is stopped by PID at the end.
+# Needs wrk, memcached and redis-server (apt-get install wrk memcached redis-server).
+# Everything runs on loopback; every process started here is stopped by PID at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
@@ -21,6 +23,7 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 command -v memcached >/dev/null || { echo "memcached is missing: apt-get install memcached" >&2; exit 1; }
+command -v redis-server >/dev/null || { echo "redis-server is missing: apt-get install redis-server" >&2; exit 1; }
 
 if [ -z "${SKIP_BUILD:-}" ]; then
     echo "building the servers (release)…" >&2
@@ -44,6 +47,19 @@ pids+=("$mc_pid")
 cat > "$work/memcached.json" <<JSON
 {"default": {"BACKEND": "locmem"}, "shared": {"BACKEND": "memcached", "LOCATION": "127.0.0.1:$mc_port", "OPTIONS": {"servers_never_evict": true}}}
 JSON
+redis_port=$((20000 + RANDOM % 20000))
+while [ "$redis_port" = "$mc_port" ]; do redis_port=$((20000 + RANDOM % 20000)); done
+# Redis's default maxmemory-policy is noeviction and no maxmemory is set: it never evicts a live
+# key, which servers_never_evict declares. Nothing is written to disk.
+redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no --daemonize no --logfile "" >/dev/null &
+redis_pid=$!
+pids+=("$redis_pid")
+# read_timeout (0.5 s) bounds every check within the server's revocation timeout (1 s), so
+# JWTAuthentication needs no timeout task per check.
+cat > "$work/redis.json" <<JSON
+{"default": {"BACKEND": "locmem"}, "shared": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:$redis_port", "OPTIONS": {"servers_never_evict": true, "read_timeout": 0.5}}}
+JSON
+for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 cat > "$work/file.json" <<JSON
 {"default": {"BACKEND": "file", "LOCATION": "$work/filecache", "OPTIONS": {"MAX_ENTRIES": 100000, "WHEN_FULL": "refuse"}}}
 JSON
@@ -53,6 +69,7 @@ args_for() {
         none) echo "--revocation none" ;;
         memory) echo "--revocation memory" ;;
         memcached) echo "--caches $work/memcached.json --revocation shared" ;;
+        redis) echo "--caches $work/redis.json --revocation shared" ;;
         file) echo "--caches $work/file.json --revocation default" ;;
     esac
 }
@@ -62,7 +79,7 @@ cpu_ticks() { # pid -> utime + stime, in clock ticks (fields 14 and 15 of /proc/
     sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{print $12 + $13}'
 }
 
-run_one() { # subject -> "requests/s server-µs-per-request memcached-µs-per-request"
+run_one() { # subject -> "requests/s server-µs-per-request store-server-µs-per-request"
     # A file per run: the server's redirection happens in the child, after this shell may
     # already be reading, so an old file could give an old port.
     local subject=$1 out pid port token
@@ -88,12 +105,13 @@ run_one() { # subject -> "requests/s server-µs-per-request memcached-µs-per-re
     fi
     [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "http://127.0.0.1:$port/profile")" = 200 ] \
         || { echo "profile did not answer 200 for $subject" >&2; kill "$pid"; return 1; }
-    local before mc_before after mc_after
+    local before mc_before after mc_after store_pid
+    store_pid=$([ "$subject" = redis ] && echo "$redis_pid" || echo "$mc_pid")
     before=$(cpu_ticks "$pid")
-    mc_before=$(cpu_ticks "$mc_pid")
+    mc_before=$(cpu_ticks "$store_pid")
     wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H "Authorization: Bearer $token" "http://127.0.0.1:$port/profile" >"$work/wrk.out"
     after=$(cpu_ticks "$pid")
-    mc_after=$(cpu_ticks "$mc_pid")
+    mc_after=$(cpu_ticks "$store_pid")
     kill "$pid"; wait "$pid" 2>/dev/null || true
     if grep -q "Non-2xx" "$work/wrk.out"; then
         echo "$subject: some responses were not 200:" >&2; cat "$work/wrk.out" >&2; return 1
@@ -106,14 +124,15 @@ run_one() { # subject -> "requests/s server-µs-per-request memcached-µs-per-re
 }
 
 # The example runs first in each run, so the bare server has a token of the same length.
-subjects=(none bare memory memcached file)
+read -r -a subjects <<<"${SUBJECTS:-none bare memory memcached redis file}"
+[ "${subjects[0]}" = none ] || { echo "SUBJECTS must start with none (the bare server reuses its token)" >&2; exit 1; }
 declare -A rps cpu mccpu
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for run in $(seq "$RUNS"); do
     for subject in "${subjects[@]}"; do
         read -r r c m < <(run_one "$subject") || { echo "run $run $subject failed; server log:" >&2; cat "$work/server-$subject.err" >&2; exit 1; }
-        echo "run $run $subject: $r requests/s, $c µs server CPU/request, $m µs memcached CPU/request; load $(cut -d' ' -f1 /proc/loadavg)" >&2
+        echo "run $run $subject: $r requests/s, $c µs server CPU/request, $m µs memcached/redis CPU/request; load $(cut -d' ' -f1 /proc/loadavg)" >&2
         rps[$subject]="${rps[$subject]:-} $r"
         cpu[$subject]="${cpu[$subject]:-} $c"
         mccpu[$subject]="${mccpu[$subject]:-} $m"
@@ -122,23 +141,28 @@ done
 
 median() { printf '%s\n' $1 | sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
-bare=$(median "${rps[bare]}")
+bare=$(median "${rps[bare]:-0}")
 none=$(median "${rps[none]}")
 echo
-echo "| subject | median requests/s | runs | ÷ bare server | ÷ no revocation | target | server CPU µs/request (median) | + memcached CPU µs/request |"
+echo "| subject | median requests/s | runs | ÷ bare server | ÷ no revocation | target | server CPU µs/request (median) | + memcached / redis-server CPU µs/request |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
-for subject in bare "${subjects[@]:0:1}" "${subjects[@]:2}"; do
+order=()
+[ -n "${rps[bare]:-}" ] && order+=(bare)
+for subject in "${subjects[@]}"; do [ "$subject" = bare ] || order+=("$subject"); done
+for subject in "${order[@]}"; do
     m=$(median "${rps[$subject]}")
     c=$(median "${cpu[$subject]}")
-    mc=$([ "$subject" = memcached ] && median "${mccpu[$subject]}" || echo "—")
+    mc=$([ "$subject" = memcached ] || [ "$subject" = redis ] && median "${mccpu[$subject]}" || echo "—")
     case "$subject" in
         bare) target="—"; of_none="—" ;;
         none) target="≥ 0.85× bare"; of_none="1.00" ;;
         memory) target="≥ 0.97× none"; of_none=$(ratio "$m" "$none") ;;
         memcached) target="≥ 0.80× none"; of_none=$(ratio "$m" "$none") ;;
+        redis) target="≥ 0.80× none"; of_none=$(ratio "$m" "$none") ;;
         file) target="≥ 0.90× none"; of_none=$(ratio "$m" "$none") ;;
     esac
-    echo "| $subject | $m | ${rps[$subject]# } | $(ratio "$m" "$bare") | $of_none | $target | $c | $mc |"
+    of_bare=$([ "$bare" = 0 ] && echo "—" || ratio "$m" "$bare")
+    echo "| $subject | $m | ${rps[$subject]# } | $of_bare | $of_none | $target | $c | $mc |"
 done
 echo
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; wrk -t1 -c$CONNECTIONS -d$DURATION on the same machine; runs $RUNS, interleaved; load before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)"
