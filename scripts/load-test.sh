@@ -45,7 +45,7 @@ memcached -l 127.0.0.1 -p "$mc_port" -U 0 -t 2 -M $( [ "$(id -u)" = 0 ] && echo 
 mc_pid=$!
 pids+=("$mc_pid")
 cat > "$work/memcached.json" <<JSON
-{"default": {"BACKEND": "locmem"}, "shared": {"BACKEND": "memcached", "LOCATION": "127.0.0.1:$mc_port", "OPTIONS": {"servers_never_evict": true}}}
+{"default": {"BACKEND": "locmem"}, "shared": {"BACKEND": "memcached", "LOCATION": "127.0.0.1:$mc_port", "OPTIONS": {"servers_never_evict": true, "read_timeout": 0.5}}}
 JSON
 redis_port=$((20000 + RANDOM % 20000))
 while [ "$redis_port" = "$mc_port" ]; do redis_port=$((20000 + RANDOM % 20000)); done
