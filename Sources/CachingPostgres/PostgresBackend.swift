@@ -9,6 +9,7 @@ import Synchronization
 /// | `database` | string | required | a libpq connection string or `postgres://` URL; a password may come from `PGPASSWORD` instead, and is never shown |
 /// | `pool_size` | integer 1…64 | 2 | threads, each with its own connection |
 /// | `create_table` | bool | true | create Django's table (and index) when it is missing |
+/// | `timeout` | seconds > 0 | 5 | the most one call may take: waiting for a thread, connecting and every statement; then ``/Caching/CacheError/Code/timeout`` and the connection is closed |
 /// | `MAX_ENTRIES`, `CULL_FREQUENCY` | integers | 300, 3 | Django's culling |
 public struct PostgresOptions: Sendable, Hashable {
     /// The libpq connection string or URL.
@@ -17,13 +18,17 @@ public struct PostgresOptions: Sendable, Hashable {
     public var poolSize = 2
     /// Whether a missing table is created.
     public var createTable = true
+    /// The most one call may take, in seconds: waiting for a thread, connecting and its statements.
+    public var timeout = 5.0
     /// Django's `MAX_ENTRIES`.
     public var maxEntries = DjangoDefaults.maxEntries
     /// Django's `CULL_FREQUENCY`.
     public var cullFrequency = DjangoDefaults.cullFrequency
 
     /// The option names `OPTIONS` may hold.
-    public static let names: Set<String> = ["database", "pool_size", "create_table", "MAX_ENTRIES", "CULL_FREQUENCY"]
+    public static let names: Set<String> = [
+        "database", "pool_size", "create_table", "timeout", "MAX_ENTRIES", "CULL_FREQUENCY",
+    ]
 
     /// Options for a connection string, the rest at their defaults.
     public init(database: String) {
@@ -42,6 +47,7 @@ public struct PostgresOptions: Sendable, Hashable {
         self.init(database: database)
         poolSize = try settings.integerOption("pool_size", default: poolSize, alias: alias)
         createTable = try settings.boolOption("create_table", default: createTable, alias: alias)
+        timeout = try settings.numberOption("timeout", default: timeout, alias: alias)
         maxEntries = try settings.integerOption("MAX_ENTRIES", default: maxEntries, alias: alias)
         cullFrequency = try settings.integerOption("CULL_FREQUENCY", default: cullFrequency, alias: alias)
         try validate(alias: alias)
@@ -52,6 +58,10 @@ public struct PostgresOptions: Sendable, Hashable {
         guard !database.isEmpty else { throw CacheSettings.invalid(alias, ["OPTIONS", "database"], "must not be empty") }
         guard (1...64).contains(poolSize) else {
             throw CacheSettings.invalid(alias, ["OPTIONS", "pool_size"], "must be an integer from 1 to 64; found \(poolSize)")
+        }
+        guard timeout > 0, timeout <= 3600 else {
+            throw CacheSettings.invalid(
+                alias, ["OPTIONS", "timeout"], "must be a number of seconds above 0, at most 3600; found \(timeout)")
         }
         guard maxEntries >= 1 else {
             throw CacheSettings.invalid(alias, ["OPTIONS", "MAX_ENTRIES"], "must be 1 or more; found \(maxEntries)")
@@ -168,7 +178,16 @@ public final class PostgresBackend: CacheBackend {
         guard let generation else {
             throw CacheError(.closed, "The PostgreSQL cache '\(alias)' was shut down; create a new one")
         }
+        let timeLimit = options.timeout
+        let deadline = ContinuousClock.now + .milliseconds(Int64(timeLimit * 1000))
         let result: Result<T, CacheError> = await threads.run { [self] () -> Result<T, CacheError> in
+            guard ContinuousClock.now < deadline else {
+                return .failure(
+                    CacheError(
+                        .timeout,
+                        "PostgreSQL cache '\(alias)': the call waited \(timeLimit) s (OPTIONS timeout) for a connection, all busy; it was refused rather than run late"
+                    ))
+            }
             guard let connection = state.withLock({ $0.idle.popLast() }) else {
                 return .failure(CacheError(.closed, "The PostgreSQL cache '\(alias)' was shut down; create a new one"))
             }
@@ -177,6 +196,8 @@ public final class PostgresBackend: CacheBackend {
                 connection.close()
                 connection.generation = generation
             }
+            connection.deadline = deadline
+            connection.timeLimit = timeLimit
             do throws(CacheError) {
                 if !state.withLock({ $0.tableReady }) { try prepareTable(connection) }
                 return .success(try body(connection))
@@ -197,7 +218,7 @@ public final class PostgresBackend: CacheBackend {
                 try connection.execute("COMMIT", operation: operation)
                 return value
             } catch {
-                try? connection.execute("ROLLBACK", operation: operation)
+                if connection.isOpen { try? connection.execute("ROLLBACK", operation: operation) }
                 throw error
             }
         }
@@ -219,7 +240,7 @@ public final class PostgresBackend: CacheBackend {
                 try connection.execute(sql.createIndex, operation: "create table")
                 try connection.execute("COMMIT", operation: "create table")
             } catch {
-                try? connection.execute("ROLLBACK", operation: "create table")
+                if connection.isOpen { try? connection.execute("ROLLBACK", operation: "create table") }
                 throw error
             }
             columns = try connection.run(sql.columns, [table], operation: "open").rows.compactMap { $0.first ?? nil }

@@ -37,18 +37,83 @@ final class PostgresConnection: @unchecked Sendable {
         prepared.removeAll()
     }
 
+    /// Whether a connection is open (a failed or timed-out one is closed).
+    var isOpen: Bool { handle != nil }
+
+    /// When the call using this connection must end; every wait on the socket stops there.
+    var deadline = ContinuousClock.now
+    /// The time limit the deadline comes from, for messages.
+    var timeLimit = 5.0
+
     private func open() throws(CacheError) -> OpaquePointer {
         if let handle, PQstatus(handle) == CONNECTION_OK { return handle }
         close()
-        let connection = PQconnectdb(conninfo)
-        guard let connection, PQstatus(connection) == CONNECTION_OK else {
-            let message = connection.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
-            if let connection { PQfinish(connection) }
-            throw CacheError(
-                .unavailable, "PostgreSQL \(describe) cannot be reached: \(message.trimmingNewlines)")
+        guard let connection = PQconnectStart(conninfo) else {
+            throw CacheError(.unavailable, "PostgreSQL \(describe) cannot be reached: out of memory")
         }
+        func fail(_ message: String, code: CacheError.Code = .unavailable) -> CacheError {
+            PQfinish(connection)
+            return CacheError(code, "PostgreSQL \(describe) cannot be reached: \(message.trimmingNewlines)")
+        }
+        guard PQstatus(connection) != CONNECTION_BAD else { throw fail(String(cString: PQerrorMessage(connection))) }
+        var polling = PGRES_POLLING_WRITING
+        while polling != PGRES_POLLING_OK {
+            guard polling != PGRES_POLLING_FAILED else { throw fail(String(cString: PQerrorMessage(connection))) }
+            let ready = waitForSocket(connection, events: Int16(polling == PGRES_POLLING_READING ? POLLIN : POLLOUT))
+            guard ready else {
+                throw fail("no connection within \(timeLimit) s (OPTIONS timeout); the server does not answer", code: .timeout)
+            }
+            polling = PQconnectPoll(connection)
+        }
+        PQsetnonblocking(connection, 1)
         handle = connection
         return connection
+    }
+
+    /// Waits until the socket is ready for `events` or the deadline passes; `false` at the deadline.
+    private func waitForSocket(_ connection: OpaquePointer, events: Int16) -> Bool {
+        while true {
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else { return false }
+            let (seconds, attoseconds) = remaining.components
+            let milliseconds = Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
+            var descriptor = pollfd(fd: PQsocket(connection), events: events, revents: 0)
+            let ready = poll(&descriptor, 1, milliseconds)
+            if ready > 0 { return true }
+            if ready < 0 && errno != EINTR { return true }  // libpq reports the socket's error
+        }
+    }
+
+    /// Sends what `send` queued and waits, up to the deadline, for every result; returns the first.
+    private func finish(_ connection: OpaquePointer, sent: Int32, operation: String) throws(CacheError) -> OpaquePointer? {
+        func timedOut() -> CacheError {
+            close()
+            return CacheError(
+                .timeout,
+                "PostgreSQL \(describe) did not answer \(operation) within \(timeLimit) s (OPTIONS timeout); the connection was closed")
+        }
+        guard sent == 1 else { return nil }
+        while true {
+            let flushed = PQflush(connection)
+            if flushed == 0 { break }
+            if flushed < 0 { return nil }
+            guard waitForSocket(connection, events: Int16(POLLIN | POLLOUT)) else { throw timedOut() }
+            if PQconsumeInput(connection) == 0 { return nil }
+        }
+        var first: OpaquePointer?
+        while true {
+            while PQisBusy(connection) == 1 {
+                guard waitForSocket(connection, events: Int16(POLLIN)) else {
+                    if let first { PQclear(first) }
+                    throw timedOut()
+                }
+                if PQconsumeInput(connection) == 0 { break }
+            }
+            guard let result = PQgetResult(connection) else { break }
+            if first == nil { first = result } else { PQclear(result) }
+            if PQstatus(connection) != CONNECTION_OK { break }
+        }
+        return first
     }
 
     /// Runs a statement, prepared once per connection, with text parameters.
@@ -59,18 +124,20 @@ final class PostgresConnection: @unchecked Sendable {
             name = known
         } else {
             name = "s\(prepared.count)"
-            let result = PQprepare(connection, name, sql, Int32(parameters.count), nil)
+            let result = try finish(
+                connection, sent: PQsendPrepare(connection, name, sql, Int32(parameters.count), nil), operation: operation)
             defer { PQclear(result) }
             try check(result, connection, operation: operation)
             prepared[sql] = name
         }
         var cStrings: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.map { strdup($0) } ?? nil }
         defer { for pointer in cStrings { free(pointer) } }
-        let result = cStrings.withUnsafeMutableBufferPointer { buffer in
+        let sent = cStrings.withUnsafeMutableBufferPointer { buffer in
             buffer.withMemoryRebound(to: UnsafePointer<CChar>?.self) { values in
-                PQexecPrepared(connection, name, Int32(parameters.count), values.baseAddress, nil, nil, 0)
+                PQsendQueryPrepared(connection, name, Int32(parameters.count), values.baseAddress, nil, nil, 0)
             }
         }
+        let result = try finish(connection, sent: sent, operation: operation)
         defer { PQclear(result) }
         try check(result, connection, operation: operation)
         var rows: [[String?]] = []
@@ -95,7 +162,7 @@ final class PostgresConnection: @unchecked Sendable {
     /// Runs SQL text with no parameters (transaction control, DDL).
     func execute(_ sql: String, operation: String) throws(CacheError) {
         let connection = try open()
-        let result = PQexec(connection, sql)
+        let result = try finish(connection, sent: PQsendQuery(connection, sql), operation: operation)
         defer { PQclear(result) }
         try check(result, connection, operation: operation)
     }

@@ -66,10 +66,7 @@ public final class PostgresServer: Sendable {
                 server.removeDirectory()
                 throw CacheError(.unavailable, "initdb failed (exit status \(initialized)) in \(directory)")
             }
-            let options =
-                "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            let started = run(
-                binaries + "/pg_ctl", ["-D", directory + "/data", "-o", options, "-l", directory + "/log", "-w", "-t", "30", "start"])
+            let started = server.runStart()
             guard started == 0 else {
                 server.removeDirectory()
                 throw CacheError(.unavailable, "PostgreSQL did not start on 127.0.0.1:\(port) (pg_ctl exit status \(started))")
@@ -105,6 +102,91 @@ public final class PostgresServer: Sendable {
             Self.run(binaries + "/pg_ctl", ["-D", directory + "/data", "-m", "fast", "-w", "-t", "30", "restart"])
         }
         guard status == 0 else { throw CacheError(.unavailable, "PostgreSQL did not restart (pg_ctl exit status \(status))") }
+    }
+
+    /// `pg_ctl start` on the data directory and port; its exit status.
+    private func runStart() -> Int32 {
+        let options =
+            "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        return Self.run(
+            binaries + "/pg_ctl", ["-D", directory + "/data", "-o", options, "-l", directory + "/log", "-w", "-t", "30", "start"])
+    }
+
+    /// The postmaster's process id (from `postmaster.pid`) and its children's: the server's processes.
+    private func processes() -> [pid_t] {
+        guard let file = fopen(directory + "/data/postmaster.pid", "r") else { return [] }
+        defer { fclose(file) }
+        var first = [CChar](repeating: 0, count: 64)
+        guard fgets(&first, 64, file) != nil,
+            let postmaster = Int32(String(decoding: first.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)),
+            postmaster > 0
+        else { return [] }
+        var found = [postmaster]
+        guard let proc = opendir("/proc") else { return found }
+        defer { closedir(proc) }
+        while let entry = readdir(proc) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let pid = Int32(name), let stat = fopen("/proc/\(pid)/stat", "r") else { continue }
+            defer { fclose(stat) }
+            var buffer = [CChar](repeating: 0, count: 512)
+            guard fgets(&buffer, 512, stat) != nil else { continue }
+            let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            // pid (comm) state ppid …: the fields after the last ')'.
+            guard let close = line.lastIndex(of: ")") else { continue }
+            let fields = line[line.index(after: close)...].split(separator: " ")
+            if fields.count > 1, Int32(fields[1]) == postmaster { found.append(pid) }
+        }
+        return found
+    }
+
+    private static func isGone(_ pid: pid_t) -> Bool {
+        guard let stat = fopen("/proc/\(pid)/stat", "r") else { return true }
+        defer { fclose(stat) }
+        var buffer = [CChar](repeating: 0, count: 512)
+        guard fgets(&buffer, 512, stat) != nil else { return true }
+        let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let close = line.lastIndex(of: ")") else { return true }
+        return line[line.index(after: close)...].split(separator: " ").first == "Z"
+    }
+
+    /// Kills the server and every one of its processes with SIGKILL (a crash: no shutdown, open
+    /// connections reset) and waits until they are gone; ``startAgain()`` starts it on the same
+    /// data and port.
+    public func kill() async {
+        await Self.pool.run { [self] in
+            let pids = processes()
+            for pid in pids { sendSignal(pid, SIGKILL) }
+            for _ in 0..<500 where !pids.allSatisfy(Self.isGone) { usleep(10_000) }
+            // The lock files name a process that is gone (or a zombie nobody reaps, which
+            // PostgreSQL would take for a live server); a crashed server leaves them behind.
+            unlink(directory + "/data/postmaster.pid")
+            unlink(directory + "/.s.PGSQL.\(port).lock")
+            unlink(directory + "/.s.PGSQL.\(port)")
+        }
+    }
+
+    /// Starts the server again after ``kill()``, on the same data and port (crash recovery runs).
+    public func startAgain() async throws {
+        let status = await Self.pool.run { [self] in runStart() }
+        guard status == 0 else { throw CacheError(.unavailable, "PostgreSQL did not start again (pg_ctl exit status \(status))") }
+    }
+
+    /// Stops every process of the server with SIGSTOP: connections stay open and nothing answers
+    /// (a hung server). Returns how many processes were stopped.
+    @discardableResult
+    public func pause() async -> Int {
+        await Self.pool.run { [self] in
+            let pids = processes()
+            for pid in pids { sendSignal(pid, SIGSTOP) }
+            return pids.count
+        }
+    }
+
+    /// Continues every process ``pause()`` stopped.
+    public func resume() async {
+        await Self.pool.run { [self] in
+            for pid in processes() { sendSignal(pid, SIGCONT) }
+        }
     }
 
     private func removeDirectory() {
@@ -147,4 +229,9 @@ public final class PostgresServer: Sendable {
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
         return (status & 0x7F) == 0 ? (status >> 8) & 0xFF : -1
     }
+}
+
+/// `kill(2)`, under a name the server's `kill()` does not hide.
+private func sendSignal(_ pid: pid_t, _ signal: Int32) {
+    _ = kill(pid, signal)
 }

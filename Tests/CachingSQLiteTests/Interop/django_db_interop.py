@@ -1,6 +1,9 @@
-"""The Django side of the SQLite DatabaseCache interop test.
+"""The Django side of the DatabaseCache interop tests (SQLite and PostgreSQL).
 
     python django_db_interop.py DATABASE TABLE COMMAND
+
+DATABASE is a SQLite file's path, or a postgres://USER@HOST:PORT/NAME URL (Django's PostgreSQL
+backend, through psycopg).
 
 COMMAND:
   createtable  run Django's createcachetable for TABLE
@@ -8,19 +11,33 @@ COMMAND:
   read         read the swift_* keys Swift stored, incr swift_counter, and report
   schema       report the table's columns and indexes as Django's introspection sees them
   cull         with MAX_ENTRIES 30 and CULL_FREQUENCY 3, set k00…k44 in order; report the keys left
+  keys         report the table's cache_key column, sorted
 
 Prints one JSON object.
 """
 
 import json
 import sys
+from urllib.parse import urlsplit
 
 import django
 from django.conf import settings
 
 database, table, command = sys.argv[1], sys.argv[2], sys.argv[3]
+if database.startswith("postgres://"):
+    url = urlsplit(database)
+    engine = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": url.path.lstrip("/"),
+        "USER": url.username or "",
+        "PASSWORD": url.password or "",
+        "HOST": url.hostname,
+        "PORT": str(url.port),
+    }
+else:
+    engine = {"ENGINE": "django.db.backends.sqlite3", "NAME": database}
 settings.configure(
-    DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": database}},
+    DATABASES={"default": engine},
     CACHES={
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
@@ -93,6 +110,10 @@ elif command == "cull":
     call_command("createcachetable", verbosity=0)
     for index in range(45):
         cache.set("k%02d" % index, index, None)
+    with connection.cursor() as cursor:
+        cursor.execute('SELECT "cache_key" FROM "%s" ORDER BY "cache_key"' % table)
+        report["keys"] = [row[0] for row in cursor.fetchall()]
+elif command == "keys":
     with connection.cursor() as cursor:
         cursor.execute('SELECT "cache_key" FROM "%s" ORDER BY "cache_key"' % table)
         report["keys"] = [row[0] for row in cursor.fetchall()]
