@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine: installs what the tests need
-# (libmemcached-dev, memcached, a Python venv with Django, pymemcache, pylibmc and
-# PyJWT for the interop tests), checks formatting, builds, and runs every test. Tests that
-# need a memcached server start their own on loopback ports.
+# (system libraries and servers, a Python venv with Django, pymemcache, pylibmc, PyJWT,
+# redis-py and psycopg for the interop tests), checks formatting, builds, and runs every test.
+# Tests that need memcached, Redis or PostgreSQL start their own on loopback ports.
 #
 # The logout server example is a package of its own, so it has its own build. That build
 # runs in the background from the start, beside the library's build and tests (the tests
