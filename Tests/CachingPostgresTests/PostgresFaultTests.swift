@@ -7,7 +7,7 @@ import Testing
 
 /// A raw client on the server (`psql`), to see and plant tables underneath the cache.
 func psql(_ server: PostgresServer, _ sql: String) async throws -> String {
-    try await runPostgresTestProcess(
+    try await runProgram(
         "/usr/bin/psql", ["-X", "-q", "-t", "-A", "-h", "127.0.0.1", "-p", "\(server.port)", "-U", "postgres", "-d", "postgres", "-c", sql])
 }
 

@@ -11,36 +11,6 @@ let postgresInteropRepositoryRoot: String = {
     return url.path
 }()
 
-/// Runs a program on a thread of its own (never a cooperative thread) and returns its standard
-/// output without the final newline; the exit status must be 0.
-func runPostgresTestProcess(_ path: String, _ arguments: [String]) async throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let output = Pipe()
-    process.standardOutput = output
-    let errors = Pipe()
-    process.standardError = errors
-    try process.run()
-    let (text, errorText): (String, String) = await withCheckedContinuation { continuation in
-        Thread.detachNewThread {
-            let group = DispatchGroup()
-            nonisolated(unsafe) var errorData = Data()
-            group.enter()
-            Thread.detachNewThread {
-                errorData = errors.fileHandleForReading.readDataToEndOfFile()
-                group.leave()
-            }
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            group.wait()
-            process.waitUntilExit()
-            continuation.resume(returning: (String(decoding: data, as: UTF8.self), String(decoding: errorData, as: UTF8.self)))
-        }
-    }
-    #expect(process.terminationStatus == 0, "\(path) \(arguments): \(text) \(errorText)")
-    return text.hasSuffix("\n") ? String(text.dropLast()) : text
-}
-
 extension PostgresTests {
     /// Swift and Django's `DatabaseCache` (Django's PostgreSQL backend over psycopg) share one
     /// table on one real server: the same keys, the same pickled values, both ways.
@@ -60,7 +30,7 @@ extension PostgresTests {
                 throw CacheError(.unavailable, "python missing")
             }
             let script = postgresInteropRepositoryRoot + "/Tests/CachingSQLiteTests/Interop/django_db_interop.py"
-            let output = try await runPostgresTestProcess(python, [script, server.url, table, command])
+            let output = try await runProgram(python, [script, server.url, table, command])
             let json = try JSONSerialization.jsonObject(with: Data(output.utf8))
             return try #require(json as? [String: Any], "\(output)")
         }

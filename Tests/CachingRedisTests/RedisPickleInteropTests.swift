@@ -84,7 +84,7 @@ func runDjangoPickleInterop(backend: String, location: String, prefix: String, m
         throw CacheError(.unavailable, "python missing")
     }
     let script = redisInteropRepositoryRoot + "/Tests/CachingRedisTests/Interop/django_pickle_interop.py"
-    let output = try await runProcess(python, [script, backend, location, prefix, mode])
+    let output = try await runProgram(python, [script, backend, location, prefix, mode])
     let json = try JSONSerialization.jsonObject(with: Data(output.utf8))
     return try #require(json as? [String: Any])
 }

@@ -5,27 +5,7 @@ import Testing
 /// Runs `redis-cli -p PORT arguments…` against a test server (a raw client, to see and plant
 /// what Redis holds underneath the cache) and returns its output without the final newline.
 func redisCLI(_ server: RedisServer, _ arguments: String...) async throws -> String {
-    try await runProcess("/usr/bin/redis-cli", ["-h", server.host, "-p", String(server.port)] + arguments)
-}
-
-/// Runs a program on a thread of its own (never blocking a cooperative thread) and returns
-/// its standard output; the exit status must be 0.
-func runProcess(_ path: String, _ arguments: [String]) async throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let output = Pipe()
-    process.standardOutput = output
-    try process.run()
-    let text: String = await withCheckedContinuation { continuation in
-        Thread.detachNewThread {
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            continuation.resume(returning: String(decoding: data, as: UTF8.self))
-        }
-    }
-    #expect(process.terminationStatus == 0, "\(path) \(arguments): \(text)")
-    return text.hasSuffix("\n") ? String(text.dropLast()) : text
+    try await runProgram("/usr/bin/redis-cli", ["-h", server.host, "-p", String(server.port)] + arguments)
 }
 
 /// The path of a helper executable built next to the test bundle.

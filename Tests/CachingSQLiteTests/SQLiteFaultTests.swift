@@ -112,9 +112,9 @@ extension SQLiteTests {
             // root may write any file: the probe runs as nobody, for whom the file is read-only.
             let output =
                 getuid() == 0
-                ? try await runProcess(
+                ? try await runProgram(
                     "/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", probe, "write-once", fixture.path])
-                : try await runProcess(probe, ["write-once", fixture.path])
+                : try await runProgram(probe, ["write-once", fixture.path])
             let lines = output.split(separator: "\n").map(String.init)
             #expect(lines.count == 2, "\(output)")
             #expect(lines.last?.hasPrefix("set=storageFailure: SQLite database \(fixture.path)") == true, "\(output)")

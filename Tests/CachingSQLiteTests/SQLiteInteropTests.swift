@@ -30,7 +30,7 @@ extension SQLiteTests {
                 throw CacheError(.unavailable, "python missing")
             }
             let script = sqliteInteropRepositoryRoot + "/Tests/CachingSQLiteTests/Interop/django_db_interop.py"
-            let output = try await runProcess(python, [script, fixture.path, table, command])
+            let output = try await runProgram(python, [script, fixture.path, table, command])
             let json = try JSONSerialization.jsonObject(with: Data(output.utf8))
             return try #require(json as? [String: Any], "\(output)")
         }
