@@ -189,10 +189,18 @@ let package = Package(
             path: "Tests/SQLiteLifecycleProbe",
             swiftSettings: swiftSettings
         ),
+        // The memcached and Redis servers the revocation and authentication suites run each
+        // check against, from one body.
+        .target(
+            name: "RemoteCacheFixtures",
+            dependencies: ["Caching", "CachingMemcached", "CachingRedis", "CachingTesting"],
+            path: "Tests/RemoteCacheFixtures",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TokenRevocationTests",
             dependencies: [
-                "TokenRevocation", "Caching", "CachingMemcached", "CachingRedis", "CachingTesting",
+                "TokenRevocation", "Caching", "CachingMemcached", "CachingRedis", "CachingTesting", "RemoteCacheFixtures",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],
@@ -202,6 +210,7 @@ let package = Package(
             name: "TokenAuthTests",
             dependencies: [
                 "TokenAuth", "TokenRevocation", "Caching", "CachingMemcached", "CachingRedis", "CachingTesting",
+                "RemoteCacheFixtures",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],

@@ -1,36 +1,25 @@
 import Caching
-import CachingRedis
 import CachingTesting
+import RemoteCacheFixtures
 import Testing
 import TokenRevocation
 
 @testable import TokenAuth
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
-/// Authentication over a real Redis that stops answering (`SIGSTOP`: its sockets stay open,
-/// nothing replies), as over memcached: a store whose backend bounds its reads within
+/// Authentication over a real memcached and a real Redis that stop answering (`SIGSTOP`: their
+/// sockets stay open, nothing replies). A store whose backend bounds its reads within
 /// `revocationTimeout` (`read_timeout`) is called without a timeout task, and must still refuse
 /// the token in time; one without that bound, or with a longer one, stays under the timeout race.
-@Suite("JWTAuthentication over a stopped Redis", .serialized)
-struct RedisTimeoutTests {
+@Suite("JWTAuthentication over a stopped memcached or Redis", .serialized)
+struct StoppedServerTimeoutTests {
     func authentication(
-        _ server: RedisServer, readTimeout: Double?, revocationTimeout: Duration
-    ) throws -> (JWTAuthentication, CacheRevocation) {
-        var options = RedisOptions()
-        options.serversNeverEvict = true
-        options.poolSize = 1
-        // hiredis alone would wait this long: far beyond every bound tested here.
-        options.timeout = 10
-        options.connectTimeout = 10
-        options.readTimeout = readTimeout
-        let store = try CacheRevocation(cache: Cache(try RedisBackend(location: [server.url], options: options)))
+        _ remote: RemoteCacheServer, _ server: LoopbackServer, readTimeout: Double?, revocationTimeout: Duration
+    ) throws -> (JWTAuthentication, CacheRevocation, any ReadCountingBackend) {
+        // The client alone would wait 10 s: far beyond every bound tested here.
+        let backend = try remote.backend(server, timeout: 10, readTimeout: readTimeout)
+        let store = try CacheRevocation(cache: Cache(backend))
         let auth = try JWTAuthentication(secret: secret, revocationStore: store, revocationTimeout: revocationTimeout)
-        return (auth, store)
+        return (auth, store, backend)
     }
 
     /// Authenticates `count` tokens at once; each one's error (nil when accepted) and time.
@@ -55,15 +44,17 @@ struct RedisTimeoutTests {
         }
     }
 
-    @Test("read_timeout within revocationTimeout: no race, and every check is refused (503) within the bound")
-    func boundedByTheBackend() async throws {
-        let server = try await RedisServer.start()
-        let (auth, store) = try authentication(server, readTimeout: 0.25, revocationTimeout: .seconds(3))
+    @Test(
+        "read_timeout within revocationTimeout: no race, and every check is refused (503) within the bound",
+        arguments: RemoteCacheServer.allCases)
+    func boundedByTheBackend(_ remote: RemoteCacheServer) async throws {
+        let server = try await remote.start()
+        let (auth, store, backend) = try authentication(remote, server, readTimeout: 0.25, revocationTimeout: .seconds(3))
         let bound = try #require(store.checkTimeLimit)
         #expect(bound <= auth.revocationTimeout)
         // Answers while the server runs.
         _ = try await auth.authenticate(authorization: "Bearer " + Token.create(sub: "1").encode(secret: secret))
-        #expect(try await server.pause(), "redis-server did not stop")
+        #expect(try await server.pause(), "\(remote.program) did not stop")
         let results = try await attempts(auth, count: 8)
         server.resume()
         #expect(results.count == 8)
@@ -74,19 +65,22 @@ struct RedisTimeoutTests {
             #expect(error.message.contains("did not answer within") == false, "\(error.message)")
             #expect((((error.underlying as? RevocationError)?.underlying) as? CacheError)?.code == .timeout, "\(error)")
             // The bound is 0.275 s; the margin absorbs a loaded machine, well under the 3 s
-            // timeout the check is no longer raced against and the 10 s hiredis would take.
+            // timeout the check is no longer raced against and the 10 s the client would take.
             #expect(result.seconds >= 0.24 && result.seconds < 1.5, "took \(result.seconds) s")
         }
+        try await backend.shutdown()
         await server.stop()
     }
 
-    @Test("read_timeout longer than revocationTimeout, or none: the race still cuts the check off at the timeout")
-    func raceStays() async throws {
+    @Test(
+        "read_timeout longer than revocationTimeout, or none: the race still cuts the check off at the timeout",
+        arguments: RemoteCacheServer.allCases)
+    func raceStays(_ remote: RemoteCacheServer) async throws {
         for readTimeout in [nil, 5.0] {
-            let server = try await RedisServer.start()
-            let (auth, store) = try authentication(server, readTimeout: readTimeout, revocationTimeout: .milliseconds(300))
+            let server = try await remote.start()
+            let (auth, store, backend) = try authentication(remote, server, readTimeout: readTimeout, revocationTimeout: .milliseconds(300))
             #expect(readTimeout == nil ? store.checkTimeLimit == nil : store.checkTimeLimit! > auth.revocationTimeout)
-            #expect(try await server.pause(), "redis-server did not stop")
+            #expect(try await server.pause(), "\(remote.program) did not stop")
             let results = try await attempts(auth, count: 4)
             server.resume()
             for result in results {
@@ -95,6 +89,7 @@ struct RedisTimeoutTests {
                 #expect(error.message.contains("did not answer within"), "\(error.message)")
                 #expect(result.seconds >= 0.29 && result.seconds < 1.5, "took \(result.seconds) s")
             }
+            try await backend.shutdown()
             await server.stop()
         }
     }

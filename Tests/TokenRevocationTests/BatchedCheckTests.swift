@@ -1,38 +1,24 @@
 import Caching
-import CachingMemcached
 import CachingTesting
+import RemoteCacheFixtures
 import Testing
 import TokenRevocation
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
-/// Revocation checks of concurrent requests over a real memcached: their multi-gets are sent as
-/// one, each check gets its own answer, a failed batch fails every check in it, and with
-/// `read_timeout` a check against a server that stopped answering fails closed in time.
+/// Revocation checks of concurrent requests over a real memcached and a real Redis: their keys
+/// are sent in shared multi-gets (`get k1 k2 …`, `MGET`), each check gets its own answer, a
+/// failed batch fails every check in it, and with `read_timeout` a check against a server that
+/// stopped answering fails closed in time.
 ///
 /// The server is paused with `SIGSTOP` (its sockets stay open and accept requests, but nothing
 /// answers, as a hung or overloaded server) so that checks pile up behind one stuck multi-get.
-@Suite("CacheRevocation over memcached: batched checks", .serialized)
-struct MemcachedBatchedCheckTests {
+@Suite("CacheRevocation over memcached and Redis: batched and bounded checks", .serialized)
+struct BatchedCheckTests {
     static let checks = 64
 
     func store(
-        _ server: MemcachedServer, poolSize: Int = 1, pollTimeout: Double = 5, readTimeout: Double? = nil
-    ) throws -> (store: CacheRevocation, backend: MemcachedBackend) {
-        let address = try #require(MemcachedServerAddress(parsing: server.address))
-        var options = MemcachedOptions()
-        options.serversNeverEvict = true
-        options.poolSize = poolSize
-        options.pollTimeout = pollTimeout
-        options.connectTimeout = pollTimeout
-        options.sendTimeout = pollTimeout
-        options.receiveTimeout = pollTimeout
-        options.readTimeout = readTimeout
-        let backend = try MemcachedBackend(servers: [address], options: options)
+        _ remote: RemoteCacheServer, _ server: LoopbackServer, timeout: Double = 5, readTimeout: Double? = nil
+    ) throws -> (store: CacheRevocation, backend: any ReadCountingBackend) {
+        let backend = try remote.backend(server, timeout: timeout, readTimeout: readTimeout)
         return (try CacheRevocation(cache: Cache(backend)), backend)
     }
 
@@ -48,16 +34,18 @@ struct MemcachedBatchedCheckTests {
         try await store.revokeAll(subject: "user-0", issuedBefore: cutoff, ttl: .seconds(600))
     }
 
-    @Test("64 concurrent checks share multi-gets (fewer round trips than checks), each with its own answer")
-    func sharedMultiGets() async throws {
-        let server = try await MemcachedServer.start(arguments: ["-M"])
-        let (store, backend) = try store(server)
+    @Test(
+        "64 concurrent checks share multi-gets (fewer round trips than checks), each with its own answer",
+        arguments: RemoteCacheServer.allCases)
+    func sharedMultiGets(_ remote: RemoteCacheServer) async throws {
+        let server = try await remote.start()
+        let (store, backend) = try store(remote, server)
         let cutoff = SystemCacheClock().now()
         try await revokeSome(store, cutoff: cutoff)
         let before = backend.readCounts
         // Paused, the server holds the first multi-get; the other checks queue behind it and
         // leave together when it answers.
-        #expect(try await server.pause(), "memcached did not stop")
+        #expect(try await server.pause(), "\(remote.program) did not stop")
         let statuses = try await withThrowingTaskGroup(of: (Int, RevocationStatus).self) { group in
             for index in 0..<Self.checks {
                 group.addTask { (index, try await store.check(query(index))) }
@@ -78,16 +66,17 @@ struct MemcachedBatchedCheckTests {
         // One stuck multi-get, then the 63 queued checks (3 keys each, 128 keys a batch at most).
         let roundTrips = after.roundTrips - before.roundTrips
         #expect(roundTrips < Self.checks / 4, "\(roundTrips) round trips for \(Self.checks) checks")
+        try await backend.shutdown()
         await server.stop()
     }
 
-    @Test("a batch whose server is killed fails every check in it: none reads as 'not revoked'")
-    func killedBatchFailsClosed() async throws {
-        let server = try await MemcachedServer.start(arguments: ["-M"])
-        let (store, backend) = try store(server)
+    @Test("a batch whose server is killed fails every check in it: none reads as 'not revoked'", arguments: RemoteCacheServer.allCases)
+    func killedBatchFailsClosed(_ remote: RemoteCacheServer) async throws {
+        let server = try await remote.start()
+        let (store, backend) = try store(remote, server)
         try await revokeSome(store, cutoff: SystemCacheClock().now())
         let before = backend.readCounts
-        #expect(try await server.pause(), "memcached did not stop")
+        #expect(try await server.pause(), "\(remote.program) did not stop")
         let outcomes = await withTaskGroup(of: Result<RevocationStatus, any Error>.self) { group in
             for index in 0..<Self.checks {
                 group.addTask {
@@ -106,25 +95,34 @@ struct MemcachedBatchedCheckTests {
             }
         }
         #expect(backend.readCounts.roundTrips - before.roundTrips < Self.checks / 4)
+        try await backend.shutdown()
     }
 
-    @Test("with read_timeout, checks against a stopped server fail closed within the bound, queued ones too")
-    func boundedWhileStopped() async throws {
-        let server = try await MemcachedServer.start(arguments: ["-M"])
-        // libmemcached's own timeouts (5 s) are far longer: only the watchdog can end these checks.
-        let (store, _) = try store(server, readTimeout: 0.3)
+    @Test(
+        "with read_timeout, checks against a stopped server fail closed within the bound, queued ones too; resumed, they answer",
+        arguments: RemoteCacheServer.allCases)
+    func boundedWhileStopped(_ remote: RemoteCacheServer) async throws {
+        let server = try await remote.start()
+        // The clients' own timeouts (5 s) are far longer: only the watchdog can end these checks.
+        let (store, backend) = try store(remote, server, readTimeout: 0.3)
         let bound = try #require(store.checkTimeLimit)
         #expect(bound >= .milliseconds(300) && bound <= .milliseconds(350))
         try await store.revoke("jti-0", ttl: .seconds(600))
-        #expect(try await server.pause(), "memcached did not stop")
+        #expect(try await server.pause(), "\(remote.program) did not stop")
         let results = await withTaskGroup(of: (error: (any Error)?, seconds: Double).self) { group in
             for index in 0..<16 {
                 group.addTask {
                     let start = ContinuousClock.now
                     var failure: (any Error)?
-                    do { _ = try await store.check(query(index)) } catch { failure = error }
-                    let elapsed = ContinuousClock.now - start
-                    return (failure, elapsed.seconds)
+                    do {
+                        // isRevoked (one key) and check (three) are both bounded.
+                        if index.isMultiple(of: 2) {
+                            _ = try await store.check(query(index))
+                        } else {
+                            _ = try await store.isRevoked("jti-\(index)")
+                        }
+                    } catch { failure = error }
+                    return (failure, (ContinuousClock.now - start).seconds)
                 }
             }
             return await group.reduce(into: []) { $0.append($1) }
@@ -135,25 +133,28 @@ struct MemcachedBatchedCheckTests {
             let error = try #require(result.error as? RevocationError, "a check answered while the server was stopped")
             #expect((error.underlying as? CacheError)?.code == .timeout, "\(error)")
             // The bound is 0.33 s; the margin absorbs a loaded 2-core machine, and is still far
-            // below the 5 s libmemcached alone would take.
+            // below the 5 s the client alone would take.
             #expect(result.seconds >= 0.29 && result.seconds < 1.5, "took \(result.seconds) s")
         }
         // The server answers again: so does the store, with the right answer.
         var answered: RevocationStatus?
-        for _ in 0..<50 where answered == nil {
+        for _ in 0..<80 where answered == nil {
             answered = try? await store.check(query(0))
             if answered == nil { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(answered?.isRevoked == true)
+        try await backend.shutdown()
         await server.stop()
     }
 
-    @Test("without read_timeout the store promises no bound, and the race in JWTAuthentication stays")
-    func noBoundByDefault() async throws {
-        let server = try await MemcachedServer.start(arguments: ["-M"])
-        let (store, backend) = try store(server)
+    @Test(
+        "without read_timeout the store promises no bound, and the race in JWTAuthentication stays", arguments: RemoteCacheServer.allCases)
+    func noBoundByDefault(_ remote: RemoteCacheServer) async throws {
+        let server = try await remote.start()
+        let (store, backend) = try store(remote, server)
         #expect(store.checkTimeLimit == nil)
         #expect(backend.capabilities.readTimeLimit == nil)
+        try await backend.shutdown()
         await server.stop()
     }
 }
