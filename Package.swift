@@ -172,7 +172,8 @@ let package = Package(
         .testTarget(
             name: "CachingSQLiteTests",
             dependencies: [
-                "Caching", "CachingTesting", "CachingSQLite", "CSQLite", "SQLiteLifecycleProbe",
+                // CachingPostgres: the suite of values both ways with Django runs on both databases.
+                "Caching", "CachingTesting", "CachingSQLite", "CachingPostgres", "CSQLite", "SQLiteLifecycleProbe",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Interop/django_db_interop.py"],

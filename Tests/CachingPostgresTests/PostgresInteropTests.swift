@@ -12,8 +12,9 @@ let postgresInteropRepositoryRoot: String = {
 }()
 
 extension PostgresTests {
-    /// Swift and Django's `DatabaseCache` (Django's PostgreSQL backend over psycopg) share one
-    /// table on one real server: the same keys, the same pickled values, both ways.
+    /// Swift and Django's `DatabaseCache` (Django's PostgreSQL backend over psycopg) on one real
+    /// server: each uses the other's table as it is. Values both ways, on SQLite and PostgreSQL,
+    /// are in CachingSQLiteTests' `DjangoDatabaseInteropTests`.
     @Suite(
         "PostgreSQL: interop with Django's DatabaseCache",
         .enabled(
@@ -68,91 +69,6 @@ extension PostgresTests {
                     "Django sees \(swiftSchema) for Swift's table and \(before) for its own")
                 #expect(before["primary_key"] as? [String] == ["cache_key"])
                 #expect(before["indexed"] as? [String] == ["expires"])
-            }
-        }
-
-        /// A struct: stored as JSON behind a header, which Django's unpickler refuses.
-        struct Visit: Codable, Sendable {
-            var page: String
-            var count: Int
-        }
-
-        @Test("Django reads int, str, bytes, bool, float, None and a dict that Swift wrote, and incr works on Swift's counter")
-        func djangoReadsSwift() async throws {
-            try await PostgresServer.with { server in
-                let clock = ManualCacheClock(start: SystemCacheClock().now())
-                let cache = try Self.cache(server, table: "shared", clock: clock)
-                try await cache.set("swift_int", 42)
-                try await cache.set("swift_negative", -17)
-                try await cache.set("swift_big", Int64.max)
-                try await cache.set("swift_str", "héllo wörld ☃")
-                try await cache.set("swift_bytes", [UInt8]([0, 1, 127, 128, 255]))
-                try await cache.set("swift_true", true)
-                try await cache.set("swift_false", false)
-                try await cache.set("swift_float", 1.5)
-                try await cache.set("swift_none", Int?.none)
-                try await cache.set("swift_empty", "")
-                try await cache.set("swift_counter", 10)
-                try await cache.set("swift_dict", ["a": [1, 2]])
-                try await cache.set("swift_codable", Visit(page: "/home", count: 3))
-                // Expired for Django too: a deadline already in the past of the real clock.
-                clock.advance(by: -3600)
-                try await cache.set("swift_expired", "gone", timeout: 60)
-                clock.advance(by: 3600)
-
-                let report = try await Self.django(server, table: "shared", "read")
-                let read = try #require(report["read"] as? [String: [Any]])
-                func check(_ name: String, _ type: String, _ value: (Any) -> Bool) {
-                    let pair = read[name] ?? []
-                    #expect(pair.first as? String == type, "\(name): Django read \(pair)")
-                    #expect(pair.count == 2 && value(pair[1]), "\(name): Django read \(pair)")
-                }
-                check("int", "int") { $0 as? Int == 42 }
-                check("negative", "int") { $0 as? Int == -17 }
-                check("big", "int") { $0 as? Int64 == Int64.max }
-                check("str", "str") { $0 as? String == "héllo wörld ☃" }
-                check("bytes", "bytes") { $0 as? [Int] == [0, 1, 127, 128, 255] }
-                check("true", "bool") { $0 as? Bool == true }
-                check("false", "bool") { $0 as? Bool == false }
-                check("float", "float") { $0 as? Double == 1.5 }
-                check("none", "NoneType") { $0 is NSNull }
-                check("empty", "str") { $0 as? String == "" }
-                check("dict", "dict") { $0 as? [String: [Int]] == ["a": [1, 2]] }
-                #expect(report["has_none"] as? Bool == true, "a stored None is a key Django has")
-                #expect(report["missing"] as? String == "MISSING")
-                #expect(report["expired"] as? String == "MISSING", "Django sees Swift's expiry")
-                #expect(report["codable"] as? String == "UnpicklingError", "a Codable value is not mistaken for one of Django's")
-                #expect(report["incr"] as? Int == 15)
-                #expect(try await cache.get("swift_counter", as: Int.self) == 15, "Swift reads the int Django's incr wrote")
-                #expect(try await cache.incr("swift_counter", by: 2) == 17)
-                try await cache.shutdown()
-            }
-        }
-
-        @Test("Swift reads int, str, bytes, bool, float and None that Django wrote, and incr works on Django's counter")
-        func swiftReadsDjango() async throws {
-            try await PostgresServer.with { server in
-                let report = try await Self.django(server, table: "shared", "write")
-                let cache = try Self.cache(server, table: "shared", createTable: false)
-                #expect(report["made_key"] as? String == cache.makeKey("some:key"))
-                #expect(try await cache.get("django_int", as: Int.self) == 42)
-                #expect(try await cache.get("django_negative", as: Int.self) == -17)
-                #expect(try await cache.get("django_big", as: Int.self) == 1 << 62)
-                #expect(try await cache.get("django_str", as: String.self) == "héllo wörld ☃")
-                #expect(try await cache.get("django_bytes", as: [UInt8].self) == [0, 1, 127, 128, 255])
-                #expect(try await cache.get("django_true", as: Bool.self) == true)
-                #expect(try await cache.get("django_false", as: Bool.self) == false)
-                #expect(try await cache.get("django_float", as: Double.self) == 1.5)
-                #expect(try await cache.hasKey("django_none"))
-                #expect(try await cache.get("django_none", as: Int?.self) == .some(nil), "a stored None is a stored nil")
-                #expect(try await cache.incr("django_counter", by: 5) == 15)
-                #expect(try await cache.get("django_expired", as: String.self) == nil)
-                let keys = try #require(try await Self.django(server, table: "shared", "keys")["keys"] as? [String])
-                #expect(!keys.contains(":1:django_expired"), "the expired row a get found was deleted: \(keys)")
-                #expect(keys.contains(":1:django_counter"))
-                try await cache.shutdown()
-                let after = try await Self.django(server, table: "shared", "schema")
-                #expect(after["indexed"] as? [String] == ["expires"])
             }
         }
     }
