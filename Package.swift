@@ -140,40 +140,28 @@ let package = Package(
         .testTarget(
             name: "CachingMemcachedTests",
             dependencies: [
-                "Caching", "CachingTesting", "CachingMemcached", "MemcachedLifecycleProbe",
+                "Caching", "CachingTesting", "CachingMemcached", "LifecycleProbe",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],
             exclude: ["Interop/django_memcached_interop.py"],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(
-            name: "MemcachedLifecycleProbe",
-            dependencies: ["Caching", "CachingMemcached", "CachingTesting"],
-            path: "Tests/MemcachedLifecycleProbe",
-            swiftSettings: swiftSettings
-        ),
         .testTarget(
             name: "CachingRedisTests",
             dependencies: [
-                "Caching", "CachingTesting", "CachingRedis", "RedisLifecycleProbe",
+                "Caching", "CachingTesting", "CachingRedis", "LifecycleProbe",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],
             exclude: ["Interop/django_pickle_interop.py"],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(
-            name: "RedisLifecycleProbe",
-            dependencies: ["Caching", "CachingRedis", "CachingTesting"],
-            path: "Tests/RedisLifecycleProbe",
-            swiftSettings: swiftSettings
-        ),
         .testTarget(
             name: "CachingSQLiteTests",
             dependencies: [
                 // CachingPostgres: the suite of values both ways with Django runs on both databases.
-                "Caching", "CachingTesting", "CachingSQLite", "CachingPostgres", "CSQLite", "SQLiteLifecycleProbe",
+                "Caching", "CachingTesting", "CachingSQLite", "CachingPostgres", "CSQLite", "LifecycleProbe",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Interop/django_db_interop.py"],
@@ -184,10 +172,12 @@ let package = Package(
             dependencies: ["Caching", "CachingTesting", "CachingPostgres"],
             swiftSettings: swiftSettings
         ),
+        // The child process of the lifecycle tests (threads and descriptors given back), for
+        // memcached, Redis and SQLite.
         .executableTarget(
-            name: "SQLiteLifecycleProbe",
-            dependencies: ["Caching", "CachingSQLite", "CachingTesting"],
-            path: "Tests/SQLiteLifecycleProbe",
+            name: "LifecycleProbe",
+            dependencies: ["Caching", "CachingMemcached", "CachingRedis", "CachingSQLite", "CachingTesting"],
+            path: "Tests/LifecycleProbe",
             swiftSettings: swiftSettings
         ),
         // The memcached and Redis servers the revocation and authentication suites run each

@@ -47,3 +47,21 @@ public func runProgram(
     }
     return text.hasSuffix("\n") ? String(text.dropLast()) : text
 }
+
+/// The path of an executable of this package built beside the running test bundle, such as a
+/// probe a test runs as a child process.
+///
+/// - Parameter name: The executable product's name.
+/// - Returns: Its path.
+/// - Throws: `CocoaError.fileNoSuchFile` saying to run `swift build --build-tests` when it is
+///   not there.
+public func builtExecutable(_ name: String) throws -> String {
+    let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+    var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
+    for _ in 0..<4 {
+        let candidate = directory.appendingPathComponent(name).path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        directory.deleteLastPathComponent()
+    }
+    throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "\(name) not built; run `swift build --build-tests`"])
+}

@@ -8,9 +8,9 @@ import Testing
 /// put a command on the wire through a key.
 @Suite("Memcached: lifecycle and the key boundary")
 struct MemcachedLifecycleTests {
-    @Test("50 Caches with a memcached alias, used and shut down, leave threads and descriptors where they were")
+    @Test("50 Caches with a memcached alias, used, closed and shut down, leave threads and descriptors where they were")
     func noLeaks() async throws {
-        let output = try await runProbe(["50"])
+        let output = try await runProgram(try builtExecutable("LifecycleProbe"), ["memcached", "50"])
         let counts = output.split(separator: " ").map { $0.split(separator: "=").last.map(String.init) ?? "" }
         #expect(counts.count == 2 && counts[0] == counts[1], "\(output)")
     }
@@ -31,33 +31,5 @@ struct MemcachedLifecycleTests {
             #expect(try await cache.get("bystander", as: String.self) == "safe", "no flush_all reached the server")
             try await cache.shutdown()
         }
-    }
-
-    /// Runs `MemcachedLifecycleProbe`, built next to the test bundle.
-    func runProbe(_ arguments: [String]) async throws -> String {
-        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
-        var found: String?
-        for _ in 0..<4 where found == nil {
-            let candidate = directory.appendingPathComponent("MemcachedLifecycleProbe").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { found = candidate }
-            directory.deleteLastPathComponent()
-        }
-        let path = try #require(found, "MemcachedLifecycleProbe not built; run `swift build --build-tests`")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let text: String = await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                let data = output.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                continuation.resume(returning: String(decoding: data, as: UTF8.self))
-            }
-        }
-        #expect(process.terminationStatus == 0, "\(text)")
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

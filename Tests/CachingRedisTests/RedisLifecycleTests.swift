@@ -11,7 +11,7 @@ extension RedisTests {
     struct RedisLifecycleTests {
         @Test("50 Caches with a Redis alias, used, closed and shut down, leave threads and descriptors where they were")
         func noLeaks() async throws {
-            let output = try await runProgram(try builtExecutable("RedisLifecycleProbe"), ["50"])
+            let output = try await runProgram(try builtExecutable("LifecycleProbe"), ["redis", "50"])
             let counts = output.split(separator: " ").map { $0.split(separator: "=").last.map(String.init) ?? "" }
             #expect(counts.count == 2 && counts[0] == counts[1], "\(output)")
         }

@@ -8,18 +8,6 @@ func redisCLI(_ server: RedisServer, _ arguments: String...) async throws -> Str
     try await runProgram("/usr/bin/redis-cli", ["-h", server.host, "-p", String(server.port)] + arguments)
 }
 
-/// The path of a helper executable built next to the test bundle.
-func builtExecutable(_ name: String) throws -> String {
-    let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-    var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
-    for _ in 0..<4 {
-        let candidate = directory.appendingPathComponent(name).path
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        directory.deleteLastPathComponent()
-    }
-    throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "\(name) not built; run `swift build --build-tests`"])
-}
-
 /// Seconds since an arbitrary start, for bounding how long a failing call takes.
 func monotonicSeconds() -> Double {
     ProcessInfo.processInfo.systemUptime

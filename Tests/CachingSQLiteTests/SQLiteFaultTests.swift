@@ -108,13 +108,13 @@ extension SQLiteTests {
             _ = try await fixture.sqlite3("PRAGMA journal_mode = DELETE")
             chmod(fixture.path, 0o444)
             let before = try Data(contentsOf: URL(fileURLWithPath: fixture.path))
-            let probe = try builtExecutable("SQLiteLifecycleProbe")
+            let probe = try builtExecutable("LifecycleProbe")
             // root may write any file: the probe runs as nobody, for whom the file is read-only.
             let output =
                 getuid() == 0
                 ? try await runProgram(
-                    "/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", probe, "write-once", fixture.path])
-                : try await runProgram(probe, ["write-once", fixture.path])
+                    "/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", probe, "sqlite-write-once", fixture.path])
+                : try await runProgram(probe, ["sqlite-write-once", fixture.path])
             let lines = output.split(separator: "\n").map(String.init)
             #expect(lines.count == 2, "\(output)")
             #expect(lines.last?.hasPrefix("set=storageFailure: SQLite database \(fixture.path)") == true, "\(output)")

@@ -11,7 +11,7 @@ extension SQLiteTests {
         func noLeaks() async throws {
             let fixture = SQLiteFixture()
             defer { fixture.directory.remove() }
-            let output = try await runProgram(try builtExecutable("SQLiteLifecycleProbe"), ["50", fixture.directory.path])
+            let output = try await runProgram(try builtExecutable("LifecycleProbe"), ["sqlite", "50", fixture.directory.path])
             let counts = output.split(separator: " ").map { $0.split(separator: "=").last.map(String.init) ?? "" }
             #expect(counts.count == 2 && counts[0] == counts[1], "\(output)")
         }

@@ -31,15 +31,3 @@ struct SQLiteFixture: Sendable {
         try await runProgram("/usr/bin/sqlite3", [path, sql])
     }
 }
-
-/// The path of a helper executable built next to the test bundle.
-func builtExecutable(_ name: String) throws -> String {
-    let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-    var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
-    for _ in 0..<4 {
-        let candidate = directory.appendingPathComponent(name).path
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        directory.deleteLastPathComponent()
-    }
-    throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "\(name) not built; run `swift build --build-tests`"])
-}
