@@ -69,23 +69,6 @@ struct RedisRevocationTests {
         }
     }
 
-    @Test("consume is atomic across clients: exactly one of 100 concurrent callers wins")
-    func consumeAcrossClients() async throws {
-        try await RedisServer.with { server in
-            let first = try CacheRevocation(cache: try caches(server).cache)
-            let second = try CacheRevocation(cache: try caches(server).cache)
-            let winners = try await withThrowingTaskGroup(of: Bool.self) { group in
-                for index in 0..<100 {
-                    let store = index.isMultiple(of: 2) ? first : second
-                    group.addTask { try await store.consume("refresh-1", ttl: .seconds(600)) }
-                }
-                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
-            }
-            #expect(winners == 1)
-            #expect(try await second.isRevoked("refresh-1"))
-        }
-    }
-
     @Test("revoking concurrently from two clients keeps the longest lifetime (the compare-and-set script)")
     func concurrentRevokes() async throws {
         try await RedisServer.with { server in
@@ -105,42 +88,4 @@ struct RedisRevocationTests {
         }
     }
 
-    @Test("logout everywhere and family revocation are seen by another client at once")
-    func subjectAndFamily() async throws {
-        try await RedisServer.with { server in
-            let writer = try CacheRevocation(cache: try caches(server).cache)
-            let reader = try CacheRevocation(cache: try caches(server).cache)
-            let now = SystemCacheClock().now()
-            try await writer.revokeAll(subject: "42", issuedBefore: now, ttl: .seconds(600))
-            try await writer.revokeFamily("fam-1", ttl: .seconds(600))
-            #expect(try await reader.revokedBefore(subject: "42") == now)
-            #expect(try await reader.revokedBefore(subject: "43") == nil)
-            #expect(try await reader.isFamilyRevoked("fam-1"))
-            let status = try await reader.check(RevocationQuery(jti: "none", subject: "42", family: "fam-1"))
-            #expect(status.isRevoked == false)
-            #expect(status.isFamilyRevoked)
-            #expect(status.subjectCutoff == now)
-            try await writer.startFamily("fam-2", ttl: .seconds(600))
-            #expect(try await reader.rotateFamily("fam-2", from: 0, ttl: .seconds(600)) == .rotated(to: 1))
-            #expect(try await writer.rotateFamily("fam-2", from: 0, ttl: .seconds(600)) == .reused)
-        }
-    }
-
-    @Test("with the server killed, every call throws (never a silent 'not revoked'); restarted, the same store works")
-    func serverDown() async throws {
-        let server = try await RedisServer.start()
-        let store = try CacheRevocation(cache: try caches(server).cache)
-        try await store.revoke("before", ttl: .seconds(600))
-        await server.kill()
-        await #expect(throws: RevocationError.self) { try await store.isRevoked("before") }
-        await #expect(throws: RevocationError.self) { try await store.check(RevocationQuery(jti: "before", subject: "1")) }
-        await #expect(throws: RevocationError.self) { try await store.revoke("during", ttl: .seconds(600)) }
-        await #expect(throws: RevocationError.self) { try await store.consume("during", ttl: .seconds(600)) }
-        try await server.restart()
-        // Stale sockets are noticed before anything is sent: the first call after the restart answers.
-        #expect(try await store.isRevoked("after") == false)
-        try await store.revoke("after", ttl: .seconds(600))
-        #expect(try await store.check(RevocationQuery(jti: "after")).isRevoked)
-        await server.stop()
-    }
 }
