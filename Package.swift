@@ -68,9 +68,16 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
+        // A SQLite VFS whose reads never wait for the disk, so cached reads can run on the
+        // caller's task (one C file; Linux only, elsewhere every read uses the backend's threads).
+        .target(
+            name: "CSQLiteNoWait",
+            dependencies: ["CSQLite"],
+            path: "Sources/CSQLiteNoWait"
+        ),
         .target(
             name: "CachingSQLite",
-            dependencies: ["Caching", "CSQLite"],
+            dependencies: ["Caching", "CSQLite", "CSQLiteNoWait"],
             swiftSettings: swiftSettings
         ),
         // Django's DatabaseCache on PostgreSQL: the system's libpq (~5 CPU-s to build, where
@@ -172,7 +179,7 @@ let package = Package(
         .testTarget(
             name: "CachingSQLiteTests",
             dependencies: [
-                "Caching", "CachingTesting", "CachingSQLite", "CSQLite", "SQLiteLifecycleProbe",
+                "Caching", "CachingTesting", "CachingSQLite", "CSQLite", "CSQLiteNoWait", "SQLiteLifecycleProbe",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Interop/django_db_interop.py"],
