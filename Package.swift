@@ -68,9 +68,16 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
+        // A SQLite VFS whose reads never wait for the disk, so cached reads can run on the
+        // caller's task (one C file; Linux only, elsewhere every read uses the backend's threads).
+        .target(
+            name: "CSQLiteNoWait",
+            dependencies: ["CSQLite"],
+            path: "Sources/CSQLiteNoWait"
+        ),
         .target(
             name: "CachingSQLite",
-            dependencies: ["Caching", "CSQLite"],
+            dependencies: ["Caching", "CSQLite", "CSQLiteNoWait"],
             swiftSettings: swiftSettings
         ),
         // Django's DatabaseCache on PostgreSQL: the system's libpq (~5 CPU-s to build, where
@@ -161,7 +168,7 @@ let package = Package(
             name: "CachingSQLiteTests",
             dependencies: [
                 // CachingPostgres: the suite of values both ways with Django runs on both databases.
-                "Caching", "CachingTesting", "CachingSQLite", "CachingPostgres", "CSQLite", "LifecycleProbe",
+                "Caching", "CachingTesting", "CachingSQLite", "CachingPostgres", "CSQLite", "CSQLiteNoWait", "LifecycleProbe",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Interop/django_db_interop.py"],

@@ -47,6 +47,23 @@ extension SQLiteTests {
             try await cache.shutdown()
         }
 
+        @Test("base64 as Python's: every length round-trips; anything but padded alphabet is refused")
+        func base64() {
+            var generator = SeededRandomNumberGenerator(seed: 7)
+            for count in 0..<64 {
+                let bytes = (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                let text = Base64.encode(bytes)
+                #expect(text.count == (count + 2) / 3 * 4)
+                #expect(Base64.decode(text) == bytes, "\(count) bytes")
+            }
+            #expect(Base64.encode(Array("Man".utf8)) == Array("TWFu".utf8))
+            #expect(Base64.encode(Array("Ma".utf8)) == Array("TWE=".utf8))
+            #expect(Base64.decode(Array("TQ==".utf8)) == Array("M".utf8))
+            for bad in ["TWF", "TW=u", "T===", "=WFu", "TWFu=", "TW\u{0}u", "TWF-", "TWE=TWE="] {
+                #expect(Base64.decode(Array(bad.utf8)) == nil, "\(bad)")
+            }
+        }
+
         @Test("a get that finds an expired row deletes it; a row renewed meanwhile stays")
         func getDeletesExpired() async throws {
             let fixture = SQLiteFixture()

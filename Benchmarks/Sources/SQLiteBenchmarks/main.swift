@@ -4,7 +4,8 @@
 //   cd Benchmarks && swift build -c release --product SQLiteBenchmarks && .build/release/SQLiteBenchmarks
 //
 // Environment: SQLITE_BENCH_ROUNDS (default 5), SQLITE_BENCH_SECONDS per round (default 0.4),
-// SQLITE_BENCH_POOL (pool_size, default 2).
+// SQLITE_BENCH_POOL (pool_size, default 2); SQLITE_BENCH_PROFILE_GET=N runs only N gets (for
+// `perf record -g`).
 
 import BenchmarkSupport
 import CSQLiteBaseline
@@ -30,6 +31,11 @@ var options = SQLiteOptions(database: path)
 options.poolSize = poolSize
 options.maxEntries = 100_000
 let cache = try Cache.sqlite(table: "bench_cache", options: options)
+// The same file and table with every read on the reader threads (read_on_task off): the path
+// reads took before the no-wait VFS, measured in the same run.
+var threadOptions = options
+threadOptions.readOnTask = false
+let threadCache = try Cache.sqlite(table: "bench_cache", options: threadOptions)
 let value = [UInt8](repeating: 0x61, count: 100)
 try await cache.set("bench", value, timeout: .never)
 let madeKey = cache.makeKey("bench")
@@ -42,6 +48,18 @@ final class CConnection: @unchecked Sendable {
 }
 let c = CConnection(path: path)
 
+// SQLITE_BENCH_PROFILE_GET=N: only N sequential Cache.get calls, for `perf record`.
+if let calls = Int(environment("SQLITE_BENCH_PROFILE_GET") ?? "") {
+    // Off the main actor, as the benchmark cases run.
+    try await Task.detached {
+        for _ in 0..<calls {
+            let read = try await cache.get("bench", as: [UInt8].self)
+            precondition(read?.count == 100)
+        }
+    }.value
+    exit(0)
+}
+
 let perCall = 50
 let selectSQL = "SELECT \"value\", \"expires\" FROM \"bench_cache\" WHERE \"cache_key\" = ?1"
 let cGet = BenchCase("C sqlite3 prepared SELECT loop", operationsPerCall: perCall) {
@@ -50,6 +68,12 @@ let cGet = BenchCase("C sqlite3 prepared SELECT loop", operationsPerCall: perCal
 let swiftGet = BenchCase("Cache.get on SQLite (sequential)", operationsPerCall: perCall) {
     for _ in 0..<perCall {
         let read = try await cache.get("bench", as: [UInt8].self)
+        precondition(read?.count == 100)
+    }
+}
+let threadGet = BenchCase("Cache.get on SQLite, read_on_task off (sequential)", operationsPerCall: perCall) {
+    for _ in 0..<perCall {
+        let read = try await threadCache.get("bench", as: [UInt8].self)
         precondition(read?.count == 100)
     }
 }
@@ -62,24 +86,31 @@ let swiftSet = BenchCase("Cache.set on SQLite, existing key (sequential)", opera
     for _ in 0..<perCall { try await cache.set("bench", value, timeout: .never) }
 }
 let tasks = 16
-let swiftConcurrent = BenchCase("Cache.get on SQLite, \(tasks) concurrent tasks", operationsPerCall: tasks * perCall) {
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        for _ in 0..<tasks {
-            group.addTask {
-                for _ in 0..<perCall {
-                    let read = try await cache.get("bench", as: [UInt8].self)
-                    precondition(read?.count == 100)
+func concurrentGets(_ name: String, _ cache: Cache) -> BenchCase {
+    BenchCase(name, operationsPerCall: tasks * perCall) {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<tasks {
+                group.addTask {
+                    for _ in 0..<perCall {
+                        let read = try await cache.get("bench", as: [UInt8].self)
+                        precondition(read?.count == 100)
+                    }
                 }
             }
+            try await group.waitForAll()
         }
-        try await group.waitForAll()
     }
 }
+let swiftConcurrent = concurrentGets("Cache.get on SQLite, \(tasks) concurrent tasks", cache)
+let threadConcurrent = concurrentGets("Cache.get on SQLite, read_on_task off, \(tasks) concurrent tasks", threadCache)
 
 printTableHeader(title: "SQLite: Cache vs SQLite's C API (pool_size \(poolSize), \(rounds) rounds × \(seconds) s)")
 printRow(try await compare(baseline: cGet, subject: swiftGet, rounds: rounds, roundDuration: seconds), target: 0.7)
+printRow(try await compare(baseline: cGet, subject: threadGet, rounds: rounds, roundDuration: seconds))
 printRow(try await compare(baseline: cSet, subject: swiftSet, rounds: rounds, roundDuration: seconds))
 printRow(try await compare(baseline: cGet, subject: swiftConcurrent, rounds: rounds, roundDuration: seconds))
+printRow(try await compare(baseline: cGet, subject: threadConcurrent, rounds: rounds, roundDuration: seconds))
+try await threadCache.shutdown()
 try await cache.shutdown()
 unlink(path)
 unlink(path + "-wal")

@@ -31,10 +31,29 @@ public enum DatabaseCacheTime: Sendable {
         let days = seconds / 86_400
         let secondOfDay = Int(seconds % 86_400)
         let (year, month, day) = civilDate(daysSinceEpoch: days)
-        var text = pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + " "
-        text += pad(secondOfDay / 3600, 2) + ":" + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2)
-        if fraction != 0 { text += "." + pad(fraction, 6) }
-        return text
+        // Written as bytes, then one String: every get formats the current time.
+        var text: [UInt8] = []
+        text.reserveCapacity(26)
+        func append(_ value: Int, width: Int, then separator: UInt8? = nil) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            while divisor > 0 {
+                text.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                divisor /= 10
+            }
+            if let separator { text.append(separator) }
+        }
+        append(year, width: 4, then: UInt8(ascii: "-"))
+        append(month, width: 2, then: UInt8(ascii: "-"))
+        append(day, width: 2, then: UInt8(ascii: " "))
+        append(secondOfDay / 3600, width: 2, then: UInt8(ascii: ":"))
+        append(secondOfDay / 60 % 60, width: 2, then: UInt8(ascii: ":"))
+        append(secondOfDay % 60, width: 2)
+        if fraction != 0 {
+            text.append(UInt8(ascii: "."))
+            append(fraction, width: 6)
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// The Unix time a stored text names, or `nil` when it is not `YYYY-MM-DD HH:MM:SS[.f…]`
@@ -71,11 +90,6 @@ public enum DatabaseCacheTime: Sendable {
         return value
     }
 
-    private static func pad(_ value: Int, _ width: Int) -> String {
-        let digits = String(value)
-        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
-    }
-
     /// Days from 1970-01-01 to a proleptic Gregorian date (eras of 400 years, March-based years).
     static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
         let shiftedYear = month <= 2 ? year - 1 : year
@@ -102,7 +116,7 @@ public enum DatabaseCacheTime: Sendable {
 }
 
 /// Standard base64 (RFC 4648, with padding): the form of Django's `value` column.
-enum Base64: Sendable {
+package enum Base64: Sendable {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
     private static let reverse: [UInt8] = {
         var table = [UInt8](repeating: 0xFF, count: 256)
@@ -111,7 +125,7 @@ enum Base64: Sendable {
     }()
 
     /// Encodes bytes as base64 ASCII.
-    static func encode(_ bytes: [UInt8]) -> [UInt8] {
+    package static func encode(_ bytes: [UInt8]) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity((bytes.count + 2) / 3 * 4)
         var index = 0
@@ -136,33 +150,38 @@ enum Base64: Sendable {
 
     /// Decodes base64 ASCII strictly (as Python's `b64decode(validate=True)`): only the
     /// alphabet, padded to a multiple of four; `nil` otherwise.
-    static func decode(_ text: [UInt8]) -> [UInt8]? {
+    package static func decode(_ text: [UInt8]) -> [UInt8]? {
         guard text.count % 4 == 0 else { return nil }
-        var output: [UInt8] = []
-        output.reserveCapacity(text.count / 4 * 3)
-        var index = 0
-        while index < text.count {
-            let last = index + 4 == text.count
-            var values: [UInt32] = [0, 0, 0, 0]
-            var padding = 0
-            for offset in 0..<4 {
-                let byte = text[index + offset]
-                if byte == UInt8(ascii: "="), last, offset >= 2 {
-                    padding += 1
-                    continue
+        // Unsafe buffers: no bounds checks or lazy-global access per byte (a get decodes every value).
+        return reverse.withUnsafeBufferPointer { table -> [UInt8]? in
+            text.withUnsafeBufferPointer { input -> [UInt8]? in
+                var output: [UInt8] = []
+                output.reserveCapacity(input.count / 4 * 3)
+                var index = 0
+                while index < input.count {
+                    let last = index + 4 == input.count
+                    var chunk: UInt32 = 0
+                    var padding = 0
+                    for offset in 0..<4 {
+                        let byte = input[index + offset]
+                        if byte == UInt8(ascii: "="), last, offset >= 2 {
+                            padding += 1
+                            chunk <<= 6
+                            continue
+                        }
+                        guard padding == 0 else { return nil }
+                        let value = table[Int(byte)]
+                        guard value != 0xFF else { return nil }
+                        chunk = chunk << 6 | UInt32(value)
+                    }
+                    output.append(UInt8(chunk >> 16 & 0xFF))
+                    if padding < 2 { output.append(UInt8(chunk >> 8 & 0xFF)) }
+                    if padding < 1 { output.append(UInt8(chunk & 0xFF)) }
+                    index += 4
                 }
-                guard padding == 0 else { return nil }
-                let value = reverse[Int(byte)]
-                guard value != 0xFF else { return nil }
-                values[offset] = UInt32(value)
+                return output
             }
-            let chunk = values[0] << 18 | values[1] << 12 | values[2] << 6 | values[3]
-            output.append(UInt8(chunk >> 16 & 0xFF))
-            if padding < 2 { output.append(UInt8(chunk >> 8 & 0xFF)) }
-            if padding < 1 { output.append(UInt8(chunk & 0xFF)) }
-            index += 4
         }
-        return output
     }
 }
 

@@ -55,6 +55,10 @@ public final class SQLiteBackend: CacheBackend {
     private let alias: String
     private let statements: Statements
     private let pool: SQLiteConnectionPool
+
+    /// Reads answered on the caller's task, and reads tried there that a reader thread answered
+    /// instead (for tests and benchmarks).
+    package var taskReadCounts: (answered: Int, deferred: Int) { pool.taskReadCounts }
     private let rows: RowCount
     /// Whether the writer creates a missing table when it opens the database: the option, or
     /// `true` while ``createTable()`` runs.
@@ -104,6 +108,7 @@ public final class SQLiteBackend: CacheBackend {
         pool = SQLiteConnectionPool(
             path: path, readerCount: options.poolSize,
             busyTimeoutMilliseconds: Int32(min(options.busyTimeout * 1000, Double(Int32.max)).rounded()), alias: alias,
+            readOnTask: options.readOnTask,
             prepareWriter: { connection throws(CacheError) in
                 rows.forget()
                 try Self.prepare(

@@ -7,6 +7,7 @@ public import Caching
 /// | `database` | string | required | the SQLite file (created if missing; its directory must exist) |
 /// | `pool_size` | integer 1…64 | 2 | reader threads, each with its own read-only connection (one more thread writes) |
 /// | `busy_timeout` | seconds 0…3600 | 5 | how long a statement waits for another process's lock before failing with ``/Caching/CacheError/Code/timeout`` (Django's SQLite default is 5 s too) |
+/// | `read_on_task` | bool | true | try each read on the caller's task first, answering from pages already in memory and never waiting (Linux; elsewhere, and for any read that would wait, the reader threads answer) |
 /// | `create_table` | bool | true | create Django's table (and index) when it is missing; `false` makes a missing table an error |
 /// | `MAX_ENTRIES` | integer ≥ 1 | 300 | Django's: cull when the table holds more rows than this |
 /// | `CULL_FREQUENCY` | integer ≥ 0 | 3 | Django's: cull a third (1/N) of the rows; 0 empties the table |
@@ -20,6 +21,9 @@ public struct SQLiteOptions: Sendable, Hashable {
     public var poolSize = 2
     /// Seconds a statement waits for another connection's lock.
     public var busyTimeout: Double = 5
+    /// Whether reads try the caller's task first (pages already in memory only, never waiting),
+    /// before a reader thread.
+    public var readOnTask = true
     /// Whether a missing table is created.
     public var createTable = true
     /// Django's `MAX_ENTRIES`.
@@ -31,7 +35,7 @@ public struct SQLiteOptions: Sendable, Hashable {
 
     /// The option names `OPTIONS` may hold.
     public static let names: Set<String> = [
-        "database", "pool_size", "busy_timeout", "create_table", "MAX_ENTRIES", "CULL_FREQUENCY", "WHEN_FULL",
+        "database", "pool_size", "busy_timeout", "read_on_task", "create_table", "MAX_ENTRIES", "CULL_FREQUENCY", "WHEN_FULL",
     ]
 
     /// Options for a database file, the rest at their defaults.
@@ -58,6 +62,7 @@ public struct SQLiteOptions: Sendable, Hashable {
         self.init(database: database)
         poolSize = try settings.integerOption("pool_size", default: poolSize, alias: alias)
         busyTimeout = try settings.numberOption("busy_timeout", default: busyTimeout, alias: alias)
+        readOnTask = try settings.boolOption("read_on_task", default: readOnTask, alias: alias)
         createTable = try settings.boolOption("create_table", default: createTable, alias: alias)
         maxEntries = try settings.integerOption("MAX_ENTRIES", default: maxEntries, alias: alias)
         cullFrequency = try settings.integerOption("CULL_FREQUENCY", default: cullFrequency, alias: alias)

@@ -24,15 +24,19 @@ final class SQLiteConnection: @unchecked Sendable {
     let readOnly: Bool
     /// How long a statement waits for another connection's lock before `SQLITE_BUSY`.
     let busyTimeoutMilliseconds: Int32
+    /// The VFS the handle is opened with: `nil` for SQLite's default, or the no-wait VFS for
+    /// connections that read on the caller's task.
+    let vfs: String?
     /// The pool's generation this handle was opened in; an older one is reopened.
     var generation = 0
     private(set) var handle: OpaquePointer?
     private var statements: [String: OpaquePointer] = [:]
 
-    init(path: String, readOnly: Bool, busyTimeoutMilliseconds: Int32) {
+    init(path: String, readOnly: Bool, busyTimeoutMilliseconds: Int32, vfs: String? = nil) {
         self.path = path
         self.readOnly = readOnly
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
+        self.vfs = vfs
     }
 
     deinit { close() }
@@ -47,7 +51,7 @@ final class SQLiteConnection: @unchecked Sendable {
         let flags =
             (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
             | SQLITE_OPEN_NOFOLLOW
-        let code = sqlite3_open_v2(path, &opened, flags, nil)
+        let code = sqlite3_open_v2(path, &opened, flags, vfs)
         guard code == SQLITE_OK, let opened else {
             let failure = SQLiteFailure(
                 code: code & 0xFF, extendedCode: code,
