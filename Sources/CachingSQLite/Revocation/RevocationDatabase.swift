@@ -1,0 +1,59 @@
+package import Caching
+package import TokenRevocation
+
+/// What a ``DatabaseRevocation`` keeps in its state table besides the token ids.
+package enum RevocationStateKind: String, Sendable {
+    /// A revoked token family (`value` unused).
+    case family = "f"
+    /// A subject's logout-everywhere cut-off (`value` is the cut-off, Unix seconds).
+    case subject = "s"
+    /// A family's rotation state (`value` is the current generation).
+    case generation = "g"
+}
+
+/// One live row a lookup found: `kind` is `"j"` for a token id, else a ``RevocationStateKind``.
+package struct RevocationRow: Sendable, Hashable {
+    package var kind: String
+    package var name: String
+    package var value: Double
+
+    package init(kind: String, name: String, value: Double) {
+        self.kind = kind
+        self.name = name
+        self.value = value
+    }
+}
+
+/// The statements one SQL database runs for a ``DatabaseRevocation``: every one prepared and
+/// parameterized, every time a parameter taken from the store's clock, every call on the
+/// database's own threads (never on Swift concurrency's).
+///
+/// Implemented for SQLite here and for PostgreSQL in `CachingPostgres`.
+package protocol RevocationDatabase: Sendable {
+    /// The database and tables, for messages (no password).
+    var describe: String { get }
+    /// How many lookups may run at once (the threads that read).
+    var concurrentLookups: Int { get }
+    /// Live rows for `names` in both tables: one statement for up to 256 names.
+    func lookup(_ names: [String], now: Double) async throws(CacheError) -> [RevocationRow]
+    /// Upserts a token id's row, keeping the later `expires_at`.
+    func revokeToken(_ jti: String, now: Double, expiresAt: Double) async throws(CacheError)
+    /// Inserts a token id's row unless a live one exists; `true` when this call inserted it.
+    func consumeToken(_ jti: String, now: Double, expiresAt: Double) async throws(CacheError) -> Bool
+    /// Upserts a state row, keeping the larger value and the later expiry of a live one.
+    func storeState(_ kind: RevocationStateKind, _ name: String, value: Double, now: Double, expiresAt: Double)
+        async throws(CacheError)
+    /// Inserts generation 0 unless a live rotation state exists; `true` when this call did.
+    func startFamily(_ family: String, now: Double, expiresAt: Double) async throws(CacheError) -> Bool
+    /// Moves a live rotation state from `generation` to the next, atomically.
+    func rotateFamily(_ family: String, from generation: Int, now: Double, expiresAt: Double) async throws(CacheError)
+        -> FamilyRotation
+    /// Deletes at most `limit` expired rows of one table (`state` false: token ids); the count.
+    func removeExpired(fromStateTable state: Bool, now: Double, limit: Int) async throws(CacheError) -> Int
+    /// Creates both tables if missing and checks their shape.
+    func createTables() async throws(CacheError)
+    /// Closes the connections and joins the threads.
+    func shutdown() async
+    /// Shuts down without waiting (from a `deinit`).
+    func shutdownInBackground()
+}
