@@ -354,6 +354,42 @@ struct DatabaseRevocationTests {
         #expect(try await place.sql("SELECT COUNT(*) FROM wrong_shape") == "0", "left as it was")
     }
 
+    @Test("SQLite failures fail closed: a missing directory, a file that is not a database, a lock held too long")
+    func sqliteFailures() async throws {
+        let missing = try DatabaseRevocation(sqlite: SQLiteOptions(database: "/nonexistent-\(UniqueID.make())/revocations.sqlite3"))
+        let unreachable = await #expect(throws: RevocationError.self) { _ = try await missing.isRevoked("a") }
+        #expect(unreachable?.code == .storeFailure)
+        #expect((unreachable?.underlying as? CacheError)?.code == .storageFailure)
+        await missing.shutdown()
+
+        let place = try RevocationDatabaseCase(kind: .sqlite).place()
+        try Data("not a database, but long enough to look like a header of one".utf8).write(to: URL(fileURLWithPath: place.location))
+        let garbage = try place.store()
+        let notADatabase = await #expect(throws: RevocationError.self) {
+            _ = try await garbage.check(RevocationQuery(jti: "a", subject: "s"))
+        }
+        #expect(notADatabase?.code == .storeFailure)
+        await garbage.shutdown()
+
+        let locked = try RevocationDatabaseCase(kind: .sqlite).place()
+        var options = SQLiteOptions(database: locked.location)
+        options.busyTimeout = 0.2
+        let store = try DatabaseRevocation(sqlite: options, table: locked.table)
+        try await store.revoke("a", ttl: .seconds(60))
+        // Another process holds the write lock for a second: a revoke waits busy_timeout, then throws.
+        let marker = locked.location + ".locked"
+        let holder = Task {
+            try await runProgram(
+                "/usr/bin/sqlite3", [locked.location, "BEGIN EXCLUSIVE;", ".shell touch '\(marker)'", ".shell sleep 1", "COMMIT;"])
+        }
+        for _ in 0..<500 where !FileManager.default.fileExists(atPath: marker) { try await Task.sleep(for: .milliseconds(10)) }
+        let busy = await #expect(throws: RevocationError.self) { try await store.revoke("b", ttl: .seconds(60)) }
+        #expect((busy?.underlying as? CacheError)?.code == .timeout, "\(busy.map { "\($0)" } ?? "")")
+        _ = try await holder.value
+        #expect(try await store.isRevoked("a"))
+        await store.shutdown()
+    }
+
     @Test(
         "interop: a row Python writes in Bolt's layout is revoked for Swift, and Swift's rows are revoked for Python",
         .enabled(if: InteropPython.shouldRun(repositoryRoot: revocationRepositoryRoot), Comment(rawValue: InteropPython.howToCreate)),
