@@ -1,6 +1,5 @@
 public import Caching
 public import CachingSQLite
-import Synchronization
 public import TokenRevocation
 
 extension DatabaseRevocation {
@@ -39,79 +38,50 @@ extension DatabaseRevocation {
 /// on their own threads (non-blocking libpq and `poll`, bounded by the options' `timeout`), as
 /// ``PostgresBackend`` runs its own.
 final class PostgresRevocationDatabase: RevocationDatabase {
-    private struct PoolState {
-        var idle: [PostgresConnection]
-        var generation = 0
-        var closed = false
-        var tablesReady = false
-        var createTables: Bool
-    }
-
     private let options: PostgresOptions
     private let sql: PostgresRevocationStatements
-    private let threads: BlockingThreadPool
-    private let state: Mutex<PoolState>
+    private let pool: PostgresConnectionPool
+    /// Whether a missing table is created: the option, or `true` while ``createTables()`` runs.
+    private let createOnPrepare: Flag
     let describe: String
     let concurrentLookups: Int
 
     init(options: PostgresOptions, table: String) {
         self.options = options
-        sql = PostgresRevocationStatements(table: table)
+        let sql = PostgresRevocationStatements(table: table)
+        self.sql = sql
         describe =
             "PostgreSQL '\(options.masked)' (tables \"\(table)\" and \"\(DatabaseRevocation.stateTable(for: table))\")"
-        let connections = (0..<options.poolSize).map { _ in
-            PostgresConnection(conninfo: options.database, describe: "'\(options.masked)' (revocation table \"\(table)\")")
+        let createOnPrepare = Flag(options.createTable)
+        self.createOnPrepare = createOnPrepare
+        pool = PostgresConnectionPool(
+            options: options, describe: "'\(options.masked)' (revocation table \"\(table)\")",
+            owner: "DatabaseRevocation on PostgreSQL table \"\(table)\""
+        ) { connection throws(CacheError) in
+            try Self.prepareTables(connection, sql: sql, create: createOnPrepare.value)
         }
-        state = Mutex(PoolState(idle: connections, createTables: options.createTable))
-        threads = BlockingThreadPool(threadCount: options.poolSize)
         concurrentLookups = options.poolSize
     }
 
     private static func time(_ unix: Double) -> String { DatabaseCacheTime.text(forUnixTime: unix) + "+00" }
 
-    /// Runs `body` on a pool thread with a connection, within the options' `timeout`.
+    /// Runs `body` on a pool connection. A table gone since it was checked (dropped, or lost
+    /// with a crashed server's last commits) fails this call; the next checks (or creates) the
+    /// tables again.
     private func run<T: Sendable>(
         _ operation: String, _ body: @escaping @Sendable (PostgresConnection) throws(CacheError) -> T
     ) async throws(CacheError) -> T {
-        let generation: Int? = state.withLock { $0.closed ? nil : $0.generation }
-        guard let generation else {
-            throw CacheError(.closed, "DatabaseRevocation on \(describe) was shut down; create a new one")
+        do throws(CacheError) {
+            return try await pool.run(body)
+        } catch {
+            if error.code == .invalidSettings { pool.needsPreparing() }
+            throw error
         }
-        let timeLimit = options.timeout
-        let deadline = ContinuousClock.now + .milliseconds(Int64(timeLimit * 1000))
-        let result: Result<T, CacheError> = await threads.run { [self] () -> Result<T, CacheError> in
-            guard ContinuousClock.now < deadline else {
-                return .failure(
-                    CacheError(
-                        .timeout,
-                        "\(describe): \(operation) waited \(timeLimit) s (OPTIONS timeout) for a connection, all busy; it was refused rather than run late"
-                    ))
-            }
-            guard let connection = state.withLock({ $0.idle.popLast() }) else {
-                return .failure(CacheError(.closed, "DatabaseRevocation on \(describe) was shut down; create a new one"))
-            }
-            defer { state.withLock { $0.idle.append(connection) } }
-            if connection.generation != generation {
-                connection.close()
-                connection.generation = generation
-            }
-            connection.deadline = deadline
-            connection.timeLimit = timeLimit
-            do throws(CacheError) {
-                if !state.withLock({ $0.tablesReady }) { try prepareTables(connection) }
-                return .success(try body(connection))
-            } catch {
-                // A table gone since it was checked (dropped, or lost with a crashed server's
-                // last commits): this call fails, the next checks (or creates) the tables again.
-                if error.code == .invalidSettings { state.withLock { $0.tablesReady = false } }
-                return .failure(error)
-            }
-        }
-        return try result.get()
     }
 
-    private func prepareTables(_ connection: PostgresConnection) throws(CacheError) {
-        let create = state.withLock { $0.createTables }
+    private static func prepareTables(
+        _ connection: PostgresConnection, sql: PostgresRevocationStatements, create: Bool
+    ) throws(CacheError) {
         for (table, ddl, required) in [
             (sql.table, sql.createTable, ["jti", "revoked_at", "expires_at"]),
             (sql.stateTable, sql.createStateTable, ["kind", "name", "value", "expires_at"]),
@@ -150,15 +120,12 @@ final class PostgresRevocationDatabase: RevocationDatabase {
                 "The table \"\(sql.table)\" is not a revocation table of Django-Bolt's layout: its jti column is not unique, so a revocation could not be one row; it was left as it is. Name another table"
             )
         }
-        state.withLock { $0.tablesReady = true }
     }
 
     func createTables() async throws(CacheError) {
-        state.withLock {
-            $0.createTables = true
-            $0.tablesReady = false
-        }
-        defer { state.withLock { $0.createTables = options.createTable } }
+        createOnPrepare.value = true
+        defer { createOnPrepare.value = options.createTable }
+        pool.needsPreparing()
         try await run("create tables") { _ throws(CacheError) in }
     }
 
@@ -230,18 +197,11 @@ final class PostgresRevocationDatabase: RevocationDatabase {
     }
 
     func shutdown() async {
-        let first = state.withLock { state -> Bool in
-            defer { state.closed = true }
-            return !state.closed
-        }
-        guard first else { return }
-        await threads.run { [self] in state.withLock { state in for connection in state.idle { connection.close() } } }
-        await threads.shutdown()
+        await pool.shutdown()
     }
 
     func shutdownInBackground() {
-        let threads = threads
-        Task.detached { await threads.shutdown() }
+        pool.shutdownInBackground()
     }
 }
 
