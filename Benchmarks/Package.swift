@@ -53,6 +53,7 @@ let package = Package(
                 "BenchmarkSupport", "CSQLiteBaseline",
                 .product(name: "Caching", package: "swift-caching"),
                 .product(name: "CachingSQLite", package: "swift-caching"),
+                .product(name: "TokenRevocation", package: "swift-caching"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -118,6 +118,32 @@ struct DatabaseRevocationTests {
         await store.shutdown()
     }
 
+    @Test(
+        "ids with quotes, backslashes, control characters and non-ASCII are stored and found exactly", arguments: RevocationDatabaseCase.all
+    )
+    func awkwardIdentifiers(database: RevocationDatabaseCase) async throws {
+        let store = try database.place().store()
+        let awkward = ["a\"b", "back\\slash", "tab\tnew\nline\u{1}", "é-ü-日本", "[\"json\"]", "{\"a\",\"b\"}", "'; DROP TABLE x; --"]
+        for id in awkward {
+            try await store.revoke(id, ttl: .seconds(60))
+            try await store.revokeFamily(id, ttl: .seconds(60))
+            try await store.revokeAll(subject: id, issuedBefore: 42, ttl: .seconds(60))
+        }
+        let statuses = try await withThrowingTaskGroup(of: (String, RevocationStatus).self) { group in
+            for id in awkward + awkward.map({ $0 + "-other" }) {
+                group.addTask { (id, try await store.check(RevocationQuery(jti: id, subject: id, family: id))) }
+            }
+            var statuses: [String: RevocationStatus] = [:]
+            for try await (id, status) in group { statuses[id] = status }
+            return statuses
+        }
+        for id in awkward {
+            #expect(statuses[id] == RevocationStatus(isRevoked: true, isFamilyRevoked: true, subjectCutoff: 42), "\(id)")
+            #expect(statuses[id + "-other"] == RevocationStatus(), "\(id)-other")
+        }
+        await store.shutdown()
+    }
+
     @Test("a flood of 3,000 revocations never loses an earlier one: SQL does not evict", arguments: RevocationDatabaseCase.all)
     func flood(database: RevocationDatabaseCase) async throws {
         let place = try database.place()

@@ -131,11 +131,11 @@ final class PostgresRevocationDatabase: RevocationDatabase {
 
     // MARK: Statements
 
-    func lookup(_ names: [String], now: Double) async throws(CacheError) -> [RevocationRow] {
+    func lookup(_ lookup: RevocationLookup, now: Double) async throws(CacheError) -> [RevocationRow] {
         let sql = sql
-        let array = PostgresRevocationStatements.array(names)
+        let arrays = [lookup.jtis, lookup.families, lookup.subjects].map { PostgresRevocationStatements.array(Array($0)) }
         return try await run("revocation lookup") { connection throws(CacheError) in
-            let result = try connection.run(sql.lookup, [array, Self.time(now)], operation: "revocation lookup")
+            let result = try connection.run(sql.lookup, arrays + [Self.time(now)], operation: "revocation lookup")
             return result.rows.map { row in
                 RevocationRow(kind: row[0] ?? "", name: row[1] ?? "", value: row[2].flatMap { Double($0) } ?? .nan)
             }
@@ -265,10 +265,13 @@ struct PostgresRevocationStatements: Sendable {
             "CREATE INDEX IF NOT EXISTS \(Self.quote(stateTable + "_expires_at")) ON \(s) (\"expires_at\")",
         ]
         lookup = """
-            SELECT 'j'::text, "jti"::text, 0::float8 FROM \(t) WHERE "jti" = ANY($1::text[]) AND "expires_at" > $2::timestamptz
+            SELECT 'j'::text, "jti"::text, 0::float8 FROM \(t) WHERE "jti" = ANY($1::text[]) AND "expires_at" > $4::timestamptz
             UNION ALL
-            SELECT "kind"::text, "name"::text, "value" FROM \(s)
-            WHERE "kind" IN ('f', 's') AND "name" = ANY($1::text[]) AND "expires_at" > $2::timestamptz
+            SELECT 'f', "name"::text, 0::float8 FROM \(s)
+            WHERE "kind" = 'f' AND "name" = ANY($2::text[]) AND "expires_at" > $4::timestamptz
+            UNION ALL
+            SELECT 's', "name"::text, "value" FROM \(s)
+            WHERE "kind" = 's' AND "name" = ANY($3::text[]) AND "expires_at" > $4::timestamptz
             """
         revoke = """
             INSERT INTO \(t) AS old ("jti", "revoked_at", "expires_at") VALUES ($1, $2::timestamptz, $3::timestamptz)

@@ -29,8 +29,10 @@ public import TokenRevocation
 /// **Statements.** ``revoke(_:ttl:)`` is one upsert that keeps the later `expires_at` (a revoke
 /// never shortens a revocation). ``consume(_:ttl:)`` is one `INSERT … ON CONFLICT DO UPDATE …
 /// WHERE` the existing row has expired: exactly one caller inserts. Rotation is one conditional
-/// `UPDATE`. Checks are one indexed lookup per batch: concurrent ``check(_:)`` calls are
-/// answered together by one `IN (…)` (SQLite) or `= ANY($1)` (PostgreSQL) statement.
+/// `UPDATE`. Checks are indexed lookups, one statement per batch: concurrent ``check(_:)``
+/// calls are answered together by one statement whose ids are one parameter per kind, `jti IN
+/// (SELECT value FROM json_each(?2))` on SQLite, `jti = ANY($1)` on PostgreSQL (each id one
+/// index probe, in its own table and kind).
 ///
 /// **Cleanup.** Expired rows stay until ``removeExpired(batchSize:)`` deletes them, in batches
 /// of at most `batchSize` rows each in its own statement, so the table is never locked for
@@ -242,12 +244,15 @@ public final class DatabaseRevocation: RevocationStore {
         if let jti = query.jti { try Self.validate(jti, kind: "jti") }
         if let family = query.family { try Self.validate(family, kind: "family") }
         if let subject = query.subject { try Self.validate(subject, kind: "subject") }
-        let names = [query.jti, query.family, query.subject].compactMap { $0 }
-        guard !names.isEmpty else { return RevocationStatus() }
+        var lookup = RevocationLookup()
+        if let jti = query.jti { lookup.jtis.insert(jti) }
+        if let family = query.family { lookup.families.insert(family) }
+        if let subject = query.subject { lookup.subjects.insert(subject) }
+        guard !lookup.isEmpty else { return RevocationStatus() }
         let now = clock.now()
         let database = database
         let rows = try await run("checking revocation") {
-            try await batcher.lookup(names) { batch in try await database.lookup(batch, now: now) }
+            try await batcher.lookup(lookup) { batch in try await database.lookup(batch, now: now) }
         }
         var status = RevocationStatus()
         for row in rows {

@@ -3,15 +3,15 @@ import Synchronization
 
 /// Coalesces concurrent lookups: at most `concurrency` statements run at once; every lookup
 /// that arrives while they all run waits, and the next statement answers all the waiting
-/// lookups together (one `IN (…)` / `= ANY($1)` query for up to 128 callers).
+/// lookups together (one `IN (…)` / `= ANY($1)` statement for up to 128 callers).
 ///
 /// A lookup that finds a free slot runs at once, alone; so one caller at a time pays no wait,
 /// and a crowd pays one statement per batch. A failed statement fails every lookup in its batch.
 final class LookupBatcher: Sendable {
-    typealias Run = @Sendable ([String]) async throws -> [RevocationRow]
+    typealias Run = @Sendable (RevocationLookup) async throws -> [RevocationRow]
 
     private struct Waiter: Sendable {
-        var names: [String]
+        var lookup: RevocationLookup
         var continuation: CheckedContinuation<Outcome, any Error>
     }
 
@@ -37,18 +37,18 @@ final class LookupBatcher: Sendable {
         self.concurrency = max(1, concurrency)
     }
 
-    /// How many batches (each one statement per 256 distinct names) have run.
+    /// How many batches (each one statement) have run.
     var batchCount: Int { statements.load(ordering: .relaxed) }
 
-    /// The live rows for `names`, found by a statement this call runs or shares.
-    func lookup(_ names: [String], run: Run) async throws -> [RevocationRow] {
+    /// The live rows for `lookup`'s ids, found by a statement this call runs or shares.
+    func lookup(_ lookup: RevocationLookup, run: Run) async throws -> [RevocationRow] {
         let outcome: Outcome = try await withCheckedThrowingContinuation { continuation in
             let leads = state.withLock { state -> Bool in
                 if state.running < concurrency {
                     state.running += 1
                     return true
                 }
-                state.waiting.append(Waiter(names: names, continuation: continuation))
+                state.waiting.append(Waiter(lookup: lookup, continuation: continuation))
                 return false
             }
             if leads { continuation.resume(returning: .lead([])) }
@@ -56,12 +56,12 @@ final class LookupBatcher: Sendable {
         switch outcome {
         case .found(let rows): return rows
         case .lead(let others):
-            var all = Set(names)
-            for other in others { all.formUnion(other.names) }
+            var all = lookup
+            for other in others { all.formUnion(other.lookup) }
             statements.add(1, ordering: .relaxed)
             let result: Result<[RevocationRow], any Error>
             do {
-                result = .success(try await run(Array(all)))
+                result = .success(try await run(all))
             } catch {
                 result = .failure(error)
             }

@@ -24,6 +24,24 @@ package struct RevocationRow: Sendable, Hashable {
     }
 }
 
+/// The ids one lookup statement asks about, each only in its own place: token ids in the
+/// token table, families and subjects under their kinds in the state table.
+package struct RevocationLookup: Sendable, Hashable {
+    package var jtis: Set<String> = []
+    package var families: Set<String> = []
+    package var subjects: Set<String> = []
+
+    package init() {}
+
+    package var isEmpty: Bool { jtis.isEmpty && families.isEmpty && subjects.isEmpty }
+
+    package mutating func formUnion(_ other: RevocationLookup) {
+        jtis.formUnion(other.jtis)
+        families.formUnion(other.families)
+        subjects.formUnion(other.subjects)
+    }
+}
+
 /// The statements one SQL database runs for a ``DatabaseRevocation``: every one prepared and
 /// parameterized, every time a parameter taken from the store's clock, every call on the
 /// database's own threads (never on Swift concurrency's).
@@ -34,8 +52,8 @@ package protocol RevocationDatabase: Sendable {
     var describe: String { get }
     /// How many lookups may run at once (the threads that read).
     var concurrentLookups: Int { get }
-    /// Live rows for `names` in both tables: one statement for up to 256 names.
-    func lookup(_ names: [String], now: Double) async throws(CacheError) -> [RevocationRow]
+    /// The live rows for a lookup's ids, in one statement.
+    func lookup(_ lookup: RevocationLookup, now: Double) async throws(CacheError) -> [RevocationRow]
     /// Upserts a token id's row, keeping the later `expires_at`.
     func revokeToken(_ jti: String, now: Double, expiresAt: Double) async throws(CacheError)
     /// Inserts a token id's row unless a live one exists; `true` when this call inserted it.

@@ -120,22 +120,42 @@ final class SQLiteRevocationDatabase: RevocationDatabase {
 
     // MARK: Statements
 
-    func lookup(_ names: [String], now: Double) async throws(CacheError) -> [RevocationRow] {
+    func lookup(_ lookup: RevocationLookup, now: Double) async throws(CacheError) -> [RevocationRow] {
         let sql = sql
         let now = Self.time(now)
+        let lists = [lookup.jtis, lookup.families, lookup.subjects].map(Self.jsonArray)
         return try await pool.read("revocation lookup") { connection throws(SQLiteFailure) in
-            var rows: [RevocationRow] = []
-            for chunk in Statements.chunks(names) {
-                try connection.withStatement(sql.lookup(chunk.count)) { statement throws(SQLiteFailure) in
-                    try statement.bind(1, now)
-                    for (index, name) in chunk.enumerated() { try statement.bind(Int32(index + 2), name) }
-                    while try statement.step() {
-                        rows.append(RevocationRow(kind: statement.text(0), name: statement.text(1), value: statement.double(2)))
-                    }
+            try connection.withStatement(sql.lookup) { statement throws(SQLiteFailure) in
+                try statement.bind(1, now)
+                for (index, list) in lists.enumerated() { try statement.bind(Int32(index + 2), list) }
+                var rows: [RevocationRow] = []
+                while try statement.step() {
+                    rows.append(RevocationRow(kind: statement.text(0), name: statement.text(1), value: statement.double(2)))
+                }
+                return rows
+            }
+        }
+    }
+
+    /// A JSON array of strings, for `json_each`: one parameter holds any number of ids.
+    static func jsonArray(_ names: Set<String>) -> String {
+        var text = "["
+        for (index, name) in names.enumerated() {
+            if index > 0 { text += "," }
+            text += "\""
+            for scalar in name.unicodeScalars {
+                switch scalar {
+                case "\"": text += "\\\""
+                case "\\": text += "\\\\"
+                case _ where scalar.value < 0x20:
+                    let hex = String(scalar.value, radix: 16)
+                    text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                default: text.unicodeScalars.append(scalar)
                 }
             }
-            return rows
+            text += "\""
         }
+        return text + "]"
     }
 
     func revokeToken(_ jti: String, now: Double, expiresAt: Double) async throws(CacheError) {
@@ -328,13 +348,15 @@ struct SQLiteRevocationStatements: Sendable {
             """
     }
 
-    /// Live token ids and families/cut-offs among `count` names (`?2`…), at `?1`.
-    func lookup(_ count: Int) -> String {
-        let list = (2...(count + 1)).map { "?\($0)" }.joined(separator: ", ")
-        return """
-            SELECT 'j', "jti", 0.0 FROM \(t) WHERE "jti" IN (\(list)) AND "expires_at" > ?1
-            UNION ALL
-            SELECT "kind", "name", "value" FROM \(s) WHERE "kind" IN ('f', 's') AND "name" IN (\(list)) AND "expires_at" > ?1
-            """
+    /// Live token ids (`?2`), revoked families (`?3`) and subjects' cut-offs (`?4`) at `?1`:
+    /// each list a JSON array, each id one index probe.
+    var lookup: String {
+        """
+        SELECT 'j', "jti", 0.0 FROM \(t) WHERE "jti" IN (SELECT value FROM json_each(?2)) AND "expires_at" > ?1
+        UNION ALL
+        SELECT 'f', "name", 0.0 FROM \(s) WHERE "kind" = 'f' AND "name" IN (SELECT value FROM json_each(?3)) AND "expires_at" > ?1
+        UNION ALL
+        SELECT 's', "name", "value" FROM \(s) WHERE "kind" = 's' AND "name" IN (SELECT value FROM json_each(?4)) AND "expires_at" > ?1
+        """
     }
 }
