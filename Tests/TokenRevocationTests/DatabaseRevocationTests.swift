@@ -144,6 +144,36 @@ struct DatabaseRevocationTests {
         await store.shutdown()
     }
 
+    @Test("built from a database-cache alias: the alias's database and clock, tables of its own; another backend is refused")
+    func fromAlias() async throws {
+        let sqlite = try RevocationDatabaseCase(kind: .sqlite).place()
+        guard let server = PostgresServerTrait.current else { throw CacheError(.unavailable, "needs .postgresServer") }
+        let clock = ManualCacheClock(start: 1_767_225_600)
+        let caches = try Caches(
+            [
+                "auth": CacheSettings(backend: "db", location: "auth_cache", options: ["database": .string(sqlite.location)]),
+                "pg": CacheSettings(backend: "postgres", location: "auth_cache", options: ["database": .string(server.connectionString)]),
+                "memory": CacheSettings(backend: "locmem"),
+            ],
+            backends: CacheBackends.standard.withSQLite().withPostgres(), clock: clock)
+        for alias in ["auth", "pg"] {
+            let store = try DatabaseRevocation(caches: caches, alias: alias, table: "alias_revocations")
+            try await store.revoke("a", ttl: .seconds(10))
+            #expect(try await store.isRevoked("a"), "\(alias)")
+            clock.advance(by: 10)
+            #expect(try await store.isRevoked("a") == false, "\(alias): the alias's clock")
+            try await caches[alias].set("k", "v")
+            #expect(try await caches[alias].get("k", as: String.self) == "v", "\(alias): the cache beside it")
+            await store.shutdown()
+        }
+        #expect(try await sqlite.sql("SELECT COUNT(*) FROM alias_revocations") == "1")
+        let refused = #expect(throws: RevocationError.self) { _ = try DatabaseRevocation(caches: caches, alias: "memory") }
+        #expect(refused?.code == .invalidArgument)
+        #expect(refused?.message.contains(#"CACHES["memory"]"#) == true)
+        #expect(throws: RevocationError.self) { _ = try DatabaseRevocation(caches: caches, alias: "missing") }
+        try await caches.shutdown()
+    }
+
     @Test("a flood of 3,000 revocations never loses an earlier one: SQL does not evict", arguments: RevocationDatabaseCase.all)
     func flood(database: RevocationDatabaseCase) async throws {
         let place = try database.place()

@@ -34,6 +34,12 @@ extension DatabaseRevocation {
     }
 }
 
+extension PostgresBackend: RevocationDatabaseSource {
+    package func revocationDatabase(table: String) -> any RevocationDatabase {
+        PostgresRevocationDatabase(options: options, table: table)
+    }
+}
+
 /// ``/CachingSQLite/DatabaseRevocation``'s statements on PostgreSQL: a pool of libpq connections
 /// on their own threads (non-blocking libpq and `poll`, bounded by the options' `timeout`), as
 /// ``PostgresBackend`` runs its own.

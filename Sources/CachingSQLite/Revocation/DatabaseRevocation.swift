@@ -2,8 +2,8 @@ public import Caching
 public import TokenRevocation
 
 /// A revocation store in a SQL table with Django-Bolt's `RevokedToken` layout, on SQLite
-/// (``init(sqlite:table:clock:)``) or PostgreSQL (`init(postgres:table:clock:)` in
-/// `CachingPostgres`): durable, shared by every process using the database, and readable and
+/// (``init(sqlite:table:clock:)``), PostgreSQL (`init(postgres:table:clock:)` in
+/// `CachingPostgres`) or the database of a database-cache alias (``init(caches:alias:table:)``): durable, shared by every process using the database, and readable and
 /// writable by a Python (Django-Bolt) service on the same table.
 ///
 /// ```swift
@@ -89,6 +89,42 @@ public final class DatabaseRevocation: RevocationStore {
             throw RevocationError(.invalidArgument, "DatabaseRevocation's SQLite options are invalid: \(error.message)", underlying: error)
         }
         self.init(database: SQLiteRevocationDatabase(options: options, table: table), table: table, clock: clock)
+    }
+
+    /// Creates a store on the database of a cache alias whose backend is the database cache
+    /// (`db` on SQLite, or `postgres` once `CachingPostgres` registered it): the same file or
+    /// server, its `OPTIONS` (`pool_size`, `busy_timeout` or `timeout`, `create_table`) and
+    /// clock, but tables and connections of the store's own. The cache's table is not touched.
+    ///
+    /// ```json
+    /// {"auth": {"BACKEND": "db", "LOCATION": "auth_cache", "OPTIONS": {"database": "/var/lib/app/auth.sqlite3"}}}
+    /// ```
+    /// ```swift
+    /// let revocation = try DatabaseRevocation(caches: caches, alias: "auth")
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - caches: The alias registry.
+    ///   - alias: The alias.
+    ///   - table: The token-id table; the state table is its name + `_state`.
+    /// - Throws: ``/TokenRevocation/RevocationError/Code/storeFailure`` for an unknown alias;
+    ///   ``/TokenRevocation/RevocationError/Code/invalidArgument`` for an alias on another backend
+    ///   or an invalid table name.
+    public convenience init(caches: Caches, alias: String, table: String = DatabaseRevocation.defaultTable) throws(RevocationError) {
+        try Self.checkTable(table)
+        let cache: Cache
+        do {
+            cache = try caches[alias]
+        } catch {
+            throw RevocationError(.storeFailure, "DatabaseRevocation could not resolve cache alias '\(alias)': \(error)", underlying: error)
+        }
+        guard let source = cache.backend as? any RevocationDatabaseSource else {
+            throw RevocationError(
+                .invalidArgument,
+                "CACHES[\"\(alias)\"] uses the \(cache.capabilities.name) backend; DatabaseRevocation needs a database-cache alias (db on SQLite, or postgres), whose database it shares with tables of its own"
+            )
+        }
+        self.init(database: source.revocationDatabase(table: table), table: table, clock: cache.configuration.clock)
     }
 
     deinit {

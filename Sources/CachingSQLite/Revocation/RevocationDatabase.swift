@@ -75,3 +75,16 @@ package protocol RevocationDatabase: Sendable {
     /// Shuts down without waiting (from a `deinit`).
     func shutdownInBackground()
 }
+
+/// A cache backend on a SQL database that can give a ``DatabaseRevocation`` the same database
+/// (with connections and tables of its own): ``SQLiteBackend``, and `PostgresBackend`.
+package protocol RevocationDatabaseSource: Sendable {
+    /// A revocation database on this backend's database, in `table` and its state table.
+    func revocationDatabase(table: String) -> any RevocationDatabase
+}
+
+extension SQLiteBackend: RevocationDatabaseSource {
+    package func revocationDatabase(table: String) -> any RevocationDatabase {
+        SQLiteRevocationDatabase(options: options, table: table)
+    }
+}
