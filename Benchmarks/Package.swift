@@ -57,6 +57,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // PostgresBenchmarks' baseline: the revocation lookup through libpq, blocking, from C.
+        .target(
+            name: "CPostgresBaseline",
+            cSettings: [.unsafeFlags(["-I/usr/include/postgresql"])],
+            linkerSettings: [.linkedLibrary("pq")]
+        ),
+        .executableTarget(
+            name: "PostgresBenchmarks",
+            dependencies: [
+                "BenchmarkSupport", "CPostgresBaseline",
+                .product(name: "Caching", package: "swift-caching"),
+                .product(name: "CachingPostgres", package: "swift-caching"),
+                .product(name: "CachingSQLite", package: "swift-caching"),
+                .product(name: "CachingTesting", package: "swift-caching"),
+                .product(name: "TokenRevocation", package: "swift-caching"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // TokenBenchmarks' baselines: HMAC-SHA256 from libcrypto, as TokenAuth computes it on Linux.
         .target(name: "CHMACBaseline", linkerSettings: [.linkedLibrary("crypto")]),
         .executableTarget(
