@@ -77,7 +77,13 @@ let package = Package(
         ),
         .target(
             name: "CachingSQLite",
-            dependencies: ["Caching", "CSQLite", "CSQLiteNoWait"],
+            dependencies: [
+                "Caching", "CSQLite", "CSQLiteNoWait",
+                // DatabaseRevocation: a RevocationStore in SQL, and its cleanup Service.
+                "TokenRevocation",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Django's DatabaseCache on PostgreSQL: the system's libpq (~5 CPU-s to build, where
@@ -89,7 +95,7 @@ let package = Package(
         ),
         .target(
             name: "CachingPostgres",
-            dependencies: ["Caching", "CachingSQLite", "CLibpq"],
+            dependencies: ["Caching", "CachingSQLite", "CLibpq", "TokenRevocation"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -199,9 +205,12 @@ let package = Package(
             name: "TokenRevocationTests",
             dependencies: [
                 "TokenRevocation", "Caching", "CachingMemcached", "CachingRedis", "CachingTesting", "RemoteCacheFixtures",
+                "CachingSQLite", "CachingPostgres",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            exclude: ["Interop/bolt_revocation_interop.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

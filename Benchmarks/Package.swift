@@ -53,6 +53,25 @@ let package = Package(
                 "BenchmarkSupport", "CSQLiteBaseline",
                 .product(name: "Caching", package: "swift-caching"),
                 .product(name: "CachingSQLite", package: "swift-caching"),
+                .product(name: "TokenRevocation", package: "swift-caching"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // PostgresBenchmarks' baseline: the revocation lookup through libpq, blocking, from C.
+        .target(
+            name: "CPostgresBaseline",
+            cSettings: [.unsafeFlags(["-I/usr/include/postgresql"])],
+            linkerSettings: [.linkedLibrary("pq")]
+        ),
+        .executableTarget(
+            name: "PostgresBenchmarks",
+            dependencies: [
+                "BenchmarkSupport", "CPostgresBaseline",
+                .product(name: "Caching", package: "swift-caching"),
+                .product(name: "CachingPostgres", package: "swift-caching"),
+                .product(name: "CachingSQLite", package: "swift-caching"),
+                .product(name: "CachingTesting", package: "swift-caching"),
+                .product(name: "TokenRevocation", package: "swift-caching"),
             ],
             swiftSettings: swiftSettings
         ),

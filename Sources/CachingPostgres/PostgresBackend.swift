@@ -115,16 +115,8 @@ public final class PostgresBackend: CacheBackend {
     public let clock: any CacheClock
     private let alias: String
     private let sql: PostgresStatements
-    private let threads: BlockingThreadPool
-    private let state: Mutex<PoolState>
+    private let pool: PostgresConnectionPool
     private let rows = Mutex<(count: Int?, insertsSinceCount: Int)>((nil, 0))
-
-    private struct PoolState {
-        var idle: [PostgresConnection]
-        var generation = 0
-        var closed = false
-        var tableReady = false
-    }
 
     /// A live entry may be culled; rows survive restarts and are shared by every client.
     public var capabilities: CacheBackendCapabilities {
@@ -147,11 +139,13 @@ public final class PostgresBackend: CacheBackend {
         self.options = options
         self.clock = clock
         self.alias = alias
-        sql = PostgresStatements(table: table)
-        let describe = "'\(options.masked)' (cache '\(alias)')"
-        let connections = (0..<options.poolSize).map { _ in PostgresConnection(conninfo: options.database, describe: describe) }
-        state = Mutex(PoolState(idle: connections))
-        threads = BlockingThreadPool(threadCount: options.poolSize)
+        let sql = PostgresStatements(table: table)
+        self.sql = sql
+        pool = PostgresConnectionPool(
+            options: options, describe: "'\(options.masked)' (cache '\(alias)')", owner: "PostgreSQL cache '\(alias)'"
+        ) { connection throws(CacheError) in
+            try Self.prepareTable(connection, sql: sql, table: table, options: options, alias: alias)
+        }
     }
 
     /// Creates a backend from an alias's settings.
@@ -167,64 +161,24 @@ public final class PostgresBackend: CacheBackend {
     }
 
     deinit {
-        let threads = threads
-        Task.detached { await threads.shutdown() }
+        pool.shutdownInBackground()
     }
 
     // MARK: Running statements
 
     private func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws(CacheError) -> T) async throws(CacheError) -> T {
-        let generation: Int? = state.withLock { $0.closed ? nil : $0.generation }
-        guard let generation else {
-            throw CacheError(.closed, "The PostgreSQL cache '\(alias)' was shut down; create a new one")
-        }
-        let timeLimit = options.timeout
-        let deadline = ContinuousClock.now + .milliseconds(Int64(timeLimit * 1000))
-        let result: Result<T, CacheError> = await threads.run { [self] () -> Result<T, CacheError> in
-            guard ContinuousClock.now < deadline else {
-                return .failure(
-                    CacheError(
-                        .timeout,
-                        "PostgreSQL cache '\(alias)': the call waited \(timeLimit) s (OPTIONS timeout) for a connection, all busy; it was refused rather than run late"
-                    ))
-            }
-            guard let connection = state.withLock({ $0.idle.popLast() }) else {
-                return .failure(CacheError(.closed, "The PostgreSQL cache '\(alias)' was shut down; create a new one"))
-            }
-            defer { state.withLock { $0.idle.append(connection) } }
-            if connection.generation != generation {
-                connection.close()
-                connection.generation = generation
-            }
-            connection.deadline = deadline
-            connection.timeLimit = timeLimit
-            do throws(CacheError) {
-                if !state.withLock({ $0.tableReady }) { try prepareTable(connection) }
-                return .success(try body(connection))
-            } catch {
-                return .failure(error)
-            }
-        }
-        return try result.get()
+        try await pool.run(body)
     }
 
     private func transaction<T: Sendable>(
         _ operation: String, _ body: @escaping @Sendable (PostgresConnection) throws(CacheError) -> T
     ) async throws(CacheError) -> T {
-        try await run { connection throws(CacheError) in
-            try connection.execute("BEGIN", operation: operation)
-            do throws(CacheError) {
-                let value = try body(connection)
-                try connection.execute("COMMIT", operation: operation)
-                return value
-            } catch {
-                if connection.isOpen { try? connection.execute("ROLLBACK", operation: operation) }
-                throw error
-            }
-        }
+        try await pool.transaction(operation, body)
     }
 
-    private func prepareTable(_ connection: PostgresConnection) throws(CacheError) {
+    private static func prepareTable(
+        _ connection: PostgresConnection, sql: PostgresStatements, table: String, options: PostgresOptions, alias: String
+    ) throws(CacheError) {
         var columns = try connection.run(sql.columns, [table], operation: "open").rows.compactMap { $0.first ?? nil }
         if columns.isEmpty {
             guard options.createTable else {
@@ -252,7 +206,6 @@ public final class PostgresBackend: CacheBackend {
                 "names the table \"\(table)\", which is not Django's cache table: it has no \(missing.joined(separator: ", ")) column (its columns: \(columns.joined(separator: ", "))); it was left as it is"
             )
         }
-        state.withLock { $0.tableReady = true }
     }
 
     private static func checkKey(_ key: String) throws(CacheError) {
@@ -504,21 +457,12 @@ public final class PostgresBackend: CacheBackend {
 
     /// Closes every connection; the next call reconnects.
     public func close() async throws {
-        state.withLock { state in
-            state.generation += 1
-            for connection in state.idle { connection.generation = -1 }
-        }
+        pool.close()
     }
 
     /// Closes every connection and joins the threads; later calls fail with ``/Caching/CacheError/Code/closed``.
     public func shutdown() async throws {
-        let first = state.withLock { state -> Bool in
-            defer { state.closed = true }
-            return !state.closed
-        }
-        guard first else { return }
-        await threads.run { [self] in state.withLock { state in for connection in state.idle { connection.close() } } }
-        await threads.shutdown()
+        await pool.shutdown()
     }
 }
 

@@ -4,7 +4,7 @@ import Testing
 import TokenRevocation
 
 /// Refresh-token rotation with one entry per login: the family's current generation.
-@Suite("Revocation stores: refresh-token rotation by family generation")
+@Suite("Revocation stores: refresh-token rotation by family generation", .postgresServer)
 struct FamilyRotationTests {
     @Test("a family moves one generation per refresh; an older generation is reuse; an unknown family is unknown", arguments: StoreCase.all)
     func rotation(store: StoreCase) async throws {

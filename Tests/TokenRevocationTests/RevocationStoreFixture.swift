@@ -1,5 +1,9 @@
 import Caching
+import CachingPostgres
+import CachingSQLite
 import CachingTesting
+import Foundation
+import Synchronization
 import Testing
 import TokenRevocation
 
@@ -8,6 +12,9 @@ import TokenRevocation
 /// Every behaviour test runs against each case in ``all``; these stores follow a
 /// `ManualCacheClock`. Memcached keeps time on the server, so `CacheRevocation` over memcached
 /// has its own suite (`MemcachedRevocationTests`) against a server the test starts.
+/// `DatabaseRevocation` runs on a SQLite file of its own per store, and on PostgreSQL in a fresh
+/// table of the server the suite's ``PostgresServerTrait`` started (suites using ``all`` carry
+/// `.postgresServer`).
 struct StoreCase: Sendable, CustomTestStringConvertible {
     var name: String
     var make: @Sendable (ManualCacheClock) throws -> any RevocationStore
@@ -40,7 +47,42 @@ struct StoreCase: Sendable, CustomTestStringConvertible {
                     directory: TemporaryDirectory("swcache-revocation").path, maxEntries: 10_000, whenFull: .refuse,
                     configuration: CacheConfiguration(clock: clock)))
         },
+        .init("DatabaseRevocation on SQLite") { clock in
+            let directory = TemporaryDirectory("swcache-dbrevocation")
+            try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true)
+            return try DatabaseRevocation(sqlite: SQLiteOptions(database: directory.path + "/revocations.sqlite3"), clock: clock)
+        },
+        .init("DatabaseRevocation on PostgreSQL") { clock in
+            guard let server = PostgresServerTrait.current else {
+                throw CacheError(.unavailable, "This suite needs the .postgresServer trait to run DatabaseRevocation on PostgreSQL")
+            }
+            return try DatabaseRevocation(
+                postgres: PostgresOptions(database: server.connectionString),
+                table: "revoked_\(tableNumber.add(1, ordering: .relaxed).newValue)",
+                clock: clock)
+        },
     ]
+}
+
+/// Numbers fresh PostgreSQL tables.
+let tableNumber = Atomic<Int>(0)
+
+/// Starts one PostgreSQL server for a whole suite, made available to its tests (and to
+/// ``StoreCase/all``'s PostgreSQL case) as ``current``, and stops it when the suite ends.
+struct PostgresServerTrait: SuiteTrait, TestTrait, TestScoping {
+    @TaskLocal static var current: PostgresServer?
+
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        if Self.current != nil { return try await function() }
+        try await PostgresServer.with { server in
+            try await Self.$current.withValue(server) { try await function() }
+        }
+    }
+}
+
+extension Trait where Self == PostgresServerTrait {
+    /// One PostgreSQL server for the suite (see ``PostgresServerTrait``).
+    static var postgresServer: Self { PostgresServerTrait() }
 }
 
 enum UniqueID {

@@ -4,7 +4,7 @@ import Testing
 import TokenRevocation
 
 /// Behaviour every writable store shares.
-@Suite("Revocation stores: shared behaviour")
+@Suite("Revocation stores: shared behaviour", .postgresServer)
 struct RevocationStoreTests {
     @Test("revoke then isRevoked; other ids are untouched", arguments: StoreCase.all)
     func revokeAndCheck(store: StoreCase) async throws {

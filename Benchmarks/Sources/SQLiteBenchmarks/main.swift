@@ -1,5 +1,7 @@
 // Cache on SQLite (CachingSQLite) against the same statements run directly through SQLite's C
-// API, on the same file, table, key and value, in one run (interleaved rounds).
+// API, on the same file, table, key and value, in one run (interleaved rounds); and
+// DatabaseRevocation's check against its indexed lookup run directly (SQLITE_BENCH_REVOCATION=0
+// skips those rows).
 //
 //   cd Benchmarks && swift build -c release --product SQLiteBenchmarks && .build/release/SQLiteBenchmarks
 //
@@ -11,6 +13,7 @@ import BenchmarkSupport
 import CSQLiteBaseline
 import Caching
 import CachingSQLite
+import TokenRevocation
 
 #if canImport(Glibc)
     import Glibc
@@ -111,6 +114,71 @@ printRow(try await compare(baseline: cSet, subject: swiftSet, rounds: rounds, ro
 printRow(try await compare(baseline: cGet, subject: swiftConcurrent, rounds: rounds, roundDuration: seconds))
 printRow(try await compare(baseline: cGet, subject: threadConcurrent, rounds: rounds, roundDuration: seconds))
 try await threadCache.shutdown()
+
+if environment("SQLITE_BENCH_REVOCATION") != "0" {
+    // DatabaseRevocation on its own file: a table of 10,000 revoked ids, the one looked up among them.
+    let revocationPath = directory + "/revocations.sqlite3"
+    var revocationOptions = SQLiteOptions(database: revocationPath)
+    revocationOptions.poolSize = poolSize
+    let revocation = try DatabaseRevocation(sqlite: revocationOptions)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for worker in 0..<4 {
+            group.addTask { for index in 0..<2_500 { try await revocation.revoke("jti-\(worker)-\(index)", ttl: .seconds(86_400)) } }
+        }
+        try await group.waitForAll()
+    }
+    let revoked = "jti-2-1234"
+    let cRevocation = CConnection(path: revocationPath)
+    // The statement a check runs for one id, its time a literal (the store binds it).
+    let lookupSQL =
+        "SELECT \"jti\", \"expires_at\" FROM \"revoked_tokens\" WHERE \"jti\" = ?1 AND \"expires_at\" > '\(DatabaseCacheTime.text(forUnixTime: SystemCacheClock().now()))'"
+    let cLookup = BenchCase("C sqlite3 prepared revocation lookup loop", operationsPerCall: perCall) {
+        precondition(csb_get_loop(cRevocation.raw, lookupSQL, revoked, Int32(perCall)) == perCall)
+    }
+    let swiftCheck = BenchCase("DatabaseRevocation.isRevoked (sequential)", operationsPerCall: perCall) {
+        for _ in 0..<perCall {
+            let isRevoked = try await revocation.isRevoked(revoked)
+            precondition(isRevoked)
+        }
+    }
+    let swiftConcurrentIsRevoked = BenchCase(
+        "DatabaseRevocation.isRevoked, \(tasks) concurrent tasks", operationsPerCall: tasks * perCall
+    ) {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<tasks {
+                group.addTask {
+                    for index in 0..<perCall {
+                        let isRevoked = try await revocation.isRevoked("jti-\(task % 4)-\(index)")
+                        precondition(isRevoked)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+    let swiftConcurrentCheck = BenchCase(
+        "DatabaseRevocation.check(jti, sub), \(tasks) concurrent tasks", operationsPerCall: tasks * perCall
+    ) {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<tasks {
+                group.addTask {
+                    for index in 0..<perCall {
+                        let status = try await revocation.check(RevocationQuery(jti: "jti-\(task % 4)-\(index)", subject: "user-\(task)"))
+                        precondition(status.isRevoked)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+    printTableHeader(title: "SQLite: DatabaseRevocation vs its lookup from C (pool_size \(poolSize), \(rounds) rounds × \(seconds) s)")
+    printRow(try await compare(baseline: cLookup, subject: swiftCheck, rounds: rounds, roundDuration: seconds))
+    printRow(try await compare(baseline: cLookup, subject: swiftConcurrentIsRevoked, rounds: rounds, roundDuration: seconds))
+    printRow(try await compare(baseline: cLookup, subject: swiftConcurrentCheck, rounds: rounds, roundDuration: seconds))
+    await revocation.shutdown()
+    for suffix in ["", "-wal", "-shm"] { unlink(revocationPath + suffix) }
+}
+
 try await cache.shutdown()
 unlink(path)
 unlink(path + "-wal")

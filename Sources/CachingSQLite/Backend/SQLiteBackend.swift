@@ -640,11 +640,11 @@ public final class SQLiteBackend: CacheBackend {
     }
 }
 
-/// A flag shared between the backend and its writer's open hook.
-final class Flag: Sendable {
+/// A flag shared between the backend and its writer's open hook (and PostgreSQL's pools).
+package final class Flag: Sendable {
     private let state: Atomic<Bool>
-    init(_ value: Bool) { state = Atomic(value) }
-    var value: Bool {
+    package init(_ value: Bool) { state = Atomic(value) }
+    package var value: Bool {
         get { state.load(ordering: .relaxed) }
         set { state.store(newValue, ordering: .relaxed) }
     }

@@ -152,6 +152,12 @@ struct SQLiteStatement {
         guard code == SQLITE_OK else { throw connection.failure(code) }
     }
 
+    /// Binds a floating-point number (stored exactly: SQLite's REAL is an IEEE double).
+    func bind(_ index: Int32, double value: Double) throws(SQLiteFailure) {
+        let code = sqlite3_bind_double(pointer, index, value)
+        guard code == SQLITE_OK else { throw connection.failure(code) }
+    }
+
     /// Steps once: `true` for a row, `false` when done.
     func step() throws(SQLiteFailure) -> Bool {
         let code = sqlite3_step(pointer)
@@ -186,6 +192,9 @@ struct SQLiteStatement {
 
     /// A column's value as an integer.
     func integer(_ column: Int32) -> Int { Int(sqlite3_column_int64(pointer, column)) }
+
+    /// A column's value as a floating-point number.
+    func double(_ column: Int32) -> Double { sqlite3_column_double(pointer, column) }
 
     /// Whether a column is NULL.
     func isNull(_ column: Int32) -> Bool { sqlite3_column_type(pointer, column) == SQLITE_NULL }

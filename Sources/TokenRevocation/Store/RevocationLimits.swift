@@ -11,7 +11,7 @@ public enum RevocationLimits: Sendable {
     /// A ttl in seconds (zero or less means "store nothing").
     ///
     /// - Throws: ``RevocationError/Code/invalidArgument`` for a ttl above ``maximumLifetime``.
-    static func seconds(_ ttl: Duration, what: String) throws(RevocationError) -> Double {
+    package static func seconds(_ ttl: Duration, what: String) throws(RevocationError) -> Double {
         guard ttl <= maximumLifetime else {
             throw RevocationError(
                 .invalidArgument, "\(what) is \(ttl), longer than the \(maximumLifetime) a revocation may last; nothing was stored")
@@ -23,7 +23,7 @@ public enum RevocationLimits: Sendable {
     ///
     /// - Throws: ``RevocationError/Code/invalidArgument`` for a time that is not finite or
     ///   outside ``timeRange``.
-    static func checkTime(_ time: Double, what: String) throws(RevocationError) {
+    package static func checkTime(_ time: Double, what: String) throws(RevocationError) {
         guard time.isFinite, timeRange.contains(time) else {
             throw RevocationError(
                 .invalidArgument,

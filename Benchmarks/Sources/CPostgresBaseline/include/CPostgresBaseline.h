@@ -1,0 +1,11 @@
+#ifndef CPOSTGRES_BASELINE_H
+#define CPOSTGRES_BASELINE_H
+
+/// Connects with a libpq connection string (blocking), or NULL.
+void *cpb_connect(const char *conninfo);
+void cpb_finish(void *connection);
+/// Prepares `sql` (one text parameter) once, then runs it `iterations` times with `key`
+/// (blocking PQexecPrepared); returns the rows found, or -1 on an error.
+int cpb_lookup_loop(void *connection, const char *sql, const char *key, int iterations);
+
+#endif
