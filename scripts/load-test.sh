@@ -13,6 +13,9 @@
 #   RUNS=5 DURATION=15s ./scripts/load-test.sh
 #   SKIP_BUILD=1 ./scripts/load-test.sh    # use the release binaries already built
 #   SUBJECTS="none bare redis" ./scripts/load-test.sh   # some subjects only (none first)
+#   # Before/after in one interleaved run: a subject with "@base" runs the binaries copied to
+#   # BASELINE_DIR (LogoutServer, BareServer) from an earlier build, the rest the current ones.
+#   BASELINE_DIR=/tmp/base SUBJECTS="none none@base memory memory@base bare" ./scripts/load-test.sh
 #
 # Needs wrk, memcached and redis-server (apt-get install wrk memcached redis-server).
 # Everything runs on loopback; every process started here is stopped by PID at the end.
@@ -82,13 +85,18 @@ cpu_ticks() { # pid -> utime + stime, in clock ticks (fields 14 and 15 of /proc/
 run_one() { # subject -> "requests/s server-µs-per-request store-server-µs-per-request"
     # A file per run: the server's redirection happens in the child, after this shell may
     # already be reading, so an old file could give an old port.
-    local subject=$1 out pid port token
-    out=$(mktemp "$work/server-$1.XXXX.out")
+    local subject=${1%@base} out pid port token bin=$BIN bare=$BARE
+    if [ "$1" != "$subject" ]; then
+        [ -n "${BASELINE_DIR:-}" ] || { echo "$1 needs BASELINE_DIR" >&2; return 1; }
+        bin=$BASELINE_DIR/LogoutServer
+        bare=$BASELINE_DIR/BareServer
+    fi
+    out=$(mktemp "$work/server-$subject.XXXX.out")
     if [ "$subject" = bare ]; then
-        "$BARE" 0 >>"$out" 2>"$work/server-$1.err" &
+        "$bare" 0 >>"$out" 2>"$work/server-$subject.err" &
     else
         # shellcheck disable=SC2046
-        "$BIN" --port 0 --secret load-test-secret-of-at-least-32-bytes $(args_for "$subject") >>"$out" 2>"$work/server-$1.err" &
+        "$bin" --port 0 --secret load-test-secret-of-at-least-32-bytes $(args_for "$subject") >>"$out" 2>"$work/server-$1.err" &
     fi
     pid=$!
     pids+=("$pid")
@@ -131,7 +139,7 @@ echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for run in $(seq "$RUNS"); do
     for subject in "${subjects[@]}"; do
-        read -r r c m < <(run_one "$subject") || { echo "run $run $subject failed; server log:" >&2; cat "$work/server-$subject.err" >&2; exit 1; }
+        read -r r c m < <(run_one "$subject") || { echo "run $run $subject failed; server log:" >&2; cat "$work/server-${subject%@base}.err" >&2; exit 1; }
         echo "run $run $subject: $r requests/s, $c µs server CPU/request, $m µs memcached/redis CPU/request; load $(cut -d' ' -f1 /proc/loadavg)" >&2
         rps[$subject]="${rps[$subject]:-} $r"
         cpu[$subject]="${cpu[$subject]:-} $c"
@@ -152,16 +160,22 @@ for subject in "${subjects[@]}"; do [ "$subject" = bare ] || order+=("$subject")
 for subject in "${order[@]}"; do
     m=$(median "${rps[$subject]}")
     c=$(median "${cpu[$subject]}")
-    mc=$([ "$subject" = memcached ] || [ "$subject" = redis ] && median "${mccpu[$subject]}" || echo "—")
-    case "$subject" in
+    mc=$([ "${subject%@base}" = memcached ] || [ "${subject%@base}" = redis ] && median "${mccpu[$subject]}" || echo "—")
+    # A baseline subject is compared with the baseline's own none and bare, when they ran.
+    own_none=$none own_bare=$bare
+    if [ "${subject%@base}" != "$subject" ]; then
+        [ -n "${rps[none@base]:-}" ] && own_none=$(median "${rps[none@base]}")
+        [ -n "${rps[bare@base]:-}" ] && own_bare=$(median "${rps[bare@base]}")
+    fi
+    case "${subject%@base}" in
         bare) target="—"; of_none="—" ;;
-        none) target="≥ 0.85× bare"; of_none="1.00" ;;
-        memory) target="≥ 0.97× none"; of_none=$(ratio "$m" "$none") ;;
-        memcached) target="≥ 0.80× none"; of_none=$(ratio "$m" "$none") ;;
-        redis) target="≥ 0.80× none"; of_none=$(ratio "$m" "$none") ;;
-        file) target="≥ 0.90× none"; of_none=$(ratio "$m" "$none") ;;
+        none) target="≥ 0.85× bare"; of_none=$(ratio "$m" "$none") ;;
+        memory) target="≥ 0.97× none"; of_none=$(ratio "$m" "$own_none") ;;
+        memcached) target="≥ 0.80× none"; of_none=$(ratio "$m" "$own_none") ;;
+        redis) target="≥ 0.80× none"; of_none=$(ratio "$m" "$own_none") ;;
+        file) target="≥ 0.90× none"; of_none=$(ratio "$m" "$own_none") ;;
     esac
-    of_bare=$([ "$bare" = 0 ] && echo "—" || ratio "$m" "$bare")
+    of_bare=$([ "$own_bare" = 0 ] && echo "—" || ratio "$m" "$own_bare")
     echo "| $subject | $m | ${rps[$subject]# } | $of_bare | $of_none | $target | $c | $mc |"
 done
 echo

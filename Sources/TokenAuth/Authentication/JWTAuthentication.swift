@@ -49,6 +49,8 @@ public struct JWTAuthentication: Sendable {
     /// The store consulted for every token, if any.
     public let revocationStore: (any RevocationStore)?
     private let stores: [any RevocationStore]
+    /// The only store, when it is an ``/TokenRevocation/InMemoryRevocation``: asked synchronously.
+    private let inMemoryStore: InMemoryRevocation?
     /// Whether a token must carry a `jti` (on whenever a store or handler is configured).
     public let requireJTI: Bool
     /// Clock-skew tolerance for `exp`, `nbf` and `iat`.
@@ -116,6 +118,7 @@ public struct JWTAuthentication: Sendable {
         if let revocationStore { stores.append(revocationStore) }
         if let revokedTokenHandler { stores.append(HandlerRevocation(isRevoked: revokedTokenHandler)) }
         self.stores = stores
+        self.inMemoryStore = revokedTokenHandler == nil ? revocationStore as? InMemoryRevocation : nil
         self.requireJTI = requireJTI || !stores.isEmpty
         self.leeway = leeway
         self.leewaySeconds = leeway.seconds
@@ -135,19 +138,23 @@ public struct JWTAuthentication: Sendable {
     /// - Returns: The user the token speaks for.
     /// - Throws: ``AuthenticationError`` with the reason.
     public func authenticate(authorization: String?) async throws(AuthenticationError) -> AuthenticatedUser {
-        guard let authorization, !authorization.isEmpty else {
+        guard var authorization, !authorization.isEmpty else {
             throw AuthenticationError(.missingHeader, "No Authorization header")
         }
-        let utf8 = authorization.utf8
-        let scheme = "bearer".utf8
-        guard utf8.count > scheme.count + 1,
-            zip(utf8.prefix(scheme.count), scheme).allSatisfy({ $0 | 0x20 == $1 }),
-            utf8[utf8.index(utf8.startIndex, offsetBy: scheme.count)] == 0x20
-        else {
-            throw AuthenticationError(.notBearer, "The Authorization header is not 'Bearer <token>'")
-        }
-        let token = Substring(utf8.dropFirst(scheme.count + 1))
-        return try await authenticate(token: String(token))
+        // The token is read in place, in the header's own bytes: no copy of it is made.
+        let decoded = try authorization.withUTF8 { utf8 in
+            Result { () throws(AuthenticationError) -> Token in
+                let scheme = "bearer".utf8
+                guard utf8.count > scheme.count + 1,
+                    zip(utf8.prefix(scheme.count), scheme).allSatisfy({ $0 | 0x20 == $1 }),
+                    utf8[scheme.count] == 0x20
+                else {
+                    throw AuthenticationError(.notBearer, "The Authorization header is not 'Bearer <token>'")
+                }
+                return try decode(UnsafeBufferPointer(rebasing: utf8[(scheme.count + 1)...]))
+            }
+        }.get()
+        return try await accept(decoded)
     }
 
     /// Authenticates a bare token (from a cookie, say).
@@ -156,6 +163,15 @@ public struct JWTAuthentication: Sendable {
     /// - Returns: The user the token speaks for.
     /// - Throws: ``AuthenticationError`` with the reason.
     public func authenticate(token: String) async throws(AuthenticationError) -> AuthenticatedUser {
+        var token = token
+        let decoded = try token.withUTF8 { utf8 in
+            Result { () throws(AuthenticationError) -> Token in try decode(utf8) }
+        }.get()
+        return try await accept(decoded)
+    }
+
+    /// Verifies a compact JWT and reads its claims: everything but revocation, which needs no I/O.
+    private func decode(_ token: UnsafeBufferPointer<UInt8>) throws(AuthenticationError) -> Token {
         let claims = try CompactJWS.verify(token, key: key, algorithms: algorithms, maxLength: maxTokenLength)
         let decoded = try Token(verifiedClaims: claims)
         try decoded.checkTimes(now: clock.now(), leeway: leewaySeconds)
@@ -163,7 +179,26 @@ public struct JWTAuthentication: Sendable {
         if requireJTI, decoded.jti == nil || decoded.jti?.isEmpty == true {
             throw AuthenticationError(.missingJTI, "The token has no 'jti', so it could not be revoked; one is required")
         }
-        if !stores.isEmpty { try await checkRevocation(decoded) }
+        return decoded
+    }
+
+    /// Consults the revocation stores about a verified token, and accepts it if none refuses it.
+    private func accept(_ decoded: Token) async throws(AuthenticationError) -> AuthenticatedUser {
+        if let inMemoryStore {
+            // The only store answers from this process's memory: asked synchronously, with no
+            // async call and no loop over stores on the request path.
+            let query = RevocationQuery(jti: decoded.jti, subject: decoded.sub, family: decoded.family)
+            let status: RevocationStatus
+            do {
+                status = try inMemoryStore.status(for: query)
+            } catch {
+                try refuseUnanswered(decoded, error)
+                return AuthenticatedUser(token: decoded)
+            }
+            try refuseIfRevoked(decoded, status)
+        } else if !stores.isEmpty {
+            try await checkRevocation(decoded)
+        }
         return AuthenticatedUser(token: decoded)
     }
 
@@ -193,42 +228,56 @@ public struct JWTAuthentication: Sendable {
                 } else {
                     status = try await withDeadline(revocationTimeout) { try await store.check(query) }
                 }
-            } catch let error as RevocationError where error.code == .invalidIdentifier {
-                throw AuthenticationError(
-                    .malformed, "Malformed token: its ids cannot be looked up for revocation: \(error.message)",
-                    underlying: error)
             } catch {
-                let reason =
-                    error is DeadlineExceeded
-                    ? "did not answer within \(revocationTimeout)" : "failed: \(error)"
-                if failOpen {
-                    logger.warning(
-                        "Revocation store \(reason); accepting the token because failOpen is set",
-                        metadata: ["token.jti": "\(token.jti ?? "")", "token.sub": "\(token.sub)"])
-                    continue
-                }
+                try refuseUnanswered(token, error)
+                continue
+            }
+            try refuseIfRevoked(token, status)
+        }
+    }
+
+    /// Decides about a token a store could not answer for: malformed when its ids cannot be
+    /// looked up; otherwise refused (fail closed), or accepted with a warning when `failOpen`.
+    private func refuseUnanswered(_ token: Token, _ error: any Error) throws(AuthenticationError) {
+        if let error = error as? RevocationError, error.code == .invalidIdentifier {
+            throw AuthenticationError(
+                .malformed, "Malformed token: its ids cannot be looked up for revocation: \(error.message)",
+                underlying: error)
+        }
+        let reason =
+            error is DeadlineExceeded
+            ? "did not answer within \(revocationTimeout)" : "failed: \(error)"
+        if failOpen {
+            logger.warning(
+                "Revocation store \(reason); accepting the token because failOpen is set",
+                metadata: ["token.jti": "\(token.jti ?? "")", "token.sub": "\(token.sub)"])
+            return
+        }
+        throw AuthenticationError(
+            .revocationUnavailable,
+            "The revocation store \(reason); the token is refused because it could not be checked",
+            underlying: error)
+    }
+
+    /// Refuses a token a store's answer shows revoked: its `jti`, its family, or its subject's
+    /// logout-everywhere cut-off at or after its `iat` (or no `iat` at all).
+    private func refuseIfRevoked(_ token: Token, _ status: RevocationStatus) throws(AuthenticationError) {
+        if status.isRevoked {
+            throw AuthenticationError(.revoked, "The token's jti is revoked or already used")
+        }
+        if status.isFamilyRevoked {
+            throw AuthenticationError(.revoked, "The token's family (fam) is revoked")
+        }
+        if let cutoff = status.subjectCutoff {
+            guard let iat = token.iat else {
                 throw AuthenticationError(
-                    .revocationUnavailable,
-                    "The revocation store \(reason); the token is refused because it could not be checked",
-                    underlying: error)
+                    .revokedByLogoutEverywhere,
+                    "The subject logged out everywhere and the token has no 'iat' to show it is newer")
             }
-            if status.isRevoked {
-                throw AuthenticationError(.revoked, "The token's jti is revoked or already used")
-            }
-            if status.isFamilyRevoked {
-                throw AuthenticationError(.revoked, "The token's family (fam) is revoked")
-            }
-            if let cutoff = status.subjectCutoff {
-                guard let iat = token.iat else {
-                    throw AuthenticationError(
-                        .revokedByLogoutEverywhere,
-                        "The subject logged out everywhere and the token has no 'iat' to show it is newer")
-                }
-                if iat <= cutoff {
-                    throw AuthenticationError(
-                        .revokedByLogoutEverywhere,
-                        "The subject logged out everywhere at \(Token.text(cutoff)); the token was issued at \(Token.text(iat))")
-                }
+            if iat <= cutoff {
+                throw AuthenticationError(
+                    .revokedByLogoutEverywhere,
+                    "The subject logged out everywhere at \(Token.text(cutoff)); the token was issued at \(Token.text(iat))")
             }
         }
     }

@@ -170,6 +170,16 @@ public final class InMemoryRevocation: RevocationStore {
     }
 
     public func check(_ query: RevocationQuery) async throws -> RevocationStatus {
+        try status(for: query)
+    }
+
+    /// ``check(_:)`` without suspending: what the store holds for a token, answered under one
+    /// lock in the calling thread (for `JWTAuthentication`, which calls it on every request).
+    ///
+    /// - Parameter query: The token's `jti`, `sub` and `fam`, any of them absent.
+    /// - Returns: What the store holds for each.
+    /// - Throws: ``RevocationError/Code/invalidIdentifier`` for an empty or overlong id.
+    public func status(for query: RevocationQuery) throws(RevocationError) -> RevocationStatus {
         if let jti = query.jti { try Self.validate(jti, kind: "jti") }
         if let family = query.family { try Self.validate(family, kind: "family") }
         if let subject = query.subject { try Self.validate(subject, kind: "subject") }

@@ -118,19 +118,24 @@ protocol JSONResponse: Sendable {
     func write(to object: inout JSONObjectWriter)
 }
 
-/// Writes one flat JSON object straight into a `ByteBuffer`: string, boolean, integer and
-/// string-array members, strings escaped as RFC 8259 requires. What the API answers is small
-/// and fixed in shape, so Foundation's `JSONEncoder` (reflection over `Encodable`, a
-/// dictionary per container, an encoder per response) was a tenth of the server's time for
-/// `GET /profile`; this writes the bytes directly.
+/// Writes one flat JSON object: string, boolean, integer and string-array members, strings
+/// escaped as RFC 8259 requires. What the API answers is small and fixed in shape, so
+/// Foundation's `JSONEncoder` (reflection over `Encodable`, a dictionary per container, an
+/// encoder per response) was a tenth of the server's time for `GET /profile`; this writes the
+/// bytes directly.
+///
+/// The bytes go to an array and into a `ByteBuffer` once, at ``finish()``: each write into a
+/// `ByteBuffer` checks its capacity, its storage's uniqueness and (from this module) exclusive
+/// access to that storage, which for the dozen small writes of a body cost more than the one
+/// copy.
 struct JSONObjectWriter {
-    private(set) var buffer: ByteBuffer
+    private var bytes: [UInt8] = []
     private var isEmpty = true
 
     /// Starts an object in a buffer of about `capacity` bytes.
     init(capacity: Int = 256) {
-        buffer = JSONBody.allocator.buffer(capacity: capacity)
-        buffer.writeInteger(UInt8(ascii: "{"))
+        bytes.reserveCapacity(capacity)
+        bytes.append(UInt8(ascii: "{"))
     }
 
     /// Writes `"key":"value"`.
@@ -142,66 +147,73 @@ struct JSONObjectWriter {
     /// Writes `"key":true` or `"key":false`.
     mutating func member(_ key: StaticString, _ value: Bool) {
         writeKey(key)
-        buffer.writeStaticString(value ? "true" : "false")
+        write(value ? "true" : "false")
     }
 
     /// Writes `"key":123`.
     mutating func member(_ key: StaticString, _ value: Int) {
         writeKey(key)
-        buffer.writeString(String(value))
+        bytes.append(contentsOf: String(value).utf8)
     }
 
     /// Writes `"key":["a","b"]`.
     mutating func member(_ key: StaticString, _ values: [String]) {
         writeKey(key)
-        buffer.writeInteger(UInt8(ascii: "["))
+        bytes.append(UInt8(ascii: "["))
         for (offset, value) in values.enumerated() {
-            if offset > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
+            if offset > 0 { bytes.append(UInt8(ascii: ",")) }
             writeString(value)
         }
-        buffer.writeInteger(UInt8(ascii: "]"))
+        bytes.append(UInt8(ascii: "]"))
     }
 
     /// Closes the object and returns its bytes.
     consuming func finish() -> ByteBuffer {
-        buffer.writeInteger(UInt8(ascii: "}"))
-        return buffer
+        bytes.append(UInt8(ascii: "}"))
+        return JSONBody.allocator.buffer(bytes: bytes)
+    }
+
+    private mutating func write(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
     /// Keys are the API's own literals: plain ASCII, nothing to escape.
     private mutating func writeKey(_ key: StaticString) {
-        if !isEmpty { buffer.writeInteger(UInt8(ascii: ",")) }
+        if !isEmpty { bytes.append(UInt8(ascii: ",")) }
         isEmpty = false
-        buffer.writeInteger(UInt8(ascii: "\""))
-        buffer.writeStaticString(key)
-        buffer.writeStaticString("\":")
+        bytes.append(UInt8(ascii: "\""))
+        write(key)
+        write("\":")
     }
 
     private mutating func writeString(_ value: String) {
-        buffer.writeInteger(UInt8(ascii: "\""))
-        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
-            buffer.writeString(value)
-        } else {
-            for byte in value.utf8 { writeEscaped(byte) }
+        bytes.append(UInt8(ascii: "\""))
+        var value = value
+        value.withUTF8 { utf8 in
+            if utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+                bytes.append(contentsOf: utf8)
+            } else {
+                for byte in utf8 { writeEscaped(byte) }
+            }
         }
-        buffer.writeInteger(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: "\""))
     }
 
     private mutating func writeEscaped(_ byte: UInt8) {
         switch byte {
-        case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
-        case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
-        case 0x0A: buffer.writeStaticString("\\n")
-        case 0x0D: buffer.writeStaticString("\\r")
-        case 0x09: buffer.writeStaticString("\\t")
-        case 0x08: buffer.writeStaticString("\\b")
-        case 0x0C: buffer.writeStaticString("\\f")
+        case UInt8(ascii: "\""): write("\\\"")
+        case UInt8(ascii: "\\"): write("\\\\")
+        case 0x0A: write("\\n")
+        case 0x0D: write("\\r")
+        case 0x09: write("\\t")
+        case 0x08: write("\\b")
+        case 0x0C: write("\\f")
         case 0x00..<0x20:
-            buffer.writeStaticString("\\u00")
-            buffer.writeInteger(byte >> 4 + UInt8(ascii: "0"))
+            write("\\u00")
+            bytes.append(byte >> 4 + UInt8(ascii: "0"))
             let low = byte & 0x0F
-            buffer.writeInteger(low < 10 ? low + UInt8(ascii: "0") : low - 10 + UInt8(ascii: "a"))
-        default: buffer.writeInteger(byte)
+            bytes.append(low < 10 ? low + UInt8(ascii: "0") : low - 10 + UInt8(ascii: "a"))
+        default: bytes.append(byte)
         }
     }
 }

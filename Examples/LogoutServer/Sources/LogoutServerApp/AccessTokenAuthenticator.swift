@@ -52,9 +52,24 @@ public struct AccessTokenAuthenticator<Context: AuthRequestContext<Authenticated
     ///   token; 503 when the revocation store could not answer.
     public func authenticate(request: Request, context: Context) async throws -> AuthenticatedUser? {
         do {
-            return try await authentication.authenticate(authorization: request.headers[.authorization])
+            return try await authentication.authenticate(authorization: Self.authorization(in: request.headers))
         } catch {
             throw APIError(error)
         }
+    }
+
+    /// The value of the `Authorization` header, or `nil` without one.
+    ///
+    /// `HTTPFields`' subscript joins every value of a name with ", " into a new string, a copy
+    /// of the token on every request; a request has one such header, whose value is taken as
+    /// it is. Two or more are still joined, as the subscript does (and then refused: the
+    /// joined value is not one bearer token).
+    static func authorization(in headers: HTTPFields) -> String? {
+        var found: String?
+        for field in headers where field.name == .authorization {
+            guard found == nil else { return headers[.authorization] }
+            found = field.value
+        }
+        return found
     }
 }
