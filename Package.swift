@@ -118,6 +118,8 @@ let package = Package(
                 "TokenRevocation", "Caching",
                 .target(name: "CLibcrypto", condition: .when(platforms: [.linux])),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -213,6 +215,8 @@ let package = Package(
                 "TokenAuth", "TokenRevocation", "Caching", "CachingMemcached", "CachingRedis", "CachingTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -66,6 +66,8 @@ public struct JWTAuthentication: Sendable {
     public let maxTokenLength: Int
     private let logger: Logger
     private let clock: any CacheClock
+    /// Metrics and spans, set by ``observed(by:)``; `nil` (nothing reported) by default.
+    var instruments: AuthenticationInstruments?
 
     /// Creates an authenticator.
     ///
@@ -156,6 +158,11 @@ public struct JWTAuthentication: Sendable {
     /// - Returns: The user the token speaks for.
     /// - Throws: ``AuthenticationError`` with the reason.
     public func authenticate(token: String) async throws(AuthenticationError) -> AuthenticatedUser {
+        guard let instruments else { return try await verify(token: token) }
+        return try await instruments.authenticate { () async throws(AuthenticationError) in try await verify(token: token) }
+    }
+
+    private func verify(token: String) async throws(AuthenticationError) -> AuthenticatedUser {
         let claims = try CompactJWS.verify(token, key: key, algorithms: algorithms, maxLength: maxTokenLength)
         let decoded = try Token(verifiedClaims: claims)
         try decoded.checkTimes(now: clock.now(), leeway: leewaySeconds)
@@ -185,6 +192,8 @@ public struct JWTAuthentication: Sendable {
         let query = RevocationQuery(jti: token.jti, subject: token.sub, family: token.family)
         for store in stores {
             let status: RevocationStatus
+            let started = instruments?.storeDuration == nil ? nil : ContinuousClock.now
+            defer { if let started { instruments?.recordStoreCheck(since: started) } }
             do {
                 if store.answersInProcess || store.checkTimeLimit.map({ $0 <= revocationTimeout }) == true {
                     // The store cannot hang, or bounds its own answer within the timeout (and
@@ -198,20 +207,30 @@ public struct JWTAuthentication: Sendable {
                     .malformed, "Malformed token: its ids cannot be looked up for revocation: \(error.message)",
                     underlying: error)
             } catch {
-                let reason =
-                    error is DeadlineExceeded
-                    ? "did not answer within \(revocationTimeout)" : "failed: \(error)"
+                let timedOut = error is DeadlineExceeded
+                let reason = timedOut ? "did not answer within \(revocationTimeout)" : "failed: \(error)"
                 if failOpen {
+                    instruments?.count(.failedOpen)
                     logger.warning(
                         "Revocation store \(reason); accepting the token because failOpen is set",
                         metadata: ["token.jti": "\(token.jti ?? "")", "token.sub": "\(token.sub)"])
                     continue
                 }
+                instruments?.count(timedOut ? .timedOut : .unavailable)
+                // Once per refusal, here only: the caller gets the error, the operator the context.
+                logger.error(
+                    "Revocation store \(reason); the token is refused (fail closed)",
+                    metadata: [
+                        "revocation.store": "\(type(of: store))", "revocation.outcome": "\(timedOut ? "timed_out" : "unavailable")",
+                        "token.jti": "\(token.jti ?? "")",
+                    ])
                 throw AuthenticationError(
                     .revocationUnavailable,
                     "The revocation store \(reason); the token is refused because it could not be checked",
                     underlying: error)
             }
+            let revokedByCutoff = status.subjectCutoff.map { cutoff in token.iat.map { $0 <= cutoff } ?? true } ?? false
+            instruments?.count(status.isRevoked || status.isFamilyRevoked || revokedByCutoff ? .revoked : .clear)
             if status.isRevoked {
                 throw AuthenticationError(.revoked, "The token's jti is revoked or already used")
             }
