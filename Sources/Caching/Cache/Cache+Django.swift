@@ -68,7 +68,7 @@ extension Cache {
         let found: CacheEntry?
         if let localMemory {
             found = localMemory.entryNow(forKey: made)
-            if let instruments { instruments.recordLocalGet(found) }
+            instruments?.recordLocalGet(bytes: found?.bytes.count)
         } else {
             found = try await backend.entry(forKey: made)
         }
@@ -131,7 +131,7 @@ extension Cache {
         let found: [CacheEntry?]
         if let localMemory {
             found = localMemory.entriesNow(forKeys: distinct)
-            if let instruments { instruments.recordLocalGetMany(found) }
+            instruments?.recordLocalGetMany(found)
         } else {
             found = try await backend.entries(forKeys: distinct)
         }
