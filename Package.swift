@@ -64,7 +64,10 @@ let package = Package(
         ),
         .target(
             name: "CachingRedis",
-            dependencies: ["Caching", "CHiredis", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Caching", "CHiredis", .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Django's DatabaseCache on SQLite: the system's libsqlite3, as libmemcached and hiredis
@@ -170,6 +173,8 @@ let package = Package(
                 "Caching", "CachingTesting", "CachingRedis", "RedisLifecycleProbe",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ],
             exclude: ["Interop/django_pickle_interop.py"],
             swiftSettings: swiftSettings
