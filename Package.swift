@@ -53,7 +53,10 @@ let package = Package(
         ),
         .target(
             name: "CachingMemcached",
-            dependencies: ["Caching", "CLibmemcached", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Caching", "CLibmemcached", .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
             swiftSettings: swiftSettings
         ),
         .systemLibrary(

@@ -1,7 +1,9 @@
 import Caching
 import CachingMemcached
 import CachingTesting
+import InMemoryLogging
 import InMemoryTracing
+import Logging
 import MetricsTestKit
 import Testing
 import Tracing
@@ -86,6 +88,34 @@ struct MemcachedObservabilityTests {
             let errors = try metrics.expectCounter(
                 "cache_errors", [("alias", "s"), ("backend", "memcached"), ("operation", "get"), ("code", code.description)])
             #expect(errors.totalValue == 1)
+            try await cache.shutdown()
+        }
+    }
+
+    @Test("a restarted server: the broken connection is reopened, counted once and logged once at notice")
+    func reconnectIsCountedAndLogged() async throws {
+        try await MemcachedServer.with { server in
+            let metrics = TestMetrics()
+            let logs = InMemoryLogHandler()
+            var options = MemcachedOptions()
+            options.poolSize = 1
+            let cache = try Cache.memcached(
+                location: [server.address], options: options,
+                configuration: CacheConfiguration(
+                    logger: Logger(label: "test", factory: { _ in logs }),
+                    observability: CacheObservability(metricsFactory: metrics, alias: "m")),
+                alias: "m")
+            try await cache.set("k", 1)
+            let reconnects = try metrics.expectCounter(
+                "cache_reconnects", [("alias", "m"), ("backend", "memcached"), ("server", server.address)])
+            #expect(reconnects.totalValue == 0, "the first connection is not a reconnect")
+            try await server.restart()
+            #expect(try await cache.get("k", as: Int.self) == nil, "the restarted server is empty; the call did not fail")
+            try await cache.set("k", 2)
+            #expect(reconnects.totalValue == 1)
+            let notices = logs.entries.filter { $0.level == .notice }
+            #expect(notices.count == 1)
+            #expect(notices.first?.message.description.contains("opened again") == true)
             try await cache.shutdown()
         }
     }
