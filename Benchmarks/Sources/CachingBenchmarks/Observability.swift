@@ -102,3 +102,15 @@ func observabilityBenchmarks() async throws {
     try expect(gets > 0, "metrics on counted no get")
     print("\n(cache_calls{operation=get} on the instrumented cache: \(gets))")
 }
+
+/// `--profile-local-get` with metrics on (AtomicMetrics): the same 3,000,000 gets, for
+/// `perf record` or for counting instructions with `valgrind --tool=callgrind` against it.
+nonisolated func profileLocalGetWithMetrics() async throws {
+    let metrics = AtomicMetrics()
+    let cache = Cache.localMemory(
+        configuration: CacheConfiguration(observability: CacheObservability(metricsFactory: metrics, alias: "bench")))
+    try await cache.set("key7", value, timeout: .never)
+    for _ in 0..<3_000_000 { _ = try await cache.get("key7", as: String.self) }
+    let gets = metrics.total("cache_calls", [("alias", "bench"), ("backend", "locmem"), ("operation", "get")])
+    try expect(gets == 3_000_000, "counted \(gets) gets")
+}

@@ -4,7 +4,7 @@
 //     cd Benchmarks && swift run -c release CachingBenchmarks [local|file|observability|file-hold] [--quick]
 //
 // `file-hold` (not part of a plain run) times FileCache's reads on the calling thread (FileHold.swift).
-// `--profile-local-get`, `--profile-local-set`, `--profile-local-incr`, `--profile-local-getmany`, `--profile-file-get` and `--profile-file-getmany` run one long loop instead, for `perf record`.
+// `--profile-local-get`, `--profile-local-get-metrics` (the same loop with metrics on), `--profile-local-set`, `--profile-local-incr`, `--profile-local-getmany`, `--profile-file-get` and `--profile-file-getmany` run one long loop instead, for `perf record`.
 import BenchmarkSupport
 import Caching
 import Synchronization
@@ -402,6 +402,8 @@ nonisolated func profileFileGet() async throws {
 let only = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("--") }
 if CommandLine.arguments.contains("--profile-local-get") {
     try await profileLocalGet()
+} else if CommandLine.arguments.contains("--profile-local-get-metrics") {
+    try await profileLocalGetWithMetrics()
 } else if CommandLine.arguments.contains("--profile-local-set") {
     try await profileLocalWrite(incr: false)
 } else if CommandLine.arguments.contains("--profile-local-incr") {
