@@ -58,6 +58,10 @@ struct MemcachedObservabilityTests {
             let many = [("alias", "sessions"), ("backend", "memcached"), ("operation", "get_many")]
             #expect(try metrics.expectCounter("cache_hits", many).totalValue == 1)
             #expect(try metrics.expectCounter("cache_misses", many).totalValue == 2)
+            // The value is stored as its UTF-8 text: written once, read by get and by getMany.
+            let bytes = [("alias", "sessions"), ("backend", "memcached")]
+            #expect(try metrics.expectCounter("cache_written_bytes", bytes).totalValue == Int64(secret.utf8.count))
+            #expect(try metrics.expectCounter("cache_read_bytes", bytes).totalValue == Int64(2 * secret.utf8.count))
             try await cache.shutdown()
         }
     }

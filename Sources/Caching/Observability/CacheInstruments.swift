@@ -42,8 +42,10 @@ final class CacheMetrics: Sendable {
     let durations: [Timer]?
     let hits: [(any CounterHandler)?]
     let misses: [(any CounterHandler)?]
-    let bytesRead: any CounterHandler
-    let bytesWritten: any CounterHandler
+    /// `nil`, like ``durations``, for backends that answer from memory: their values never
+    /// cross a socket or a disk, and each counter costs the hot path an atomic add.
+    let bytesRead: (any CounterHandler)?
+    let bytesWritten: (any CounterHandler)?
     // Local memory's `get`, the hottest path, without an array lookup.
     let getCalls: any CounterHandler
     let getHits: any CounterHandler
@@ -52,7 +54,7 @@ final class CacheMetrics: Sendable {
     private let dimensions: [(String, String)]
     private let errors = Mutex<[String: Counter]>([:])
 
-    init(factory: any MetricsFactory, alias: String, backend: String, timed: Bool) {
+    init(factory: any MetricsFactory, alias: String, backend: String, doesIO: Bool) {
         let dimensions = [("alias", alias), ("backend", backend)]
         func per(_ operation: CacheOperation) -> [(String, String)] {
             dimensions + [("operation", operation.name)]
@@ -60,12 +62,12 @@ final class CacheMetrics: Sendable {
         let operations = CacheOperation.allCases
         calls = operations.map { factory.makeCounter(label: "cache_calls", dimensions: per($0)) }
         durations =
-            timed
+            doesIO
             ? operations.map { Timer(label: "cache_duration", dimensions: per($0), factory: factory) } : nil
         hits = operations.map { $0.findsKeys ? factory.makeCounter(label: "cache_hits", dimensions: per($0)) : nil }
         misses = operations.map { $0.findsKeys ? factory.makeCounter(label: "cache_misses", dimensions: per($0)) : nil }
-        bytesRead = factory.makeCounter(label: "cache_read_bytes", dimensions: dimensions)
-        bytesWritten = factory.makeCounter(label: "cache_written_bytes", dimensions: dimensions)
+        bytesRead = doesIO ? factory.makeCounter(label: "cache_read_bytes", dimensions: dimensions) : nil
+        bytesWritten = doesIO ? factory.makeCounter(label: "cache_written_bytes", dimensions: dimensions) : nil
         getCalls = calls[CacheOperation.get.rawValue]
         getHits = hits[CacheOperation.get.rawValue]!
         getMisses = misses[CacheOperation.get.rawValue]!
@@ -128,18 +130,18 @@ final class CacheInstruments: Sendable {
         telemetry = backend.telemetry
         metrics = observability.metricsFactory.map {
             CacheMetrics(
-                factory: $0, alias: observability.alias, backend: capabilities.name, timed: !capabilities.answersInProcess)
+                factory: $0, alias: observability.alias, backend: capabilities.name, doesIO: !capabilities.answersInProcess)
         }
         getCalls = metrics?.getCalls
         getHits = metrics?.getHits
         getMisses = metrics?.getMisses
-        bytesRead = metrics?.bytesRead
+        bytesRead = metrics?.bytesRead ?? nil
         getManyCalls = metrics?.calls[CacheOperation.getMany.rawValue]
         getManyHits = metrics?.hits[CacheOperation.getMany.rawValue] ?? nil
         getManyMisses = metrics?.misses[CacheOperation.getMany.rawValue] ?? nil
         setCalls = metrics?.calls[CacheOperation.set.rawValue]
         incrCalls = metrics?.calls[CacheOperation.incr.rawValue]
-        bytesWritten = metrics?.bytesWritten
+        bytesWritten = metrics?.bytesWritten ?? nil
         tracer = telemetry.system == nil ? nil : observability.tracer
         alias = observability.alias
         recordsKeys = observability.recordsKeys

@@ -17,7 +17,7 @@ struct InstrumentedBackend: CacheBackend {
             try await inner.entry(forKey: key)
         } after: { metrics, entry in
             metrics.countFound(entry == nil ? 0 : 1, of: 1, operation: .get)
-            if let entry { metrics.bytesRead.increment(by: Int64(entry.bytes.count)) }
+            if let entry { metrics.bytesRead?.increment(by: Int64(entry.bytes.count)) }
         }
     }
 
@@ -32,7 +32,7 @@ struct InstrumentedBackend: CacheBackend {
                 bytes += entry.bytes.count
             }
             metrics.countFound(found, of: entries.count, operation: .getMany)
-            if bytes > 0 { metrics.bytesRead.increment(by: Int64(bytes)) }
+            if bytes > 0 { metrics.bytesRead?.increment(by: Int64(bytes)) }
         }
     }
 
@@ -48,7 +48,7 @@ struct InstrumentedBackend: CacheBackend {
         try await instruments.measure(.set, key: key) {
             try await inner.store(entry, forKey: key, expiry: expiry)
         } after: { metrics, _ in
-            metrics.bytesWritten.increment(by: Int64(entry.bytes.count))
+            metrics.bytesWritten?.increment(by: Int64(entry.bytes.count))
         }
     }
 
@@ -56,7 +56,7 @@ struct InstrumentedBackend: CacheBackend {
         try await instruments.measure(.add, key: key) {
             try await inner.storeIfAbsent(entry, forKey: key, expiry: expiry)
         } after: { metrics, stored in
-            if stored { metrics.bytesWritten.increment(by: Int64(entry.bytes.count)) }
+            if stored { metrics.bytesWritten?.increment(by: Int64(entry.bytes.count)) }
         }
     }
 
@@ -66,7 +66,7 @@ struct InstrumentedBackend: CacheBackend {
         try await instruments.measure(.compareAndSet, key: key) {
             try await inner.compareAndStore(entry, forKey: key, expiry: expiry, expected: expected)
         } after: { metrics, stored in
-            if stored { metrics.bytesWritten.increment(by: Int64(entry.bytes.count)) }
+            if stored { metrics.bytesWritten?.increment(by: Int64(entry.bytes.count)) }
         }
     }
 
@@ -77,7 +77,7 @@ struct InstrumentedBackend: CacheBackend {
             // Failed keys are few; bytes count what was sent for the keys that were stored.
             let failedKeys = Set(failed)
             let bytes = entries.reduce(0) { $0 + (failedKeys.contains($1.key) ? 0 : $1.entry.bytes.count) }
-            if bytes > 0 { metrics.bytesWritten.increment(by: Int64(bytes)) }
+            if bytes > 0 { metrics.bytesWritten?.increment(by: Int64(bytes)) }
         }
     }
 
