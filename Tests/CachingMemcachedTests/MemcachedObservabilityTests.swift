@@ -62,6 +62,10 @@ struct MemcachedObservabilityTests {
             let bytes = [("alias", "sessions"), ("backend", "memcached")]
             #expect(try metrics.expectCounter("cache_written_bytes", bytes).totalValue == Int64(secret.utf8.count))
             #expect(try metrics.expectCounter("cache_read_bytes", bytes).totalValue == Int64(2 * secret.utf8.count))
+            // Each call waited once for a worker (and its connection): the set, the get, the getMany.
+            let pool = [("pool", "memcached sessions")]
+            #expect(try metrics.expectTimer("cache_pool_wait", pool).values.count == 3)
+            #expect(try metrics.expectMeter("cache_pool_queue_depth", pool).values.count >= 6, "set at submit and take")
             try await cache.shutdown()
         }
     }

@@ -96,7 +96,8 @@ public final class MemcachedBackend: CacheBackend {
         }
         try options.validate(alias: alias)
         let events = MemcachedConnectionEvents(
-            servers: servers, alias: alias, logger: logger, metricsFactory: observability.metricsFactory)
+            servers: servers, alias: alias, logger: logger, metricsFactory: observability.metricsFactory,
+            metricsAlias: observability.alias)
         var connections: [MemcachedConnection] = []
         for _ in 0..<options.poolSize {
             let connection = try MemcachedConnection(servers: servers, options: options, alias: alias)
@@ -108,7 +109,8 @@ public final class MemcachedBackend: CacheBackend {
         self.clock = clock
         self.logger = logger
         self.pool = MemcachedWorkerPool(
-            connections: connections, alias: alias, readTimeLimit: options.readTimeout.map { Duration.seconds($0) })
+            connections: connections, alias: alias, readTimeLimit: options.readTimeout.map { Duration.seconds($0) },
+            metrics: observability.metricsFactory.map { MemcachedPoolMetrics(factory: $0, alias: observability.alias) })
     }
 
     /// Creates a cache from `LOCATION` strings (`host:port`, `[::1]:11211`, `unix:/path`, or

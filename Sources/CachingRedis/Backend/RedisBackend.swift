@@ -97,7 +97,8 @@ public final class RedisBackend: CacheBackend {
         self.logger = logger
         self.alias = alias
         let events = RedisConnectionEvents(
-            servers: servers, alias: alias, logger: logger, metricsFactory: observability.metricsFactory)
+            servers: servers, alias: alias, logger: logger, metricsFactory: observability.metricsFactory,
+            metricsAlias: observability.alias)
         let connections = (0..<options.poolSize).map { _ in
             let connection = RedisConnection(servers: servers, options: options, alias: alias)
             connection.events = events
@@ -106,7 +107,7 @@ public final class RedisBackend: CacheBackend {
         pool = RedisConnectionPool(
             connections: connections, serverCount: servers.count, alias: alias, spinMicroseconds: 50,
             readTimeLimit: options.readTimeout.map { Duration.seconds($0) }, logger: logger,
-            metricsFactory: observability.metricsFactory)
+            metricsFactory: observability.metricsFactory, metricsAlias: observability.alias)
     }
 
     /// Creates a cache from `LOCATION` URLs (`redis://[:password@]host:port[/db]`,

@@ -11,12 +11,18 @@ final class RedisConnectionEvents: Sendable {
     private let logger: Logger
     private let alias: String
 
-    init(servers: [RedisServerAddress], alias: String, logger: Logger, metricsFactory: (any MetricsFactory)?) {
+    /// - Parameters:
+    ///   - alias: The alias named in logs (as in errors).
+    ///   - metricsAlias: The `alias` dimension: ``/Caching/CacheObservability/alias``, as every cache metric has.
+    init(
+        servers: [RedisServerAddress], alias: String, logger: Logger, metricsFactory: (any MetricsFactory)?,
+        metricsAlias: String
+    ) {
         reconnects = metricsFactory.map { factory in
             servers.map {
                 Counter(
                     label: "cache_reconnects",
-                    dimensions: [("alias", alias), ("backend", "redis"), ("server", Self.name($0))], factory: factory)
+                    dimensions: [("alias", metricsAlias), ("backend", "redis"), ("server", Self.name($0))], factory: factory)
             }
         }
         self.logger = logger
