@@ -28,6 +28,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         // Caching: `Caches` runs as a Service in a ServiceGroup and shuts its aliases down.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // Caching: metrics and traces per alias, off unless configured (docs/PERFORMANCE.md has
+        // their build cost).
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
         // scripts/docs.sh only: `swift package generate-documentation` (a plugin, never linked).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -37,6 +41,8 @@ let package = Package(
             dependencies: [
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -47,7 +53,10 @@ let package = Package(
         ),
         .target(
             name: "CachingMemcached",
-            dependencies: ["Caching", "CLibmemcached", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Caching", "CLibmemcached", .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
             swiftSettings: swiftSettings
         ),
         .systemLibrary(
@@ -58,7 +67,10 @@ let package = Package(
         ),
         .target(
             name: "CachingRedis",
-            dependencies: ["Caching", "CHiredis", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Caching", "CHiredis", .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Django's DatabaseCache on SQLite: the system's libsqlite3, as libmemcached and hiredis
@@ -125,6 +137,8 @@ let package = Package(
                 "TokenRevocation", "Caching",
                 .target(name: "CLibcrypto", condition: .when(platforms: [.linux])),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -147,6 +161,7 @@ let package = Package(
                 "Caching", "CachingTesting", "FileCacheProcessHelper",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -156,6 +171,8 @@ let package = Package(
                 "Caching", "CachingTesting", "CachingMemcached", "LifecycleProbe",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ],
             exclude: ["Interop/django_memcached_interop.py"],
             swiftSettings: swiftSettings
@@ -166,6 +183,8 @@ let package = Package(
                 "Caching", "CachingTesting", "CachingRedis", "LifecycleProbe",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ],
             exclude: ["Interop/django_pickle_interop.py"],
             swiftSettings: swiftSettings
@@ -220,6 +239,8 @@ let package = Package(
                 "RemoteCacheFixtures",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),

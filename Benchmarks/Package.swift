@@ -14,13 +14,18 @@ let package = Package(
     name: "swift-caching-benchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(name: "swift-caching", path: "..")
+        .package(name: "swift-caching", path: ".."),
+        // CachingBenchmarks' observability case: a metrics back end of its own (AtomicMetrics).
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         .target(name: "BenchmarkSupport", swiftSettings: swiftSettings),
         .executableTarget(
             name: "CachingBenchmarks",
-            dependencies: ["BenchmarkSupport", .product(name: "Caching", package: "swift-caching")],
+            dependencies: [
+                "BenchmarkSupport", .product(name: "Caching", package: "swift-caching"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(name: "CMemcachedBaseline", linkerSettings: [.linkedLibrary("memcached")]),

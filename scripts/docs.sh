@@ -85,7 +85,10 @@ swift package --scratch-path "$scratch" \
     --output-path "$output" \
     ${strict[@]+"${strict[@]}"} 2>&1 | tee "$log" || status=$?
 
-problems=$(grep -cE '^(warning|error): ' "$log" || true)
+# SwiftPM warns about swift-distributed-tracing's own manifest (CMakeLists.txt files it does not
+# exclude): not ours to fix, and not about the documentation.
+problems=$(grep -E '^(warning|error): ' "$log" \
+    | grep -cvE "^warning: 'swift-distributed-tracing': found [0-9]+ file\(s\) which are unhandled" || true)
 if [ "$status" -ne 0 ] || [ "$problems" -ne 0 ]; then
     echo "documentation failed: $problems diagnostics (warnings are errors); see $log" >&2
     exit 1

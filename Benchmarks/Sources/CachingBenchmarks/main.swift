@@ -1,10 +1,10 @@
 // Caching benchmarks: Cache against a locked dictionary, Cache against raw
 // POSIX file I/O, each case interleaved with its baseline (see docs/PERFORMANCE.md).
 //
-//     cd Benchmarks && swift run -c release CachingBenchmarks [local|file|file-hold] [--quick]
+//     cd Benchmarks && swift run -c release CachingBenchmarks [local|file|observability|file-hold] [--quick]
 //
 // `file-hold` (not part of a plain run) times FileCache's reads on the calling thread (FileHold.swift).
-// `--profile-local-get`, `--profile-local-set`, `--profile-local-incr`, `--profile-local-getmany`, `--profile-file-get` and `--profile-file-getmany` run one long loop instead, for `perf record`.
+// `--profile-local-get`, `--profile-local-get-metrics` (the same loop with metrics on), `--profile-local-set`, `--profile-local-incr`, `--profile-local-getmany`, `--profile-file-get` and `--profile-file-getmany` run one long loop instead, for `perf record`.
 import BenchmarkSupport
 import Caching
 import Synchronization
@@ -402,6 +402,8 @@ nonisolated func profileFileGet() async throws {
 let only = CommandLine.arguments.dropFirst().first { !$0.hasPrefix("--") }
 if CommandLine.arguments.contains("--profile-local-get") {
     try await profileLocalGet()
+} else if CommandLine.arguments.contains("--profile-local-get-metrics") {
+    try await profileLocalGetWithMetrics()
 } else if CommandLine.arguments.contains("--profile-local-set") {
     try await profileLocalWrite(incr: false)
 } else if CommandLine.arguments.contains("--profile-local-incr") {
@@ -417,4 +419,5 @@ if CommandLine.arguments.contains("--profile-local-get") {
 } else {
     if only == nil || only == "local" { try await localMemoryBenchmarks() }
     if only == nil || only == "file" { try await fileBenchmarks() }
+    if only == nil || only == "observability" { try await observabilityBenchmarks() }
 }

@@ -27,6 +27,10 @@ public protocol CacheBackend: Sendable {
     /// What the backend promises and what it may do to stored entries.
     var capabilities: CacheBackendCapabilities { get }
 
+    /// What spans say about the backend (`db.system.name`, `server.address`, `server.port`).
+    /// The default names no system, so the backend's calls make no spans.
+    var telemetry: CacheBackendTelemetry { get }
+
     /// The entry stored under a made key, or `nil` when it is missing or expired.
     func entry(forKey key: String) async throws -> CacheEntry?
 
@@ -97,6 +101,9 @@ public protocol CacheBackend: Sendable {
 }
 
 extension CacheBackend {
+    /// No database system: no spans (local memory, files, dummy).
+    public var telemetry: CacheBackendTelemetry { CacheBackendTelemetry() }
+
     /// Reads each key with ``entry(forKey:)``.
     public func entries(forKeys keys: [String]) async throws -> [CacheEntry?] {
         var found: [CacheEntry?] = []

@@ -68,6 +68,7 @@ extension Cache {
         let found: CacheEntry?
         if let localMemory {
             found = localMemory.entryNow(forKey: made)
+            instruments?.recordLocalGet(bytes: found?.bytes.count)
         } else {
             found = try await backend.entry(forKey: made)
         }
@@ -130,6 +131,7 @@ extension Cache {
         let found: [CacheEntry?]
         if let localMemory {
             found = localMemory.entriesNow(forKeys: distinct)
+            instruments?.recordLocalGetMany(found)
         } else {
             found = try await backend.entries(forKeys: distinct)
         }
@@ -185,7 +187,14 @@ extension Cache {
             return
         }
         if let localMemory {
-            try localMemory.storeNow(entry, forKey: made, expiry: expiry)
+            guard let instruments else { return try localMemory.storeNow(entry, forKey: made, expiry: expiry) }
+            do {
+                try localMemory.storeNow(entry, forKey: made, expiry: expiry)
+                instruments.recordLocalWrite(.set, bytes: entry.bytes.count)
+            } catch {
+                instruments.recordLocalWrite(.set, bytes: 0, error: error)
+                throw error
+            }
         } else {
             try await backend.store(entry, forKey: made, expiry: expiry)
         }
@@ -356,7 +365,17 @@ extension Cache {
     @discardableResult
     public func incr(_ key: String, by delta: Int = 1, version: Int? = nil) async throws -> Int {
         let made = try validKey(key, version: version)
-        if let localMemory { return try localMemory.incrementNow(forKey: made, by: delta) }
+        if let localMemory {
+            guard let instruments else { return try localMemory.incrementNow(forKey: made, by: delta) }
+            do {
+                let value = try localMemory.incrementNow(forKey: made, by: delta)
+                instruments.recordLocalWrite(.incr, bytes: 0)
+                return value
+            } catch {
+                instruments.recordLocalWrite(.incr, bytes: 0, error: error)
+                throw error
+            }
+        }
         return try await backend.increment(entryForKey: made, by: delta)
     }
 

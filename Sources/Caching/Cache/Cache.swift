@@ -27,6 +27,10 @@ public struct Cache: Sendable {
     /// and a dictionary lookup).
     @usableFromInline
     let localMemory: LocalMemoryBackend?
+    /// The metrics and tracer, made once here; `nil` when observability is off, so the hot
+    /// paths pay one `nil` check. When set, ``backend`` is wrapped so that every call is counted.
+    @usableFromInline
+    let instruments: CacheInstruments?
 
     /// Wraps a backend with a configuration.
     ///
@@ -38,7 +42,9 @@ public struct Cache: Sendable {
     ///   - backend: The storage.
     ///   - configuration: Key prefix, version, key function, default timeout, validation, clock, logger.
     public init(_ backend: any CacheBackend, configuration: CacheConfiguration = CacheConfiguration()) {
-        self.backend = backend
+        let instruments = CacheInstruments(observability: configuration.observability, backend: backend)
+        self.backend = instruments.map { InstrumentedBackend(inner: backend, instruments: $0) } ?? backend
+        self.instruments = instruments
         self.localMemory = backend as? LocalMemoryBackend
         self.configuration = configuration
     }

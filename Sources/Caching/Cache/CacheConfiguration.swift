@@ -42,6 +42,9 @@ public struct CacheConfiguration: Sendable {
     public var clock: any CacheClock
     /// Where warnings and errors are logged; `cache.alias` and `cache.backend` go in its metadata.
     public var logger: Logger
+    /// Where metrics and spans go: ``CacheObservability/off`` by default. Read once, when a
+    /// ``Cache`` is created with this configuration.
+    public var observability: CacheObservability
 
     /// A logger that discards everything, the default.
     public static let silentLogger = Logger(label: "swift-caching", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -56,6 +59,7 @@ public struct CacheConfiguration: Sendable {
     ///   - keyValidation: Strict (throw) or Django's warn-and-proceed.
     ///   - clock: The wall clock for expiry.
     ///   - logger: Where to log.
+    ///   - observability: Where metrics and spans go; off by default.
     public init(
         keyPrefix: String = "",
         version: Int = 1,
@@ -63,7 +67,8 @@ public struct CacheConfiguration: Sendable {
         defaultTimeout: CacheTimeout = .seconds(DjangoDefaults.timeoutSeconds),
         keyValidation: CacheKeyValidation = .strict,
         clock: any CacheClock = SystemCacheClock(),
-        logger: Logger = CacheConfiguration.silentLogger
+        logger: Logger = CacheConfiguration.silentLogger,
+        observability: CacheObservability = .off
     ) {
         self.keyPrefix = keyPrefix
         self.version = version
@@ -73,6 +78,7 @@ public struct CacheConfiguration: Sendable {
         self.keyValidation = keyValidation
         self.clock = clock
         self.logger = logger
+        self.observability = observability
     }
 
     /// Makes the final key for `key`: `prefix:version:key`, or the custom key function's result.

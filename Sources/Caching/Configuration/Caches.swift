@@ -50,11 +50,14 @@ public final class Caches: Sendable {
     ///   - backends: The backends settings may name.
     ///   - clock: The clock every alias measures expiry by.
     ///   - logger: The logger every alias logs to, with `cache.alias` and `cache.backend` metadata added.
+    ///   - observability: Where every alias reports metrics and spans, each with its alias as
+    ///     a dimension; off by default.
     /// - Throws: ``CacheError/Code/unknownBackend`` or ``CacheError/Code/invalidSettings``
     ///   naming the alias and the setting.
     public init(
         _ settings: [String: CacheSettings], backends: CacheBackends = .standard,
-        clock: any CacheClock = SystemCacheClock(), logger: Logger = CacheConfiguration.silentLogger
+        clock: any CacheClock = SystemCacheClock(), logger: Logger = CacheConfiguration.silentLogger,
+        observability: CacheObservability = .off
     ) throws {
         var instances: [String: Cache] = [:]
         for (alias, aliasSettings) in settings.sorted(by: { $0.key < $1.key }) {
@@ -67,10 +70,13 @@ public final class Caches: Sendable {
             var aliasLogger = logger
             aliasLogger[metadataKey: "cache.alias"] = "\(alias)"
             aliasLogger[metadataKey: "cache.backend"] = "\(aliasSettings.backend)"
+            var aliasObservability = observability
+            aliasObservability.alias = alias
             let configuration = CacheConfiguration(
                 keyPrefix: aliasSettings.keyPrefix, version: aliasSettings.version,
                 keyFunction: aliasSettings.keyFunction, defaultTimeout: aliasSettings.timeout,
-                keyValidation: aliasSettings.keyValidation, clock: clock, logger: aliasLogger)
+                keyValidation: aliasSettings.keyValidation, clock: clock, logger: aliasLogger,
+                observability: aliasObservability)
             let context = CacheBackendContext(alias: alias, settings: aliasSettings, configuration: configuration)
             do {
                 instances[alias] = Cache(try factory(context), configuration: configuration)
@@ -93,13 +99,16 @@ public final class Caches: Sendable {
     ///   - backends: The backends settings may name.
     ///   - clock: The clock for expiry.
     ///   - logger: The logger.
+    ///   - observability: Where every alias reports metrics and spans; off by default.
     /// - Throws: ``CacheError/Code/invalidSettings`` for malformed JSON or settings,
     ///   ``CacheError/Code/unknownBackend``.
     public convenience init(
         json: some Collection<UInt8>, backends: CacheBackends = .standard,
-        clock: any CacheClock = SystemCacheClock(), logger: Logger = CacheConfiguration.silentLogger
+        clock: any CacheClock = SystemCacheClock(), logger: Logger = CacheConfiguration.silentLogger,
+        observability: CacheObservability = .off
     ) throws {
-        try self.init(CacheSettings.parse(json: json), backends: backends, clock: clock, logger: logger)
+        try self.init(
+            CacheSettings.parse(json: json), backends: backends, clock: clock, logger: logger, observability: observability)
     }
 
     /// Builds every alias from a JSON file in the shape of Django's `CACHES`.
@@ -109,10 +118,12 @@ public final class Caches: Sendable {
     ///   - backends: The backends settings may name.
     ///   - clock: The clock for expiry.
     ///   - logger: The logger.
+    ///   - observability: Where every alias reports metrics and spans; off by default.
     /// - Throws: ``CacheError/Code/invalidSettings`` naming the file when it cannot be read.
     public convenience init(
         contentsOf path: String, backends: CacheBackends = .standard,
-        clock: any CacheClock = SystemCacheClock(), logger: Logger = CacheConfiguration.silentLogger
+        clock: any CacheClock = SystemCacheClock(), logger: Logger = CacheConfiguration.silentLogger,
+        observability: CacheObservability = .off
     ) throws {
         let bytes: [UInt8]
         do {
@@ -120,7 +131,7 @@ public final class Caches: Sendable {
         } catch {
             throw CacheError(.invalidSettings, "The cache settings file '\(path)' could not be read: \(error)", underlying: error)
         }
-        try self.init(json: bytes, backends: backends, clock: clock, logger: logger)
+        try self.init(json: bytes, backends: backends, clock: clock, logger: logger, observability: observability)
     }
 
     /// The aliases, sorted.

@@ -1,3 +1,4 @@
+public import CoreMetrics
 import Synchronization
 
 #if canImport(Glibc)
@@ -45,6 +46,7 @@ public final class BlockingThreadPool: @unchecked Sendable {
     private var idleThreads = 0
     private var spinningThreads = 0
     private var running = true
+    private var metrics: PoolMetrics?
     private let threads = JoinableThreads(name: "BlockingThreadPool")
     /// Jobs queued and not yet taken; read without the mutex by a spinning thread.
     private let queued = Atomic<Int>(0)
@@ -101,6 +103,26 @@ public final class BlockingThreadPool: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
         pthread_cond_broadcast(condition)
         await threads.waitForAll()
+    }
+
+    /// Reports this pool's queue to metrics from now on: `cache_pool_queue_depth{pool}` (a meter:
+    /// jobs waiting for a thread, set at every submit and take) and `cache_pool_wait{pool}` (a
+    /// timer: how long each job waited for a thread). A later call replaces the earlier one.
+    ///
+    /// Off by default. Each job then also carries its submit time (one more closure).
+    ///
+    /// ```swift
+    /// BlockingThreadPool.shared.reportMetrics(to: MetricsSystem.factory, pool: "shared")
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - factory: Where the meter and timer go.
+    ///   - pool: The `pool` dimension: a name of your choosing, the same for one pool.
+    public func reportMetrics(to factory: any MetricsFactory, pool: String) {
+        let made = PoolMetrics(factory: factory, pool: pool)
+        pthread_mutex_lock(mutex)
+        metrics = made
+        pthread_mutex_unlock(mutex)
     }
 
     /// Whether ``shutdown()`` has been called.
@@ -185,11 +207,22 @@ public final class BlockingThreadPool: @unchecked Sendable {
             pthread_mutex_unlock(mutex)
             return false
         }
-        jobs.append(job)
+        let metrics = self.metrics
+        if let metrics {
+            let submitted = ContinuousClock.now
+            jobs.append {
+                metrics.wait.record(since: submitted)
+                job()
+            }
+        } else {
+            jobs.append(job)
+        }
         queued.add(1, ordering: .releasing)
         let wake = spinningThreads == 0 && idleThreads > 0
+        let depth = jobs.count - nextJob
         pthread_mutex_unlock(mutex)
         if wake { pthread_cond_signal(condition) }
+        metrics?.depth.set(depth)
         return true
     }
 
@@ -243,8 +276,11 @@ public final class BlockingThreadPool: @unchecked Sendable {
                 }
                 // More work queued and nobody looking for it: wake a sleeper.
                 let wakeAnother = nextJob < jobs.count && spinningThreads == 0 && idleThreads > 0
+                let metrics = self.metrics
+                let depth = jobs.count - nextJob
                 pthread_mutex_unlock(mutex)
                 if wakeAnother { pthread_cond_signal(condition) }
+                metrics?.depth.set(depth)
                 job()
                 pthread_mutex_lock(mutex)
                 continue
@@ -306,5 +342,24 @@ extension BlockingThreadPool: TaskExecutor {
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         submit { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
+
+/// A pool's meter and timer, made once by ``BlockingThreadPool/reportMetrics(to:pool:)``.
+final class PoolMetrics: Sendable {
+    let depth: Meter
+    let wait: Timer
+
+    init(factory: any MetricsFactory, pool: String) {
+        depth = Meter(label: "cache_pool_queue_depth", dimensions: [("pool", pool)], factory: factory)
+        wait = Timer(label: "cache_pool_wait", dimensions: [("pool", pool)], factory: factory)
+    }
+}
+
+extension Timer {
+    /// Records the time elapsed since `start`.
+    func record(since start: ContinuousClock.Instant) {
+        let elapsed = start.duration(to: .now).components
+        recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
     }
 }

@@ -81,29 +81,36 @@ public final class MemcachedBackend: CacheBackend {
     ///   - servers: The servers.
     ///   - options: Pool size, timeouts, failure handling, item size, behaviours.
     ///   - clock: The clock deadlines are measured by; give the ``Caching/Cache`` over it the same one.
-    ///   - logger: Where failures of single keys in a many-operation are logged.
+    ///   - logger: Where failures of single keys in a many-operation and reconnects are logged.
     ///   - alias: The alias, named in errors.
+    ///   - observability: Where reconnects are counted (`cache_reconnects`); off by default.
     /// - Throws: ``/Caching/CacheError/Code/invalidSettings`` for an option out of range or a server
     ///   libmemcached refuses.
     public init(
         servers: [MemcachedServerAddress], options: MemcachedOptions = MemcachedOptions(),
         clock: any CacheClock = SystemCacheClock(), logger: Logger = CacheConfiguration.silentLogger,
-        alias: String = "memcached"
+        alias: String = "memcached", observability: CacheObservability = .off
     ) throws(CacheError) {
         guard !servers.isEmpty else {
             throw CacheSettings.invalid(alias, "LOCATION", "names no memcached server; give one or more as host:port")
         }
         try options.validate(alias: alias)
+        let events = MemcachedConnectionEvents(
+            servers: servers, alias: alias, logger: logger, metricsFactory: observability.metricsFactory,
+            metricsAlias: observability.alias)
         var connections: [MemcachedConnection] = []
         for _ in 0..<options.poolSize {
-            connections.append(try MemcachedConnection(servers: servers, options: options, alias: alias))
+            let connection = try MemcachedConnection(servers: servers, options: options, alias: alias)
+            connection.events = events
+            connections.append(connection)
         }
         self.servers = servers
         self.options = options
         self.clock = clock
         self.logger = logger
         self.pool = MemcachedWorkerPool(
-            connections: connections, alias: alias, readTimeLimit: options.readTimeout.map { Duration.seconds($0) })
+            connections: connections, alias: alias, readTimeLimit: options.readTimeout.map { Duration.seconds($0) },
+            metrics: observability.metricsFactory.map { MemcachedPoolMetrics(factory: $0, alias: observability.alias) })
     }
 
     /// Creates a cache from `LOCATION` strings (`host:port`, `[::1]:11211`, `unix:/path`, or
@@ -113,18 +120,19 @@ public final class MemcachedBackend: CacheBackend {
     ///   - location: The server addresses.
     ///   - options: Pool size, timeouts, failure handling, item size, behaviours.
     ///   - clock: The clock deadlines are measured by.
-    ///   - logger: Where failures of single keys in a many-operation are logged.
+    ///   - logger: Where failures of single keys in a many-operation and reconnects are logged.
     ///   - alias: The alias, named in errors.
+    ///   - observability: Where reconnects are counted (`cache_reconnects`); off by default.
     /// - Throws: ``/Caching/CacheError/Code/invalidSettings`` naming the alias and the address that
     ///   does not parse.
     public convenience init(
         location: [String], options: MemcachedOptions = MemcachedOptions(),
         clock: any CacheClock = SystemCacheClock(), logger: Logger = CacheConfiguration.silentLogger,
-        alias: String = "memcached"
+        alias: String = "memcached", observability: CacheObservability = .off
     ) throws(CacheError) {
         try self.init(
             servers: MemcachedServerAddress.parse(location: location, alias: alias), options: options,
-            clock: clock, logger: logger, alias: alias)
+            clock: clock, logger: logger, alias: alias, observability: observability)
     }
 
     /// Creates a backend from an alias's settings, as ``/Caching/Caches`` does.
@@ -135,7 +143,7 @@ public final class MemcachedBackend: CacheBackend {
         let options = try MemcachedOptions(settings: context.settings, alias: context.alias)
         try self.init(
             location: context.settings.location, options: options, clock: context.configuration.clock,
-            logger: context.configuration.logger, alias: context.alias)
+            logger: context.configuration.logger, alias: context.alias, observability: context.configuration.observability)
     }
 
     deinit {

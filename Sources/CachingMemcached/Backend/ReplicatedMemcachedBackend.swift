@@ -42,11 +42,13 @@ public final class ReplicatedMemcachedBackend: CacheBackend {
     ///   - clock: The clock deadlines are measured by.
     ///   - logger: Where a replica that missed a write is logged.
     ///   - alias: The alias, named in errors.
+    ///   - observability: Where each server's reconnects are counted (`cache_reconnects`); off by default.
     /// - Throws: ``/Caching/CacheError/Code/invalidSettings`` for fewer servers than replicas, or
     ///   an option libmemcached refuses.
     public init(
         servers: [MemcachedServerAddress], replicas: Int, options: MemcachedOptions = MemcachedOptions(),
-        clock: any CacheClock = SystemCacheClock(), logger: Logger = CacheConfiguration.silentLogger, alias: String = "memcached"
+        clock: any CacheClock = SystemCacheClock(), logger: Logger = CacheConfiguration.silentLogger, alias: String = "memcached",
+        observability: CacheObservability = .off
     ) throws(CacheError) {
         guard replicas >= 2, replicas <= servers.count else {
             throw CacheSettings.invalid(
@@ -60,7 +62,9 @@ public final class ReplicatedMemcachedBackend: CacheBackend {
         single.removeFailedServers = false
         var nodes: [MemcachedBackend] = []
         for server in servers {
-            nodes.append(try MemcachedBackend(servers: [server], options: single, clock: clock, logger: logger, alias: alias))
+            nodes.append(
+                try MemcachedBackend(
+                    servers: [server], options: single, clock: clock, logger: logger, alias: alias, observability: observability))
         }
         self.servers = servers
         self.replicas = replicas

@@ -19,7 +19,8 @@ extension CacheBackends {
                 return try ReplicatedMemcachedBackend(
                     servers: MemcachedServerAddress.parse(location: context.settings.location, alias: context.alias),
                     replicas: options.replicas, options: options, clock: context.configuration.clock,
-                    logger: context.configuration.logger, alias: context.alias)
+                    logger: context.configuration.logger, alias: context.alias,
+                    observability: context.configuration.observability)
             }
         }
     }
@@ -59,12 +60,14 @@ extension Cache {
             return Cache(
                 try ReplicatedMemcachedBackend(
                     servers: MemcachedServerAddress.parse(location: location, alias: alias), replicas: options.replicas,
-                    options: options, clock: configuration.clock, logger: configuration.logger, alias: alias),
+                    options: options, clock: configuration.clock, logger: configuration.logger, alias: alias,
+                    observability: configuration.observability),
                 configuration: configuration)
         }
         return Cache(
             try MemcachedBackend(
-                location: location, options: options, clock: configuration.clock, logger: configuration.logger, alias: alias),
+                location: location, options: options, clock: configuration.clock, logger: configuration.logger, alias: alias,
+                observability: configuration.observability),
             configuration: configuration)
     }
 }

@@ -20,6 +20,8 @@ final class MemcachedConnection {
     private let handle: UnsafeMutablePointer<memcached_st>
     private let result: UnsafeMutablePointer<memcached_result_st>
     let servers: [MemcachedServerAddress]
+    /// Where reconnects are reported, if anywhere.
+    var events: MemcachedConnectionEvents?
 
     /// Creates a handle with the servers and behaviours. Nothing connects until the first call.
     init(servers: [MemcachedServerAddress], options: MemcachedOptions, alias: String) throws(CacheError) {
@@ -168,7 +170,16 @@ final class MemcachedConnection {
         case MEMCACHED_CONNECTION_FAILURE, MEMCACHED_WRITE_FAILURE, MEMCACHED_READ_FAILURE,
             MEMCACHED_UNKNOWN_READ_FAILURE, MEMCACHED_ERRNO:
             memcached_quit(handle)
-            return call()
+            let retried = call()
+            switch retried {
+            case MEMCACHED_CONNECTION_FAILURE, MEMCACHED_WRITE_FAILURE, MEMCACHED_READ_FAILURE,
+                MEMCACHED_UNKNOWN_READ_FAILURE, MEMCACHED_ERRNO, MEMCACHED_TIMEOUT, MEMCACHED_SERVER_MARKED_DEAD,
+                MEMCACHED_SERVER_TEMPORARILY_DISABLED:
+                break
+            default:
+                events?.reconnected()
+            }
+            return retried
         default:
             return rc
         }

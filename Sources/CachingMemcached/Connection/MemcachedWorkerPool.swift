@@ -1,4 +1,5 @@
 import Caching
+import CoreMetrics
 import Synchronization
 
 #if canImport(Glibc)
@@ -45,13 +46,16 @@ final class MemcachedWorkerPool: @unchecked Sendable {
         let keys: [String]
         /// Monotonic nanoseconds after which the watchdog answers with a timeout.
         let deadline: UInt64
+        /// When it was queued, with pool metrics on.
+        let enqueued: ContinuousClock.Instant?
         private let waiter: Waiter
         private let answered = Atomic<Bool>(false)
 
-        init(keys: [String], deadline: UInt64, waiter: Waiter) {
+        init(keys: [String], deadline: UInt64, waiter: Waiter, enqueued: ContinuousClock.Instant? = nil) {
             self.keys = keys
             self.deadline = deadline
             self.waiter = waiter
+            self.enqueued = enqueued
         }
 
         var isAnswered: Bool { answered.load(ordering: .relaxed) }
@@ -123,11 +127,13 @@ final class MemcachedWorkerPool: @unchecked Sendable {
     private let recentIdleNanoseconds = Atomic<UInt64>(0)
     private let closedMessage: String
     private let alias: String
+    private let metrics: MemcachedPoolMetrics?
 
     init(
         connections: [MemcachedConnection], alias: String, maxBatch: Int = 128, spinNanoseconds: UInt64 = 100_000,
-        readTimeLimit: Duration? = nil
+        readTimeLimit: Duration? = nil, metrics: MemcachedPoolMetrics? = nil
     ) {
+        self.metrics = metrics
         self.maxBatch = maxBatch
         self.spinNanoseconds = spinNanoseconds
         self.readTimeLimit = readTimeLimit
@@ -176,7 +182,9 @@ final class MemcachedWorkerPool: @unchecked Sendable {
     func get(_ key: String) async throws(CacheError) -> CacheEntry? {
         let deadline = readTimeLimit.map { Self.nanoseconds() &+ Self.nanoseconds(of: $0) } ?? .max
         let result: Result<CacheEntry?, CacheError> = await withUnsafeContinuation { continuation in
-            enqueue(read: Read(keys: [key], deadline: deadline, waiter: .one(continuation)))
+            enqueue(
+                read: Read(
+                    keys: [key], deadline: deadline, waiter: .one(continuation), enqueued: metrics == nil ? nil : .now))
         }
         return try result.get()
     }
@@ -187,16 +195,20 @@ final class MemcachedWorkerPool: @unchecked Sendable {
     func read(_ keys: [String]) async throws(CacheError) -> [CacheEntry?] {
         let deadline = readTimeLimit.map { Self.nanoseconds() &+ Self.nanoseconds(of: $0) } ?? .max
         let result: ReadResult = await withUnsafeContinuation { continuation in
-            enqueue(read: Read(keys: keys, deadline: deadline, waiter: .many(continuation)))
+            enqueue(
+                read: Read(keys: keys, deadline: deadline, waiter: .many(continuation), enqueued: metrics == nil ? nil : .now))
         }
         return try result.get()
     }
 
     /// Runs `body` with a connection on a worker thread.
     func run<T: Sendable>(_ body: @escaping @Sendable (MemcachedConnection) throws(CacheError) -> T) async throws(CacheError) -> T {
+        let metrics = self.metrics
+        let submitted = metrics == nil ? nil : ContinuousClock.now
         let result: Result<T, CacheError> = await withUnsafeContinuation { continuation in
             enqueue(
                 job: { connection in
+                    if let submitted { metrics?.recordWait(since: submitted) }
                     do throws(CacheError) {
                         continuation.resume(returning: .success(try body(connection)))
                     } catch {
@@ -219,6 +231,7 @@ final class MemcachedWorkerPool: @unchecked Sendable {
         let wake = parked > 0 && (queued > 1 || !spinning.load(ordering: .sequentiallyConsistent))
         pthread_mutex_unlock(mutex)
         if wake { pthread_cond_signal(condition) }
+        metrics?.depth.set(queued)
     }
 
     private func enqueue(job: @escaping Job, orElse fail: (CacheError) -> Void) {
@@ -233,6 +246,7 @@ final class MemcachedWorkerPool: @unchecked Sendable {
         let wake = parked > 0 && (queued > 1 || !spinning.load(ordering: .sequentiallyConsistent))
         pthread_mutex_unlock(mutex)
         if wake { pthread_cond_signal(condition) }
+        metrics?.depth.set(queued)
     }
 
     /// Asks every worker to close its connections (they reconnect on next use).
@@ -361,6 +375,10 @@ final class MemcachedWorkerPool: @unchecked Sendable {
                 recentIdleNanoseconds.store((average * 3 + min(idle, 10_000_000)) / 4, ordering: .relaxed)
             }
             if wakeAnother { pthread_cond_signal(condition) }
+            if let metrics, taken > 0 {
+                metrics.depth.set(left)
+                for read in batch { if let enqueued = read.enqueued { metrics.recordWait(since: enqueued) } }
+            }
 
             if quit { connection.quit() }
             if let job {

@@ -78,10 +78,13 @@ public final class RedisBackend: CacheBackend {
     ///   - clock: The clock deadlines are measured by; give the ``Caching/Cache`` over it the same one.
     ///   - logger: Where failures of single keys in a many-operation are logged.
     ///   - alias: The alias, named in errors.
+    ///   - observability: Where reconnects (`cache_reconnects`) and the connection queue
+    ///     (`cache_pool_queue_depth`, `cache_pool_wait`) are reported; off by default.
     /// - Throws: ``/Caching/CacheError/Code/invalidSettings`` for an option out of range or no server.
     public init(
         servers: [RedisServerAddress], options: RedisOptions = RedisOptions(), clock: any CacheClock = SystemCacheClock(),
-        logger: Logger = CacheConfiguration.silentLogger, alias: String = "redis"
+        logger: Logger = CacheConfiguration.silentLogger, alias: String = "redis",
+        observability: CacheObservability = .off
     ) throws(CacheError) {
         guard !servers.isEmpty else {
             throw CacheSettings.invalid(
@@ -93,10 +96,18 @@ public final class RedisBackend: CacheBackend {
         self.clock = clock
         self.logger = logger
         self.alias = alias
-        let connections = (0..<options.poolSize).map { _ in RedisConnection(servers: servers, options: options, alias: alias) }
+        let events = RedisConnectionEvents(
+            servers: servers, alias: alias, logger: logger, metricsFactory: observability.metricsFactory,
+            metricsAlias: observability.alias)
+        let connections = (0..<options.poolSize).map { _ in
+            let connection = RedisConnection(servers: servers, options: options, alias: alias)
+            connection.events = events
+            return connection
+        }
         pool = RedisConnectionPool(
             connections: connections, serverCount: servers.count, alias: alias, spinMicroseconds: 50,
-            readTimeLimit: options.readTimeout.map { Duration.seconds($0) }, logger: logger)
+            readTimeLimit: options.readTimeout.map { Duration.seconds($0) }, logger: logger,
+            metricsFactory: observability.metricsFactory, metricsAlias: observability.alias)
     }
 
     /// Creates a cache from `LOCATION` URLs (`redis://[:password@]host:port[/db]`,
@@ -108,15 +119,18 @@ public final class RedisBackend: CacheBackend {
     ///   - clock: The clock deadlines are measured by.
     ///   - logger: Where failures of single keys in a many-operation are logged.
     ///   - alias: The alias, named in errors.
+    ///   - observability: Where reconnects (`cache_reconnects`) and the connection queue
+    ///     (`cache_pool_queue_depth`, `cache_pool_wait`) are reported; off by default.
     /// - Throws: ``/Caching/CacheError/Code/invalidSettings`` naming the alias and the URL that does
     ///   not parse (its password masked).
     public convenience init(
         location: [String], options: RedisOptions = RedisOptions(), clock: any CacheClock = SystemCacheClock(),
-        logger: Logger = CacheConfiguration.silentLogger, alias: String = "redis"
+        logger: Logger = CacheConfiguration.silentLogger, alias: String = "redis",
+        observability: CacheObservability = .off
     ) throws(CacheError) {
         try self.init(
             servers: RedisServerAddress.parse(location: location, alias: alias), options: options, clock: clock,
-            logger: logger, alias: alias)
+            logger: logger, alias: alias, observability: observability)
     }
 
     /// Creates a backend from an alias's settings, as ``/Caching/Caches`` does.
@@ -127,7 +141,7 @@ public final class RedisBackend: CacheBackend {
         let options = try RedisOptions(settings: context.settings, alias: context.alias)
         try self.init(
             location: context.settings.location, options: options, clock: context.configuration.clock,
-            logger: context.configuration.logger, alias: context.alias)
+            logger: context.configuration.logger, alias: context.alias, observability: context.configuration.observability)
     }
 
     deinit {

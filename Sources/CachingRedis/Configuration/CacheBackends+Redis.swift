@@ -43,7 +43,9 @@ extension Cache {
         alias: String = "redis"
     ) throws(CacheError) -> Cache {
         Cache(
-            try RedisBackend(location: location, options: options, clock: configuration.clock, logger: configuration.logger, alias: alias),
+            try RedisBackend(
+                location: location, options: options, clock: configuration.clock, logger: configuration.logger, alias: alias,
+                observability: configuration.observability),
             configuration: configuration)
     }
 }

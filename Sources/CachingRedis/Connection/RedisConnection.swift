@@ -96,6 +96,11 @@ final class RedisConnection: @unchecked Sendable {
     let options: RedisOptions
     let alias: String
     private var contexts: [UnsafeMutablePointer<redisContext>?]
+    /// Per server: its last connection was lost (an I/O error, or closed by the server), so
+    /// the next connect is a reconnect to report.
+    private var lost: [Bool]
+    /// Where reconnects are reported, if anywhere.
+    var events: RedisConnectionEvents?
     /// The backend's close generation this connection last saw (see ``RedisBackend/close()``).
     var generation = 0
 
@@ -104,6 +109,7 @@ final class RedisConnection: @unchecked Sendable {
         self.options = options
         self.alias = alias
         self.contexts = Array(repeating: nil, count: servers.count)
+        self.lost = Array(repeating: false, count: servers.count)
     }
 
     deinit {
@@ -135,6 +141,7 @@ final class RedisConnection: @unchecked Sendable {
             if poll(&poller, 1, 0) == 0 { return context }
             redisFree(context)
             contexts[index] = nil
+            lost[index] = true
         }
         let server = servers[index]
         let connectTimeout = Self.makeTimeval(seconds: options.connectTimeout)
@@ -183,6 +190,10 @@ final class RedisConnection: @unchecked Sendable {
             if let context = contexts[index] { redisFree(context) }
             contexts[index] = nil
             throw error
+        }
+        if lost[index] {
+            lost[index] = false
+            events?.reconnected(to: server, index: index)
         }
         return made
     }
@@ -293,6 +304,7 @@ final class RedisConnection: @unchecked Sendable {
         let savedErrno = errno
         redisFree(context)
         contexts[index] = nil
+        lost[index] = true
         let server = servers[index]
         if code == REDIS_ERR_IO && (savedErrno == EAGAIN || savedErrno == EWOULDBLOCK || reason.contains("temporarily unavailable")) {
             return CacheError(

@@ -1,4 +1,5 @@
 import Caching
+import CoreMetrics
 import Logging
 import Synchronization
 
@@ -114,10 +115,13 @@ final class RedisConnectionPool: Sendable {
 
     init(
         connections: [RedisConnection], serverCount: Int, alias: String, spinMicroseconds: Int, readTimeLimit: Duration? = nil,
-        logger: Logger = CacheConfiguration.silentLogger
+        logger: Logger = CacheConfiguration.silentLogger, metricsFactory: (any MetricsFactory)? = nil,
+        metricsAlias: String = ""
     ) {
         threadCount = connections.count
         threads = BlockingThreadPool(threadCount: connections.count, spinMicroseconds: spinMicroseconds)
+        // A job waits for a thread, and each thread holds one connection: time waiting for a connection.
+        if let metricsFactory { threads.reportMetrics(to: metricsFactory, pool: "redis \(metricsAlias)") }
         state = Mutex(State(idle: connections))
         self.serverCount = serverCount
         self.alias = alias

@@ -68,6 +68,8 @@ public struct JWTAuthentication: Sendable {
     public let maxTokenLength: Int
     private let logger: Logger
     private let clock: any CacheClock
+    /// Metrics and spans, set by ``observed(by:)``; `nil` (nothing reported) by default.
+    var instruments: AuthenticationInstruments?
 
     /// Creates an authenticator.
     ///
@@ -138,6 +140,13 @@ public struct JWTAuthentication: Sendable {
     /// - Returns: The user the token speaks for.
     /// - Throws: ``AuthenticationError`` with the reason.
     public func authenticate(authorization: String?) async throws(AuthenticationError) -> AuthenticatedUser {
+        guard let instruments else { return try await verify(authorization: authorization) }
+        return try await instruments.authenticate { () async throws(AuthenticationError) in
+            try await verify(authorization: authorization)
+        }
+    }
+
+    private func verify(authorization: String?) async throws(AuthenticationError) -> AuthenticatedUser {
         guard var authorization, !authorization.isEmpty else {
             throw AuthenticationError(.missingHeader, "No Authorization header")
         }
@@ -163,6 +172,11 @@ public struct JWTAuthentication: Sendable {
     /// - Returns: The user the token speaks for.
     /// - Throws: ``AuthenticationError`` with the reason.
     public func authenticate(token: String) async throws(AuthenticationError) -> AuthenticatedUser {
+        guard let instruments else { return try await verify(token: token) }
+        return try await instruments.authenticate { () async throws(AuthenticationError) in try await verify(token: token) }
+    }
+
+    private func verify(token: String) async throws(AuthenticationError) -> AuthenticatedUser {
         var token = token
         let decoded = try token.withUTF8 { utf8 in
             Result { () throws(AuthenticationError) -> Token in try decode(utf8) }
@@ -188,11 +202,13 @@ public struct JWTAuthentication: Sendable {
             // The only store answers from this process's memory: asked synchronously, with no
             // async call and no loop over stores on the request path.
             let query = RevocationQuery(jti: decoded.jti, subject: decoded.sub, family: decoded.family)
+            let started = instruments?.storeDuration == nil ? nil : ContinuousClock.now
+            defer { if let started { instruments?.recordStoreCheck(since: started) } }
             let status: RevocationStatus
             do {
                 status = try inMemoryStore.status(for: query)
             } catch {
-                try refuseUnanswered(decoded, error)
+                try refuseUnanswered(decoded, error, store: inMemoryStore)
                 return AuthenticatedUser(token: decoded)
             }
             try refuseIfRevoked(decoded, status)
@@ -220,6 +236,8 @@ public struct JWTAuthentication: Sendable {
         let query = RevocationQuery(jti: token.jti, subject: token.sub, family: token.family)
         for store in stores {
             let status: RevocationStatus
+            let started = instruments?.storeDuration == nil ? nil : ContinuousClock.now
+            defer { if let started { instruments?.recordStoreCheck(since: started) } }
             do {
                 if store.answersInProcess || store.checkTimeLimit.map({ $0 <= revocationTimeout }) == true {
                     // The store cannot hang, or bounds its own answer within the timeout (and
@@ -229,7 +247,7 @@ public struct JWTAuthentication: Sendable {
                     status = try await withDeadline(revocationTimeout) { try await store.check(query) }
                 }
             } catch {
-                try refuseUnanswered(token, error)
+                try refuseUnanswered(token, error, store: store)
                 continue
             }
             try refuseIfRevoked(token, status)
@@ -238,21 +256,29 @@ public struct JWTAuthentication: Sendable {
 
     /// Decides about a token a store could not answer for: malformed when its ids cannot be
     /// looked up; otherwise refused (fail closed), or accepted with a warning when `failOpen`.
-    private func refuseUnanswered(_ token: Token, _ error: any Error) throws(AuthenticationError) {
+    private func refuseUnanswered(_ token: Token, _ error: any Error, store: any RevocationStore) throws(AuthenticationError) {
         if let error = error as? RevocationError, error.code == .invalidIdentifier {
             throw AuthenticationError(
                 .malformed, "Malformed token: its ids cannot be looked up for revocation: \(error.message)",
                 underlying: error)
         }
-        let reason =
-            error is DeadlineExceeded
-            ? "did not answer within \(revocationTimeout)" : "failed: \(error)"
+        let timedOut = error is DeadlineExceeded
+        let reason = timedOut ? "did not answer within \(revocationTimeout)" : "failed: \(error)"
         if failOpen {
+            instruments?.count(.failedOpen)
             logger.warning(
                 "Revocation store \(reason); accepting the token because failOpen is set",
                 metadata: ["token.jti": "\(token.jti ?? "")", "token.sub": "\(token.sub)"])
             return
         }
+        instruments?.count(timedOut ? .timedOut : .unavailable)
+        // Once per refusal, here only: the caller gets the error, the operator the context.
+        logger.error(
+            "Revocation store \(reason); the token is refused (fail closed)",
+            metadata: [
+                "revocation.store": "\(type(of: store))", "revocation.outcome": "\(timedOut ? "timed_out" : "unavailable")",
+                "token.jti": "\(token.jti ?? "")",
+            ])
         throw AuthenticationError(
             .revocationUnavailable,
             "The revocation store \(reason); the token is refused because it could not be checked",
@@ -262,6 +288,10 @@ public struct JWTAuthentication: Sendable {
     /// Refuses a token a store's answer shows revoked: its `jti`, its family, or its subject's
     /// logout-everywhere cut-off at or after its `iat` (or no `iat` at all).
     private func refuseIfRevoked(_ token: Token, _ status: RevocationStatus) throws(AuthenticationError) {
+        if let instruments {
+            let revokedByCutoff = status.subjectCutoff.map { cutoff in token.iat.map { $0 <= cutoff } ?? true } ?? false
+            instruments.count(status.isRevoked || status.isFamilyRevoked || revokedByCutoff ? .revoked : .clear)
+        }
         if status.isRevoked {
             throw AuthenticationError(.revoked, "The token's jti is revoked or already used")
         }
