@@ -2,22 +2,27 @@
 # Measures what the example and each revocation strategy cost per request, against the
 # framework's own floor: GET /profile under wrk, for a bare Hummingbird 2 server answering a
 # fixed JSON body (BareServer, the ceiling for any Hummingbird app on this machine) and for the
-# example with each revocation strategy (none, memory, memcached, redis, file). The subjects are
+# example with each revocation strategy (none, memory, memcached, redis, file, and sqlite and
+# postgres: DatabaseRevocation through `--revocation database:<alias>`). The subjects are
 # interleaved within each run; it prints, per subject, the median requests/s, the ratio to the
 # bare server and to no revocation, and the server's CPU time per request (utime + stime from
 # /proc/PID/stat before and after each wrk run, divided by the requests served), plus the
-# store server's (memcached's or redis-server's) CPU per request: absolute requests/s drift
+# store server's (memcached's, redis-server's or PostgreSQL's, backends included) CPU per
+# request: absolute requests/s drift
 # ±20 % between runs on a shared machine, CPU per request much less.
 #
 #   ./scripts/load-test.sh                 # 3 runs x 10 s per subject
 #   RUNS=5 DURATION=15s ./scripts/load-test.sh
 #   SKIP_BUILD=1 ./scripts/load-test.sh    # use the release binaries already built
 #   SUBJECTS="none bare redis" ./scripts/load-test.sh   # some subjects only (none first)
+#   SUBJECTS="none bare sqlite postgres" ./scripts/load-test.sh   # the database stores
 #   # Before/after in one interleaved run: a subject with "@base" runs the binaries copied to
 #   # BASELINE_DIR (LogoutServer, BareServer) from an earlier build, the rest the current ones.
 #   BASELINE_DIR=/tmp/base SUBJECTS="none none@base memory memory@base bare" ./scripts/load-test.sh
 #
-# Needs wrk, memcached and redis-server (apt-get install wrk memcached redis-server).
+# Needs wrk, memcached and redis-server (apt-get install wrk memcached redis-server), and for
+# the postgres subject PostgreSQL's server (apt-get install postgresql; a throwaway cluster is
+# made with initdb in a temporary directory, run as nobody when this runs as root).
 # Everything runs on loopback; every process started here is stopped by PID at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,6 +72,33 @@ cat > "$work/file.json" <<JSON
 {"default": {"BACKEND": "file", "LOCATION": "$work/filecache", "OPTIONS": {"MAX_ENTRIES": 100000, "WHEN_FULL": "refuse"}}}
 JSON
 
+cat > "$work/sqlite.json" <<JSON
+{"default": {"BACKEND": "locmem"}, "shared": {"BACKEND": "db", "LOCATION": "auth_cache", "OPTIONS": {"database": "$work/revocation.sqlite3"}}}
+JSON
+
+read -r -a subjects <<<"${SUBJECTS:-none bare memory memcached redis file sqlite postgres}"
+pg_pid=
+if [[ " ${subjects[*]} " == *" postgres "* ]]; then
+    pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    [ -x "$pg_bin/initdb" ] || { echo "PostgreSQL's server is missing: apt-get install postgresql" >&2; exit 1; }
+    pg_port=$((20000 + RANDOM % 20000))
+    while [ "$pg_port" = "$mc_port" ] || [ "$pg_port" = "$redis_port" ]; do pg_port=$((20000 + RANDOM % 20000)); done
+    # PostgreSQL refuses to run as root: as root, the cluster belongs to nobody.
+    pg_dir=$(mktemp -d /tmp/load-test-pg.XXXXXX)
+    as_pg=()
+    if [ "$(id -u)" = 0 ]; then chown 65534:65534 "$pg_dir"; as_pg=(setpriv --reuid=65534 --regid=65534 --clear-groups); fi
+    "${as_pg[@]}" "$pg_bin/initdb" -D "$pg_dir/data" -U postgres --auth=trust -E UTF8 --no-sync --locale=C >/dev/null
+    # Durability off (fsync, synchronous commit): a throwaway server, as in the tests.
+    "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w -t 30 start \
+        -o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >/dev/null
+    pg_pid=$(head -n 1 "$pg_dir/data/postmaster.pid")
+    stop_pg() { "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast -w stop >/dev/null 2>&1 || kill "$pg_pid" 2>/dev/null || true; rm -rf "$pg_dir"; }
+    trap 'stop_pg; cleanup' EXIT
+    cat > "$work/postgres.json" <<JSON
+{"default": {"BACKEND": "locmem"}, "shared": {"BACKEND": "postgres", "LOCATION": "auth_cache", "OPTIONS": {"database": "host=127.0.0.1 port=$pg_port user=postgres dbname=postgres connect_timeout=5", "timeout": 1}}}
+JSON
+fi
+
 args_for() {
     case "$1" in
         none) echo "--revocation none" ;;
@@ -74,12 +106,30 @@ args_for() {
         memcached) echo "--caches $work/memcached.json --revocation shared" ;;
         redis) echo "--caches $work/redis.json --revocation shared" ;;
         file) echo "--caches $work/file.json --revocation default" ;;
+        sqlite) echo "--caches $work/sqlite.json --revocation database:shared" ;;
+        postgres) echo "--caches $work/postgres.json --revocation database:shared" ;;
     esac
 }
 
 cpu_ticks() { # pid -> utime + stime, in clock ticks (fields 14 and 15 of /proc/PID/stat)
     # The command name (field 2) may hold spaces: count fields after its closing parenthesis.
     sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{print $12 + $13}'
+}
+
+store_ticks() { # subject -> CPU ticks of its store server: memcached, redis-server, or the
+    # postmaster and its children (one backend per connection); 0 for the rest
+    case "$1" in
+        memcached) cpu_ticks "$mc_pid" ;;
+        redis) cpu_ticks "$redis_pid" ;;
+        postgres)
+            local total=0 child
+            total=$(cpu_ticks "$pg_pid")
+            for child in $(cat /proc/"$pg_pid"/task/*/children 2>/dev/null); do
+                total=$((total + $(cpu_ticks "$child" 2>/dev/null || echo 0)))
+            done
+            echo "$total" ;;
+        *) echo 0 ;;
+    esac
 }
 
 run_one() { # subject -> "requests/s server-µs-per-request store-server-µs-per-request"
@@ -113,13 +163,12 @@ run_one() { # subject -> "requests/s server-µs-per-request store-server-µs-per
     fi
     [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "http://127.0.0.1:$port/profile")" = 200 ] \
         || { echo "profile did not answer 200 for $subject" >&2; kill "$pid"; return 1; }
-    local before mc_before after mc_after store_pid
-    store_pid=$([ "$subject" = redis ] && echo "$redis_pid" || echo "$mc_pid")
+    local before mc_before after mc_after
     before=$(cpu_ticks "$pid")
-    mc_before=$(cpu_ticks "$store_pid")
+    mc_before=$(store_ticks "$subject")
     wrk -t1 -c"$CONNECTIONS" -d"$DURATION" -H "Authorization: Bearer $token" "http://127.0.0.1:$port/profile" >"$work/wrk.out"
     after=$(cpu_ticks "$pid")
-    mc_after=$(cpu_ticks "$store_pid")
+    mc_after=$(store_ticks "$subject")
     kill "$pid"; wait "$pid" 2>/dev/null || true
     if grep -q "Non-2xx" "$work/wrk.out"; then
         echo "$subject: some responses were not 200:" >&2; cat "$work/wrk.out" >&2; return 1
@@ -132,15 +181,14 @@ run_one() { # subject -> "requests/s server-µs-per-request store-server-µs-per
 }
 
 # The example runs first in each run, so the bare server has a token of the same length.
-read -r -a subjects <<<"${SUBJECTS:-none bare memory memcached redis file}"
 [ "${subjects[0]}" = none ] || { echo "SUBJECTS must start with none (the bare server reuses its token)" >&2; exit 1; }
 declare -A rps cpu mccpu
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for run in $(seq "$RUNS"); do
     for subject in "${subjects[@]}"; do
-        read -r r c m < <(run_one "$subject") || { echo "run $run $subject failed; server log:" >&2; cat "$work/server-${subject%@base}.err" >&2; exit 1; }
-        echo "run $run $subject: $r requests/s, $c µs server CPU/request, $m µs memcached/redis CPU/request; load $(cut -d' ' -f1 /proc/loadavg)" >&2
+        read -r r c m < <(run_one "$subject") || { echo "run $run $subject failed; server log:" >&2; cat "$work/server-$subject.err" >&2; exit 1; }
+        echo "run $run $subject: $r requests/s, $c µs server CPU/request, $m µs store server CPU/request; load $(cut -d' ' -f1 /proc/loadavg)" >&2
         rps[$subject]="${rps[$subject]:-} $r"
         cpu[$subject]="${cpu[$subject]:-} $c"
         mccpu[$subject]="${mccpu[$subject]:-} $m"
@@ -152,7 +200,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 bare=$(median "${rps[bare]:-0}")
 none=$(median "${rps[none]}")
 echo
-echo "| subject | median requests/s | runs | ÷ bare server | ÷ no revocation | target | server CPU µs/request (median) | + memcached / redis-server CPU µs/request |"
+echo "| subject | median requests/s | runs | ÷ bare server | ÷ no revocation | target | server CPU µs/request (median) | + store server CPU µs/request (memcached, redis-server, PostgreSQL) |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 order=()
 [ -n "${rps[bare]:-}" ] && order+=(bare)
@@ -160,7 +208,7 @@ for subject in "${subjects[@]}"; do [ "$subject" = bare ] || order+=("$subject")
 for subject in "${order[@]}"; do
     m=$(median "${rps[$subject]}")
     c=$(median "${cpu[$subject]}")
-    mc=$([ "${subject%@base}" = memcached ] || [ "${subject%@base}" = redis ] && median "${mccpu[$subject]}" || echo "—")
+    mc=$([ "${subject%@base}" = memcached ] || [ "${subject%@base}" = redis ] || [ "${subject%@base}" = postgres ] && median "${mccpu[$subject]}" || echo "—")
     # A baseline subject is compared with the baseline's own none and bare, when they ran.
     own_none=$none own_bare=$bare
     if [ "${subject%@base}" != "$subject" ]; then
@@ -174,6 +222,8 @@ for subject in "${order[@]}"; do
         memcached) target="≥ 0.80× none"; of_none=$(ratio "$m" "$own_none") ;;
         redis) target="≥ 0.80× none"; of_none=$(ratio "$m" "$own_none") ;;
         file) target="≥ 0.90× none"; of_none=$(ratio "$m" "$own_none") ;;
+        sqlite) target="≥ 0.80× none"; of_none=$(ratio "$m" "$own_none") ;;
+        postgres) target="≥ 0.60× none"; of_none=$(ratio "$m" "$own_none") ;;
     esac
     of_bare=$([ "$own_bare" = 0 ] && echo "—" || ratio "$m" "$own_bare")
     echo "| $subject | $m | ${rps[$subject]# } | $of_bare | $of_none | $target | $c | $mc |"

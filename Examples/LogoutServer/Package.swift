@@ -28,6 +28,9 @@ let package = Package(
                 .product(name: "Caching", package: "swift-caching"),
                 .product(name: "CachingMemcached", package: "swift-caching"),
                 .product(name: "CachingRedis", package: "swift-caching"),
+                // Small system-library modules (libsqlite3, libpq): `--revocation database:<alias>`.
+                .product(name: "CachingSQLite", package: "swift-caching"),
+                .product(name: "CachingPostgres", package: "swift-caching"),
                 .product(name: "TokenAuth", package: "swift-caching"),
                 .product(name: "TokenRevocation", package: "swift-caching"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -53,7 +53,7 @@ final class PostgresConnection: @unchecked Sendable {
         }
         func fail(_ message: String, code: CacheError.Code = .unavailable) -> CacheError {
             PQfinish(connection)
-            return CacheError(code, "PostgreSQL \(describe) cannot be reached: \(message.trimmingNewlines)")
+            return CacheError(code, "PostgreSQL \(describe) cannot be reached: \(message.singleLine)")
         }
         guard PQstatus(connection) != CONNECTION_BAD else { throw fail(String(cString: PQerrorMessage(connection))) }
         var polling = PGRES_POLLING_WRITING
@@ -170,7 +170,7 @@ final class PostgresConnection: @unchecked Sendable {
     private func check(_ result: OpaquePointer?, _ connection: OpaquePointer, operation: String) throws(CacheError) {
         let status = result.map { PQresultStatus($0) } ?? PGRES_FATAL_ERROR
         guard status != PGRES_COMMAND_OK, status != PGRES_TUPLES_OK else { return }
-        let message = String(cString: PQerrorMessage(connection)).trimmingNewlines
+        let message = String(cString: PQerrorMessage(connection)).singleLine
         let state = result.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }.map { String(cString: $0) } ?? ""
         if PQstatus(connection) != CONNECTION_OK {
             close()
@@ -190,9 +190,16 @@ final class PostgresConnection: @unchecked Sendable {
 }
 
 extension String {
-    var trimmingNewlines: String {
-        var text = Substring(self)
-        while let last = text.last, last.isNewline || last == " " { text.removeLast() }
-        return String(text)
+    /// libpq's message on one line: its lines (libpq adds hints such as "\tIs the server
+    /// running…" on lines of their own) trimmed and joined by a space, so that a log line that
+    /// carries the error stays one line.
+    var singleLine: String {
+        var lines: [String] = []
+        for line in split(whereSeparator: \.isNewline) {
+            var text = line.drop { $0.isWhitespace }
+            while let last = text.last, last.isWhitespace { text.removeLast() }
+            if !text.isEmpty { lines.append(String(text)) }
+        }
+        return lines.joined(separator: " ")
     }
 }

@@ -1,9 +1,12 @@
 public import Caching
 import CachingMemcached
+import CachingPostgres
 import CachingRedis
+public import CachingSQLite
 public import Hummingbird
 public import Logging
 import NIOCore
+import ServiceLifecycle
 import TokenAuth
 import TokenRevocation
 
@@ -13,6 +16,9 @@ public enum LogoutServerApplication {
     public struct Built: Sendable {
         public var auth: AuthService
         public var caches: Caches
+        /// The SQL store of `--revocation database:<alias>`, or nil for the other strategies.
+        /// The application runs its cleanup and closes it on graceful shutdown.
+        public var databaseRevocation: DatabaseRevocation?
     }
 
     /// Builds the caches and the authentication service.
@@ -31,7 +37,8 @@ public enum LogoutServerApplication {
         let caches: Caches
         if let file = configuration.cachesFile {
             caches = try Caches(
-                contentsOf: file, backends: CacheBackends.standard.withMemcached().withRedis(), clock: clock, logger: logger)
+                contentsOf: file, backends: CacheBackends.standard.withMemcached().withRedis().withSQLite().withPostgres(), clock: clock,
+                logger: logger)
         } else {
             // Revocations in local memory that never evicts a live one (a full store answers 503
             // to a logout instead of forgetting an older one); throttling counters apart, where
@@ -47,6 +54,7 @@ public enum LogoutServerApplication {
         }
         let store: (any RevocationStore)?
         let description: String
+        var databaseRevocation: DatabaseRevocation?
         switch configuration.revocation {
         case "none":
             store = nil
@@ -54,6 +62,13 @@ public enum LogoutServerApplication {
         case "memory":
             store = InMemoryRevocation(clock: clock)
             description = "InMemoryRevocation (this process only)"
+        case let option where option.hasPrefix(ServerConfiguration.databaseRevocationPrefix):
+            let alias = String(option.dropFirst(ServerConfiguration.databaseRevocationPrefix.count))
+            let database = try await makeDatabaseRevocation(caches: caches, alias: alias, logger: logger)
+            databaseRevocation = database
+            store = database
+            description =
+                "DatabaseRevocation on the database of cache alias '\(alias)' (\(caches.settings[alias]?.backend ?? "?"), tables '\(database.table)' and '\(database.stateTable)'; expired rows deleted every \(configuration.revocationCleanupInterval))"
         case let alias:
             let cache = try caches[alias]
             let backend = caches.settings[alias]?.backend ?? "?"
@@ -77,7 +92,33 @@ public enum LogoutServerApplication {
         let auth = try AuthService(
             configuration: configuration, users: users, store: store, revocationDescription: description, throttle: throttle,
             logger: logger, clock: clock)
-        return Built(auth: auth, caches: caches)
+        return Built(auth: auth, caches: caches, databaseRevocation: databaseRevocation)
+    }
+
+    /// The store of `--revocation database:<alias>`: `DatabaseRevocation` on the alias's
+    /// database, its tables created now when the database answers. A database that does not
+    /// answer yet is no start-up error (requests fail closed until it does); an alias that is
+    /// missing or on another backend is.
+    private static func makeDatabaseRevocation(caches: Caches, alias: String, logger: Logger) async throws -> DatabaseRevocation {
+        guard caches.aliases.contains(alias) else {
+            throw ServerConfigurationError(
+                "--revocation \(ServerConfiguration.databaseRevocationPrefix)\(alias): the cache alias '\(alias)' doesn't exist; "
+                    + "aliases are \(caches.aliases.sorted().map { "'\($0)'" }.joined(separator: ", "))")
+        }
+        let store: DatabaseRevocation
+        do {
+            store = try DatabaseRevocation(caches: caches, alias: alias)
+        } catch {
+            throw ServerConfigurationError("--revocation \(ServerConfiguration.databaseRevocationPrefix)\(alias): \(error.message)")
+        }
+        do {
+            try await store.createTables()
+        } catch {
+            logger.warning(
+                "The revocation database does not answer yet; protected requests answer 503 until it does",
+                metadata: ["revocation.alias": "\(alias)", "error": "\(error)"])
+        }
+        return store
     }
 
     /// Builds the HTTP application.
@@ -92,13 +133,32 @@ public enum LogoutServerApplication {
         let router = Router(context: LogoutRequestContext.self)
         addRoutes(to: router, auth: built.auth)
         let configuration = built.auth.configuration
+        var services: [any Service] = [built.caches]
+        if let store = built.databaseRevocation {
+            services.append(
+                DatabaseRevocationService(
+                    store: store, cleanup: store.cleanupService(interval: configuration.revocationCleanupInterval, logger: logger)))
+        }
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "LogoutServer"),
-            // The caches run as a service: on graceful shutdown the server stops first, then every
-            // alias is shut down (threads joined, connections and files closed).
-            services: [built.caches],
+            // The caches run as a service: on graceful shutdown the server stops first, then the
+            // database store's cleanup ends and its connections close, then every alias is shut
+            // down (threads joined, connections and files closed).
+            services: services,
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger)
+    }
+}
+
+/// Runs a ``DatabaseRevocation``'s cleanup until graceful shutdown, then closes the store's
+/// connections.
+struct DatabaseRevocationService: Service {
+    let store: DatabaseRevocation
+    let cleanup: DatabaseRevocationCleanup
+
+    func run() async {
+        await cleanup.run()
+        await store.shutdown()
     }
 }

@@ -7,7 +7,7 @@
 /// | `--host` | `LOGOUT_HOST` | `127.0.0.1` | address to listen on |
 /// | `--port` | `LOGOUT_PORT` | `8000` | port (0 picks a free one) |
 /// | `--caches` | `CACHES_FILE` | none: local memory | a JSON file in the shape of Django's `CACHES` |
-/// | `--revocation` | `REVOCATION` | `default` | `none`, `memory`, or a cache alias (`CacheRevocation` over it) |
+/// | `--revocation` | `REVOCATION` | `default` | `none`, `memory`, a cache alias (`CacheRevocation` over it), or `database:<alias>` (`DatabaseRevocation` on the database of a `db` or `postgres` alias) |
 /// | `--secret` | `JWT_SECRET` | a development secret | the HMAC secret; required outside development mode, at least 32 bytes |
 /// | `--mode` | `APP_MODE` | `development` | `development` or `production` |
 /// | `--users` | `USERS_FILE` | the demo users (development only) | a JSON file of users with bcrypt password hashes |
@@ -48,6 +48,13 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// The local-memory `LOCATION` of the embedded default caches (without a caches file):
     /// servers of one process with the same name share entries, as Django's do.
     public var embeddedCacheLocation = "logout-server"
+
+    /// How often expired rows are deleted from the tables of `--revocation database:<alias>`.
+    public var revocationCleanupInterval = Duration.seconds(300)
+
+    /// The `--revocation` prefix that names a database-cache alias whose database holds the
+    /// revocations in tables of their own (`database:auth`).
+    public static let databaseRevocationPrefix = "database:"
 
     /// The secret used in development mode when none is given. Never use it in production.
     public static let developmentSecret = "development-secret-do-not-use-in-production"
@@ -95,6 +102,11 @@ public struct ServerConfiguration: Sendable, Equatable {
         }
         cachesFile = setting("caches", "CACHES_FILE").flatMap { $0.isEmpty ? nil : $0 }
         if let revocation = setting("revocation", "REVOCATION"), !revocation.isEmpty { self.revocation = revocation }
+        if self.revocation == Self.databaseRevocationPrefix {
+            throw ServerConfigurationError(
+                "--revocation \(Self.databaseRevocationPrefix) needs the alias of a db or postgres cache, as in \(Self.databaseRevocationPrefix)auth"
+            )
+        }
         secret = setting("secret", "JWT_SECRET").flatMap { $0.isEmpty ? nil : $0 }
         if let mode = setting("mode", "APP_MODE") {
             guard let parsed = Mode(rawValue: mode) else {

@@ -55,7 +55,26 @@ struct Storage: Sendable, CustomTestStringConvertible {
         )
     }
 
-    static let all: [Storage] = [.localMemory, .inMemoryStore, .files, .memcached, .redis]
+    /// `DatabaseRevocation` on the SQLite file of a `db` alias.
+    static let sqlite = Storage(name: "SQLite (database:shared)") {
+        let (settings, cleanUp) = try writeSQLiteSettings()
+        return (["--caches", settings, "--revocation", "database:shared"], cleanUp)
+    }
+
+    /// `DatabaseRevocation` on a PostgreSQL server this test starts, through a `postgres` alias.
+    static let postgres = Storage(name: "PostgreSQL (database:shared)") {
+        let server = try await PostgresServer.start()
+        let settings = try writePostgresSettings(server)
+        return (
+            ["--caches", settings, "--revocation", "database:shared"],
+            {
+                await server.stop()
+                try? FileManager.default.removeItem(atPath: settings)
+            }
+        )
+    }
+
+    static let all: [Storage] = [.localMemory, .inMemoryStore, .files, .memcached, .redis, .sqlite, .postgres]
 }
 
 func writeMemcachedSettings(_ server: MemcachedServer) throws -> String {
@@ -78,6 +97,39 @@ func writeRedisSettings(_ server: RedisServer) throws -> String {
         {"default": {"BACKEND": "locmem"},
          "shared": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "\(server.url)",
                     "OPTIONS": {"connect_timeout": 0.5, "timeout": 0.5, "read_timeout": 0.5, "servers_never_evict": true}}}
+        """
+    try json.write(toFile: settings, atomically: true, encoding: .utf8)
+    return settings
+}
+
+/// A caches file whose alias `shared` is the database cache on a new SQLite file (whose
+/// database `--revocation database:shared` holds revocations in); the clean-up removes both.
+func writeSQLiteSettings() throws -> (settings: String, cleanUp: @Sendable () async -> Void) {
+    let base = NSTemporaryDirectory() + "logout-\(UUID().uuidString)"
+    let settings = base + ".json"
+    let json = """
+        {"default": {"BACKEND": "locmem"},
+         "shared": {"BACKEND": "db", "LOCATION": "auth_cache", "OPTIONS": {"database": "\(base).sqlite3", "busy_timeout": 1}}}
+        """
+    try json.write(toFile: settings, atomically: true, encoding: .utf8)
+    return (
+        settings,
+        {
+            for suffix in [".json", ".sqlite3", ".sqlite3-wal", ".sqlite3-shm"] {
+                try? FileManager.default.removeItem(atPath: base + suffix)
+            }
+        }
+    )
+}
+
+/// A caches file whose alias `shared` is the database cache on the PostgreSQL server, with
+/// short connect and statement timeouts (within the server's revocation timeout).
+func writePostgresSettings(_ server: PostgresServer) throws -> String {
+    let settings = NSTemporaryDirectory() + "logout-\(UUID().uuidString).json"
+    let json = """
+        {"default": {"BACKEND": "locmem"},
+         "shared": {"BACKEND": "postgres", "LOCATION": "auth_cache",
+                    "OPTIONS": {"database": "host=127.0.0.1 port=\(server.port) user=postgres dbname=postgres connect_timeout=1", "timeout": 1}}}
         """
     try json.write(toFile: settings, atomically: true, encoding: .utf8)
     return settings

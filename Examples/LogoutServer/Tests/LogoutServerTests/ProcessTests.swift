@@ -3,16 +3,24 @@ import Foundation
 import LogoutServerApp
 import Testing
 
-/// A server several logout servers share for revocation: memcached or Redis, started by the test.
+/// A server several logout servers share for revocation: memcached, Redis or PostgreSQL,
+/// started by the test, or a SQLite file.
 enum SharedStore: String, Sendable, CaseIterable, CustomTestStringConvertible {
     case memcached
     case redis
+    case sqlite
+    case postgres
+
+    /// The stores that run as a server a test can kill and start again.
+    static let servers: [SharedStore] = [.memcached, .redis, .postgres]
 
     var testDescription: String { rawValue }
 
     /// A running store and the caches file that names it as the alias `shared`.
     struct Running: Sendable {
         var settings: String
+        /// The `--revocation` value: the alias, or `database:shared` for the databases.
+        var revocation = "shared"
         var kill: @Sendable () async -> Void
         var restart: @Sendable () async throws -> Void
         var stop: @Sendable () async -> Void
@@ -30,6 +38,16 @@ enum SharedStore: String, Sendable, CaseIterable, CustomTestStringConvertible {
             return Running(
                 settings: try writeRedisSettings(server), kill: { await server.kill() }, restart: { try await server.restart() },
                 stop: { await server.stop() })
+        case .sqlite:
+            let (settings, cleanUp) = try writeSQLiteSettings()
+            return Running(
+                settings: settings, revocation: "database:shared", kill: {},
+                restart: { throw ServerTestError("a SQLite file has no server to restart") }, stop: cleanUp)
+        case .postgres:
+            let server = try await PostgresServer.start()
+            return Running(
+                settings: try writePostgresSettings(server), revocation: "database:shared", kill: { await server.kill() },
+                restart: { try await server.startAgain() }, stop: { await server.stop() })
         }
     }
 }
@@ -47,6 +65,13 @@ struct ProcessTests {
         let (aliasStatus, aliasError) = try await ServerProcess.runExpectingFailure(["--revocation", "nosuchalias"])
         #expect(aliasStatus == 1)
         #expect(aliasError.contains("'nosuchalias' doesn't exist"))
+        // A database store needs a database-cache alias: another backend is refused, naming it.
+        let (databaseStatus, databaseError) = try await ServerProcess.runExpectingFailure(["--revocation", "database:default"])
+        #expect(databaseStatus == 1)
+        #expect(databaseError.contains(#"database:default: CACHES["default"] uses the locmem backend"#), "\(databaseError)")
+        let (missingStatus, missingError) = try await ServerProcess.runExpectingFailure(["--revocation", "database:auth"])
+        #expect(missingStatus == 1)
+        #expect(missingError.contains("the cache alias 'auth' doesn't exist"), "\(missingError)")
         let settings = NSTemporaryDirectory() + "bad-\(UUID().uuidString).json"
         try #"{"default": {"BACKEND": "locmem", "TIMEOUT": "soon"}}"#.write(toFile: settings, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: settings) }
@@ -97,13 +122,16 @@ struct ProcessTests {
     }
 
     @Test(
-        "two servers sharing memcached or Redis: a logout on one is refused on the other at once; both stop cleanly",
+        "two servers sharing memcached, Redis, SQLite or PostgreSQL: a logout on one is refused on the other at once; both stop cleanly",
         arguments: SharedStore.allCases)
     func twoProcesses(store: SharedStore) async throws {
         let shared = try await store.start()
         let settings = shared.settings
-        let first = try await ServerProcess.start(["--caches", settings, "--revocation", "shared"])
-        let second = try await ServerProcess.start(["--caches", settings, "--revocation", "shared"])
+        let first = try await ServerProcess.start(["--caches", settings, "--revocation", shared.revocation])
+        let second = try await ServerProcess.start(["--caches", settings, "--revocation", shared.revocation])
+        if shared.revocation != "shared" {
+            #expect(first.log.contains("Revocation: DatabaseRevocation on the database of cache alias 'shared'"), "\(first.log)")
+        }
         let (access, loggedOutRefresh) = try await first.login()
         #expect(try await second.request("GET", "/profile", token: access).status == 200)
         #expect(try await first.request("POST", "/auth/logout", token: access).status == 200)
@@ -129,12 +157,14 @@ struct ProcessTests {
     }
 
     @Test(
-        "memcached or Redis down: protected requests answer 503 (fail closed), then recover without a restart",
-        arguments: SharedStore.allCases)
+        "memcached, Redis or PostgreSQL down: protected requests answer 503 (fail closed), then recover without a restart",
+        arguments: SharedStore.servers)
     func failClosed(store: SharedStore) async throws {
         let shared = try await store.start()
         let settings = shared.settings
-        let server = try await ServerProcess.start(["--caches", settings, "--revocation", "shared", "--revocation-timeout-ms", "1500"])
+        let server = try await ServerProcess.start([
+            "--caches", settings, "--revocation", shared.revocation, "--revocation-timeout-ms", "1500",
+        ])
         let (access, _) = try await server.login()
         #expect(try await server.request("GET", "/profile", token: access).status == 200)
 
