@@ -172,12 +172,7 @@ public final class SQLiteBackend: CacheBackend {
                 throw mapFailure(error, "open")
             }
         }
-        let mode = try sqlite { () throws(SQLiteFailure) in
-            try connection.withStatement("PRAGMA journal_mode = WAL") { statement throws(SQLiteFailure) in
-                try statement.step() ? statement.text(0) : ""
-            }
-        }
-        if mode.lowercased() == "wal" { try sqlite { () throws(SQLiteFailure) in try connection.execute("PRAGMA synchronous = NORMAL") } }
+        try sqlite { () throws(SQLiteFailure) in try connection.enableWAL() }
         var columns = try sqlite { () throws(SQLiteFailure) in try tableColumns(connection, table: table) }
         if columns.isEmpty {
             guard createTable else {

@@ -79,6 +79,16 @@ final class SQLiteConnection: @unchecked Sendable {
         return SQLiteFailure(code: code & 0xFF, extendedCode: extended, message: message)
     }
 
+    /// Asks for WAL mode (readers beside one writer) and, when it is granted,
+    /// `synchronous = NORMAL` (durable at checkpoints, as WAL intends). A file that cannot change
+    /// its mode keeps its own, with SQLite's default synchronous setting.
+    func enableWAL() throws(SQLiteFailure) {
+        let mode = try withStatement("PRAGMA journal_mode = WAL") { statement throws(SQLiteFailure) in
+            try statement.step() ? statement.text(0) : ""
+        }
+        if mode.lowercased() == "wal" { try execute("PRAGMA synchronous = NORMAL") }
+    }
+
     /// Runs SQL text that takes no parameters and returns no rows we read (pragmas, DDL,
     /// transaction control).
     func execute(_ sql: String) throws(SQLiteFailure) {

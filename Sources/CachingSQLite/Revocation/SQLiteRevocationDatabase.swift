@@ -58,12 +58,7 @@ final class SQLiteRevocationDatabase: RevocationDatabase {
                 throw mapFailure(error, "open")
             }
         }
-        let mode = try sqlite { () throws(SQLiteFailure) in
-            try connection.withStatement("PRAGMA journal_mode = WAL") { statement throws(SQLiteFailure) in
-                try statement.step() ? statement.text(0) : ""
-            }
-        }
-        if mode.lowercased() == "wal" { try sqlite { () throws(SQLiteFailure) in try connection.execute("PRAGMA synchronous = NORMAL") } }
+        try sqlite { () throws(SQLiteFailure) in try connection.enableWAL() }
         for (table, ddl, required) in [
             (sql.table, sql.createTable, ["jti", "revoked_at", "expires_at"]),
             (sql.stateTable, sql.createStateTable, ["kind", "name", "value", "expires_at"]),
