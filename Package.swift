@@ -205,10 +205,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // The child process of the lifecycle tests (threads and descriptors given back), for
-        // memcached, Redis and SQLite.
+        // memcached, Redis and SQLite, and of the SQLite read-only and disk-full fault tests.
         .executableTarget(
             name: "LifecycleProbe",
-            dependencies: ["Caching", "CachingMemcached", "CachingRedis", "CachingSQLite", "CachingTesting"],
+            dependencies: [
+                "Caching", "CachingMemcached", "CachingRedis", "CachingSQLite", "CachingTesting", "TokenRevocation",
+            ],
             path: "Tests/LifecycleProbe",
             swiftSettings: swiftSettings
         ),

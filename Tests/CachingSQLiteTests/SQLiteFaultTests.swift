@@ -122,5 +122,44 @@ extension SQLiteTests {
             #expect(try Data(contentsOf: URL(fileURLWithPath: fixture.path)) == before, "the file was not changed")
             #expect(try await fixture.sqlite3("SELECT count(*) FROM t") == "1")
         }
+
+        @Test(
+            "a full disk: writes fail with storageFailure saying so, a logout that could not be stored says so, nothing stored before is lost, and both write again once space is freed"
+        )
+        func diskFull() async throws {
+            let fixture = SQLiteFixture()
+            defer { fixture.directory.remove() }
+            let probe = try builtExecutable("LifecycleProbe")
+            // A 4 MiB tmpfs mounted in a mount namespace of the probe's own: the kernel answers
+            // ENOSPC, and the mount goes away with the process, whatever happens to it.
+            // Not root: a user namespace maps this user to root inside it.
+            let script = #"mount -t tmpfs -o size=4m swift-caching-disk-full "$1" && exec "$2" sqlite-disk-full "$1""#
+            let namespace = getuid() == 0 ? ["--mount"] : ["--map-root-user", "--mount"]
+            let output = try await runProgram(
+                "/usr/bin/unshare", namespace + ["/bin/sh", "-c", script, "sh", fixture.directory.path, probe], allowFailure: true)
+            var steps: [String: String] = [:]
+            for line in output.split(separator: "\n") {
+                guard let equals = line.firstIndex(of: "=") else { continue }
+                steps[String(line[..<equals])] = String(line[line.index(after: equals)...])
+            }
+            try #require(
+                steps["filled"] == "true",
+                "the probe could not fill a tmpfs of its own (needs util-linux's unshare and mount, and root or user namespaces): \(output)"
+            )
+            let cachePlace = "storageFailure: SQLite database \(fixture.directory.path)/cache.sqlite3: the disk is full during"
+            #expect(steps["set-big"]?.hasPrefix(cachePlace) == true, "\(output)")
+            #expect(steps["get-kept"] == "value", "an entry written before the disk filled is still read: \(output)")
+            #expect(steps["get-big"] == "nil", "the refused value is not half there: \(output)")
+            #expect(steps["revoke"]?.hasPrefix("storeFailure:") == true, "\(output)")
+            #expect(steps["revoke"]?.contains("disk is full") == true, "\(output)")
+            #expect(steps["accepted-lost"] == "0", "every logout that returned is still revoked: \(output)")
+            #expect(steps["revoked-before"] == "true", "\(output)")
+            #expect(steps["refused-revoked"] == "false", "the refused logout was reported as refused, not half stored: \(output)")
+            #expect(steps["unknown-revoked"] == "false", "checks still answer on a full disk: \(output)")
+            #expect(steps["after-set-big"] == "\(256 * 1024)", "the cache writes again without being reopened: \(output)")
+            #expect(steps["after-revoke"] == "true", "the store writes again without being reopened: \(output)")
+            #expect(steps["integrity-cache"] == "ok", "\(output)")
+            #expect(steps["integrity-revocations"] == "ok", "\(output)")
+        }
     }
 }

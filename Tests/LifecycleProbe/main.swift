@@ -11,6 +11,10 @@
 // read-only): reads key "k" and sets key "new" in table "t" of FILE, printing what each did.
 //
 //   LifecycleProbe sqlite-write-once FILE
+//
+// Or, for the SQLite disk-full fault test (DIRECTORY a small tmpfs; see SQLiteDiskFull.swift):
+//
+//   LifecycleProbe sqlite-disk-full DIRECTORY
 import Caching
 import CachingMemcached
 import CachingRedis
@@ -41,6 +45,11 @@ if arguments.count == 2, arguments[0] == "sqlite-write-once" {
     }
     try await cache.shutdown()
     print(report.joined(separator: "\n"))
+    exit(0)
+}
+
+if arguments.count == 2, arguments[0] == "sqlite-disk-full" {
+    print(try await sqliteDiskFull(directory: arguments[1]).joined(separator: "\n"))
     exit(0)
 }
 
