@@ -127,4 +127,48 @@ struct MemcachedObservabilityTests {
             try await cache.shutdown()
         }
     }
+
+    @Test("a stopped server: taken out of service after failure_limit failures, counted per connection, logged once at warning")
+    func ejectionIsCountedAndLoggedOnce() async throws {
+        try await MemcachedServer.with { server in
+            let metrics = TestMetrics()
+            let logs = InMemoryLogHandler()
+            var options = MemcachedOptions()
+            options.poolSize = 2
+            options.failureLimit = 2
+            options.retryTimeout = 30
+            let cache = try Cache.memcached(
+                location: [server.address], options: options,
+                configuration: CacheConfiguration(
+                    logger: Logger(label: "test", factory: { _ in logs }),
+                    observability: CacheObservability(metricsFactory: metrics, alias: "m")),
+                alias: "m")
+            // Two calls at once, so both pooled connections open.
+            async let first: Void = cache.set("a", 1)
+            async let second: Void = cache.set("b", 2)
+            _ = try await (first, second)
+            let ejections = try metrics.expectCounter(
+                "cache_server_ejections", [("alias", "m"), ("backend", "memcached"), ("server", server.address)])
+            #expect(ejections.totalValue == 0)
+            await server.stop()
+            var codes: [String] = []
+            for index in 0..<12 {
+                do {
+                    try await cache.set("k\(index)", index)
+                    codes.append("stored")
+                } catch let error as CacheError {
+                    #expect(error.code == .unavailable, "\(error)")
+                    codes.append(error.message.contains("DISABLED") ? "disabled" : "\(error.code)")
+                }
+            }
+            #expect(!codes.contains("stored"), "\(codes)")
+            #expect(codes.suffix(4) == ["disabled", "disabled", "disabled", "disabled"], "\(codes)")
+            #expect(ejections.totalValue == 2, "one per pooled connection: \(codes)")
+            let warnings = logs.entries.filter { $0.level == .warning }
+            #expect(warnings.count == 1, "\(warnings.map(\.message))")
+            #expect(warnings.first?.message.description.contains("taken out of service") == true)
+            #expect(warnings.first?.message.description.contains(server.address) == true)
+            try await cache.shutdown()
+        }
+    }
 }

@@ -97,7 +97,7 @@ public final class MemcachedBackend: CacheBackend {
         try options.validate(alias: alias)
         let events = MemcachedConnectionEvents(
             servers: servers, alias: alias, logger: logger, metricsFactory: observability.metricsFactory,
-            metricsAlias: observability.alias)
+            metricsAlias: observability.alias, retryTimeout: options.retryTimeout)
         var connections: [MemcachedConnection] = []
         for _ in 0..<options.poolSize {
             let connection = try MemcachedConnection(servers: servers, options: options, alias: alias)

@@ -20,8 +20,12 @@ final class MemcachedConnection {
     private let handle: UnsafeMutablePointer<memcached_st>
     private let result: UnsafeMutablePointer<memcached_result_st>
     let servers: [MemcachedServerAddress]
-    /// Where reconnects are reported, if anywhere.
+    /// Where reconnects and ejections are reported, if anywhere.
     var events: MemcachedConnectionEvents?
+    /// When this handle last took each server out of service (libmemcached keeps that state
+    /// per handle), so one ejection is reported once, not on every call it refuses.
+    private var ejectedAt: [String: ContinuousClock.Instant] = [:]
+    private let retryTimeout: Duration
 
     /// Creates a handle with the servers and behaviours. Nothing connects until the first call.
     init(servers: [MemcachedServerAddress], options: MemcachedOptions, alias: String) throws(CacheError) {
@@ -38,6 +42,7 @@ final class MemcachedConnection {
         }
         self.handle = handle
         self.result = result
+        retryTimeout = .seconds(options.retryTimeout)
         self.servers = servers
         do {
             try configure(options: options, alias: alias)
@@ -117,6 +122,7 @@ final class MemcachedConnection {
     /// may be out of step (after a timeout or an I/O failure, GHSA-wwmh-39wj-fx59).
     private func failure(_ rc: memcached_return_t, _ operation: String, key: UnsafeRawBufferPointer?) -> CacheError {
         let server = key.map(serverName(forKey:)) ?? allServers
+        if rc == MEMCACHED_SERVER_TEMPORARILY_DISABLED || rc == MEMCACHED_SERVER_MARKED_DEAD { noteEjection(of: server) }
         let keyText = key.map { String(decoding: $0, as: UTF8.self) }
         var detail = String(cString: memcached_strerror(handle, rc))
         if let message = memcached_last_error_message(handle) {
@@ -155,6 +161,17 @@ final class MemcachedConnection {
             break
         }
         return CacheError(code, "memcached \(subject) on \(server) failed: \(detail); \(advice)", key: keyText)
+    }
+
+    /// A call was refused because this handle took `server` out of service (`failure_limit`
+    /// failures in a row). Reported once per retry window: after `retry_timeout` the handle
+    /// tries the server again, and failing then is a new ejection.
+    private func noteEjection(of server: String) {
+        guard let events else { return }
+        let now = ContinuousClock.now
+        if let last = ejectedAt[server], last.duration(to: now) < retryTimeout { return }
+        ejectedAt[server] = now
+        events.ejected(server)
     }
 
     // MARK: Operations
