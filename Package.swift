@@ -95,6 +95,7 @@ let package = Package(
                 "TokenRevocation",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -107,7 +108,9 @@ let package = Package(
         ),
         .target(
             name: "CachingPostgres",
-            dependencies: ["Caching", "CachingSQLite", "CLibpq", "TokenRevocation"],
+            dependencies: [
+                "Caching", "CachingSQLite", "CLibpq", "TokenRevocation", .product(name: "CoreMetrics", package: "swift-metrics"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -195,13 +198,16 @@ let package = Package(
                 // CachingPostgres: the suite of values both ways with Django runs on both databases.
                 "Caching", "CachingTesting", "CachingSQLite", "CachingPostgres", "CSQLite", "CSQLiteNoWait", "LifecycleProbe",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             exclude: ["Interop/django_db_interop.py"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "CachingPostgresTests",
-            dependencies: ["Caching", "CachingTesting", "CachingPostgres"],
+            dependencies: [
+                "Caching", "CachingTesting", "CachingPostgres", .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The child process of the lifecycle tests (threads and descriptors given back), for

@@ -127,9 +127,17 @@ public final class PostgresBackend: CacheBackend {
 
     /// Creates a cache on a table of a PostgreSQL database. Nothing connects until the first call.
     ///
+    /// - Parameters:
+    ///   - table: The table (Django's `LOCATION`).
+    ///   - options: The connection string, `pool_size`, `timeout` and culling.
+    ///   - clock: The clock expiry is measured by.
+    ///   - alias: The alias, named in errors.
+    ///   - observability: Where the connection threads' queue reports (`cache_pool_queue_depth`
+    ///     and `cache_pool_wait`, `pool` = `postgresql <alias>`: time waiting for a connection).
     /// - Throws: ``/Caching/CacheError/Code/invalidSettings`` for an empty table name or an option out of range.
     public init(
-        table: String, options: PostgresOptions, clock: any CacheClock = SystemCacheClock(), alias: String = "default"
+        table: String, options: PostgresOptions, clock: any CacheClock = SystemCacheClock(), alias: String = "default",
+        observability: CacheObservability = .off
     ) throws(CacheError) {
         guard !table.isEmpty, !table.contains("\u{0}") else {
             throw CacheSettings.invalid(alias, "LOCATION", "must name the cache table, such as \"my_cache_table\"; found \"\(table)\"")
@@ -146,6 +154,7 @@ public final class PostgresBackend: CacheBackend {
         ) { connection throws(CacheError) in
             try Self.prepareTable(connection, sql: sql, table: table, options: options, alias: alias)
         }
+        if let factory = observability.metricsFactory { pool.reportMetrics(to: factory, pool: "postgresql \(observability.alias)") }
     }
 
     /// Creates a backend from an alias's settings.
@@ -157,7 +166,7 @@ public final class PostgresBackend: CacheBackend {
         }
         try self.init(
             table: settings.primaryLocation, options: PostgresOptions(settings: settings, alias: context.alias),
-            clock: context.configuration.clock, alias: context.alias)
+            clock: context.configuration.clock, alias: context.alias, observability: context.configuration.observability)
     }
 
     deinit {

@@ -1,4 +1,5 @@
 import Caching
+import CoreMetrics
 import Synchronization
 
 /// Libpq connections on their own threads: a ``/Caching/BlockingThreadPool`` of `poolSize`
@@ -106,6 +107,11 @@ final class PostgresConnectionPool: Sendable {
             state.generation += 1
             for connection in state.idle { connection.generation = -1 }
         }
+    }
+
+    /// Reports the threads' queue (each thread holds one connection) under `pool`.
+    func reportMetrics(to factory: any MetricsFactory, pool: String) {
+        threads.reportMetrics(to: factory, pool: pool)
     }
 
     /// Closes every connection and joins the threads; later calls fail with `closed`.

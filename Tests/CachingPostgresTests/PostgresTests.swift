@@ -1,6 +1,7 @@
 import Caching
 import CachingPostgres
 import CachingTesting
+import MetricsTestKit
 import Synchronization
 import Testing
 
@@ -34,6 +35,27 @@ func postgresSubject(_ server: PostgresServer) -> CacheConformanceSubject {
 
 @Suite("PostgreSQL", .serialized)
 struct PostgresTests {
+    @Test("an alias with metrics on reports its connections' queue: one wait per statement's job")
+    func poolMetrics() async throws {
+        try await PostgresServer.with { server in
+            let metrics = TestMetrics()
+            let json =
+                #"{"m": {"BACKEND": "postgres", "LOCATION": "metrics_cache", "OPTIONS": {"database": "\#(server.connectionString)"}}}"#
+            let caches = try Caches(
+                json: Array(json.utf8), backends: CacheBackends.standard.withPostgres(),
+                observability: CacheObservability(metricsFactory: metrics))
+            let cache = try caches["m"]
+            try await cache.set("k", 1)
+            let waits = try metrics.expectTimer("cache_pool_wait", [("pool", "postgresql m")])
+            _ = try metrics.expectMeter("cache_pool_queue_depth", [("pool", "postgresql m")])
+            let before = waits.values.count
+            for index in 0..<4 { try await cache.set("k\(index)", index) }
+            #expect(try await cache.get("k2", as: Int.self) == 2)
+            #expect(waits.values.count == before + 5)
+            try await caches.shutdown()
+        }
+    }
+
     @Test("the conformance suite against a real PostgreSQL server (one server, a fresh table per check)")
     func conformance() async throws {
         try await PostgresServer.with { server in

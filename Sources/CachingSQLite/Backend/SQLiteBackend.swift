@@ -82,9 +82,13 @@ public final class SQLiteBackend: CacheBackend {
     ///   - options: The file, threads, busy timeout and culling.
     ///   - clock: The clock expiry is measured by; give the ``Caching/Cache`` over it the same one.
     ///   - alias: The alias, named in errors.
+    ///   - observability: Where the threads' queues report (`cache_pool_queue_depth` and
+    ///     `cache_pool_wait` with `pool` = `sqlite <alias> writer` and `sqlite <alias> readers`);
+    ///     reads answered on the caller's task wait for no thread and are not in them.
     /// - Throws: ``/Caching/CacheError/Code/invalidSettings`` for an empty table name or an option out of range.
     public init(
-        table: String, options: SQLiteOptions, clock: any CacheClock = SystemCacheClock(), alias: String = "default"
+        table: String, options: SQLiteOptions, clock: any CacheClock = SystemCacheClock(), alias: String = "default",
+        observability: CacheObservability = .off
     ) throws(CacheError) {
         guard !table.isEmpty, !table.contains("\u{0}") else {
             throw CacheSettings.invalid(
@@ -115,6 +119,7 @@ public final class SQLiteBackend: CacheBackend {
                     connection, statements: statements, createTable: createOnOpen.value, alias: alias, table: table, path: path,
                     mapFailure: mapFailure)
             }, mapFailure: mapFailure)
+        if let factory = observability.metricsFactory { pool.reportMetrics(to: factory, alias: observability.alias) }
     }
 
     /// Creates a backend from an alias's settings, as ``/Caching/Caches`` does.
@@ -132,7 +137,7 @@ public final class SQLiteBackend: CacheBackend {
         }
         try self.init(
             table: settings.primaryLocation, options: SQLiteOptions(settings: settings, alias: context.alias),
-            clock: context.configuration.clock, alias: context.alias)
+            clock: context.configuration.clock, alias: context.alias, observability: context.configuration.observability)
     }
 
     deinit {

@@ -34,13 +34,16 @@ extension Cache {
     /// - Parameters:
     ///   - table: The table (Django's `LOCATION`), created on first use when missing.
     ///   - options: The file, threads, busy timeout and culling.
-    ///   - configuration: Key settings, clock and logger.
+    ///   - configuration: Key settings, clock, logger and observability.
     ///   - alias: The alias, named in errors.
     /// - Returns: The cache.
     /// - Throws: ``/Caching/CacheError/Code/invalidSettings`` for an empty table name or an option out of range.
     public static func sqlite(
         table: String, options: SQLiteOptions, configuration: CacheConfiguration = CacheConfiguration(), alias: String = "default"
     ) throws(CacheError) -> Cache {
-        Cache(try SQLiteBackend(table: table, options: options, clock: configuration.clock, alias: alias), configuration: configuration)
+        Cache(
+            try SQLiteBackend(
+                table: table, options: options, clock: configuration.clock, alias: alias, observability: configuration.observability),
+            configuration: configuration)
     }
 }

@@ -1,6 +1,7 @@
 import CSQLite
 import CSQLiteNoWait
 import Caching
+import CoreMetrics
 import Synchronization
 
 /// The backend's threads and connections.
@@ -295,6 +296,12 @@ final class SQLiteConnectionPool: Sendable {
         for reader in state.taskReaders + state.coldTaskReaders { reader.close() }
         state.coldTaskReaders += state.taskReaders
         state.taskReaders.removeAll()
+    }
+
+    /// Reports both threads' queues: `sqlite <alias> writer` and `sqlite <alias> readers`.
+    func reportMetrics(to factory: any MetricsFactory, alias: String) {
+        writerThread.reportMetrics(to: factory, pool: "sqlite \(alias) writer")
+        readerThreads.reportMetrics(to: factory, pool: "sqlite \(alias) readers")
     }
 
     /// Closes every connection and joins the threads; later calls fail with `closed`.
