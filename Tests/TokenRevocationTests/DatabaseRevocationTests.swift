@@ -3,6 +3,7 @@ import CachingPostgres
 import CachingSQLite
 import CachingTesting
 import Foundation
+import InMemoryLogging
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -283,6 +284,39 @@ struct DatabaseRevocationTests {
         try await Task.sleep(for: .milliseconds(50))
         running.cancel()
         await running.value
+        await store.shutdown()
+    }
+
+    @Test(
+        "a cleanup that fails logs one warning per outage, and a notice when it works again",
+        arguments: RevocationDatabaseCase.all)
+    func cleanupFailureLoggedOnce(database: RevocationDatabaseCase) async throws {
+        let place = try database.place()
+        let creator = try place.store()
+        try await creator.revoke("kept", ttl: .seconds(500))
+        await creator.shutdown()
+        // A store that does not create tables, its table renamed away: every round fails until
+        // the table is back.
+        let store = try place.store(createTable: false)
+        _ = try await place.sql("ALTER TABLE \(place.table) RENAME TO \(place.table)_away")
+        let logs = InMemoryLogHandler()
+        var logger = Logger(label: "test", factory: { _ in logs })
+        logger.logLevel = .debug
+        let service = store.cleanupService(interval: .milliseconds(10), logger: logger)
+        let running = Task { await service.run() }
+        func failedRounds() -> Int { logs.entries.filter { $0.message.description.hasPrefix("Could not delete") }.count }
+        for _ in 0..<300 where failedRounds() < 4 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(failedRounds() >= 4)
+        #expect(logs.entries.filter { $0.level == .warning }.count == 1, "\(logs.entries.map(\.message))")
+        _ = try await place.sql("ALTER TABLE \(place.table)_away RENAME TO \(place.table)")
+        func notices() -> [InMemoryLogHandler.Entry] { logs.entries.filter { $0.level == .notice } }
+        for _ in 0..<300 where notices().isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        running.cancel()
+        await running.value
+        #expect(notices().count == 1)
+        #expect(notices().first?.message.description == "Deleting expired revocations works again")
+        #expect(logs.entries.filter { $0.level == .warning }.count == 1)
+        #expect(try await store.isRevoked("kept"))
         await store.shutdown()
     }
 

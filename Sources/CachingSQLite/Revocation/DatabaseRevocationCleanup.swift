@@ -11,9 +11,10 @@ public import ServiceLifecycle
 /// ```
 ///
 /// Each round calls ``DatabaseRevocation/removeExpired(batchSize:)`` (batches of at most
-/// `batchSize` rows), then sleeps for the interval. A failed round is logged as a warning and
-/// the next one tries again: a cleanup that cannot run only leaves expired rows, which no check
-/// counts. Graceful shutdown or cancellation ends the sleep, or the round between two batches,
+/// `batchSize` rows), then sleeps for the interval. A failed round is retried on the next one:
+/// a cleanup that cannot run only leaves expired rows, which no check counts. The first failed
+/// round of an outage is logged as a warning (later ones at debug, with their count), and the
+/// first round that works again as a notice. Graceful shutdown or cancellation ends the sleep, or the round between two batches,
 /// and ``run()`` returns.
 public struct DatabaseRevocationCleanup: Service {
     /// The store cleaned.
@@ -48,18 +49,31 @@ public struct DatabaseRevocationCleanup: Service {
         let batchSize = batchSize
         let logger = logger
         await cancelWhenGracefulShutdown {
+            var failedRounds = 0
             while !Task.isCancelled {
                 do {
                     let removed = try await store.removeExpired(batchSize: batchSize)
+                    if failedRounds > 0 {
+                        logger.notice(
+                            "Deleting expired revocations works again",
+                            metadata: ["revocation.table": "\(store.table)", "revocation.failed_rounds": "\(failedRounds)"])
+                        failedRounds = 0
+                    }
                     if removed > 0 {
                         logger.debug("Deleted expired revocations", metadata: ["revocation.removed": "\(removed)"])
                     }
                 } catch is CancellationError {
                     return
                 } catch {
-                    logger.warning(
-                        "Could not delete expired revocations; the next round tries again",
-                        metadata: ["revocation.table": "\(store.table)", "error": "\(error)"])
+                    failedRounds += 1
+                    // Once per outage: the first failed round says what failed, the next ones
+                    // only count (a down database would otherwise log every interval).
+                    logger.log(
+                        level: failedRounds == 1 ? .warning : .debug,
+                        "Could not delete expired revocations; later rounds try again (expired rows count for nothing meanwhile)",
+                        metadata: [
+                            "revocation.table": "\(store.table)", "revocation.failed_rounds": "\(failedRounds)", "error": "\(error)",
+                        ])
                 }
                 try? await Task.sleep(for: interval)
             }
