@@ -100,19 +100,27 @@ struct MemcachedObservabilityTests {
         }
     }
 
+    /// A cache on `server` as alias `m`, reporting to fresh test metrics and an in-memory log.
+    static func observedCache(_ server: MemcachedServer, _ change: (inout MemcachedOptions) -> Void) throws -> (
+        Cache, TestMetrics, InMemoryLogHandler
+    ) {
+        let metrics = TestMetrics()
+        let logs = InMemoryLogHandler()
+        var options = MemcachedOptions()
+        change(&options)
+        let cache = try Cache.memcached(
+            location: [server.address], options: options,
+            configuration: CacheConfiguration(
+                logger: Logger(label: "test", factory: { _ in logs }),
+                observability: CacheObservability(metricsFactory: metrics, alias: "m")),
+            alias: "m")
+        return (cache, metrics, logs)
+    }
+
     @Test("a restarted server: the broken connection is reopened, counted once and logged once at notice")
     func reconnectIsCountedAndLogged() async throws {
         try await MemcachedServer.with { server in
-            let metrics = TestMetrics()
-            let logs = InMemoryLogHandler()
-            var options = MemcachedOptions()
-            options.poolSize = 1
-            let cache = try Cache.memcached(
-                location: [server.address], options: options,
-                configuration: CacheConfiguration(
-                    logger: Logger(label: "test", factory: { _ in logs }),
-                    observability: CacheObservability(metricsFactory: metrics, alias: "m")),
-                alias: "m")
+            let (cache, metrics, logs) = try Self.observedCache(server) { $0.poolSize = 1 }
             try await cache.set("k", 1)
             let reconnects = try metrics.expectCounter(
                 "cache_reconnects", [("alias", "m"), ("backend", "memcached"), ("server", server.address)])
@@ -131,18 +139,11 @@ struct MemcachedObservabilityTests {
     @Test("a stopped server: taken out of service after failure_limit failures, counted per connection, logged once at warning")
     func ejectionIsCountedAndLoggedOnce() async throws {
         try await MemcachedServer.with { server in
-            let metrics = TestMetrics()
-            let logs = InMemoryLogHandler()
-            var options = MemcachedOptions()
-            options.poolSize = 2
-            options.failureLimit = 2
-            options.retryTimeout = 30
-            let cache = try Cache.memcached(
-                location: [server.address], options: options,
-                configuration: CacheConfiguration(
-                    logger: Logger(label: "test", factory: { _ in logs }),
-                    observability: CacheObservability(metricsFactory: metrics, alias: "m")),
-                alias: "m")
+            let (cache, metrics, logs) = try Self.observedCache(server) { options in
+                options.poolSize = 2
+                options.failureLimit = 2
+                options.retryTimeout = 30
+            }
             // Two calls at once, so both pooled connections open.
             async let first: Void = cache.set("a", 1)
             async let second: Void = cache.set("b", 2)
