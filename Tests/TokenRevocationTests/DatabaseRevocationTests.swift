@@ -288,6 +288,45 @@ struct DatabaseRevocationTests {
     }
 
     @Test(
+        "a table that vanishes after the store used it is never recreated empty: checks and revokes fail closed until it is back or createTables() is called",
+        arguments: RevocationDatabaseCase.all)
+    func vanishedTableFailsClosed(database: RevocationDatabaseCase) async throws {
+        let place = try database.place()
+        let store = try place.store()
+        try await store.revoke("kept", ttl: .seconds(500))
+        #expect(try await store.isRevoked("kept"))
+        _ = try await place.sql("ALTER TABLE \(place.table) RENAME TO \(place.table)_away")
+        for round in 0..<3 {
+            do {
+                let revoked = try await store.isRevoked("kept")
+                Issue.record("round \(round): a check answered \(revoked) with the table gone")
+            } catch let error as RevocationError {
+                #expect(error.code == .storeFailure)
+                #expect(error.message.contains("\(place.table)"), "\(error.message)")
+            }
+            await #expect(throws: RevocationError.self) { try await store.revoke("other-\(round)", ttl: .seconds(500)) }
+        }
+        #expect(
+            try await place.sql("SELECT COUNT(*) FROM \(place.table)_away") == "1",
+            "the revocation is where it was, and no empty table took its name")
+        _ = try await place.sql("ALTER TABLE \(place.table)_away RENAME TO \(place.table)")
+        var answer: Bool?
+        for _ in 0..<50 where answer == nil {
+            answer = try? await store.isRevoked("kept")
+            if answer == nil { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(answer == true, "the table back, the store answers from it")
+        // Starting empty on purpose is the operator's call.
+        _ = try await place.sql("DROP TABLE \(place.table)")
+        await #expect(throws: RevocationError.self) { try await store.isRevoked("kept") }
+        try await store.createTables()
+        #expect(try await store.isRevoked("kept") == false)
+        try await store.revoke("new", ttl: .seconds(60))
+        #expect(try await store.isRevoked("new"))
+        await store.shutdown()
+    }
+
+    @Test(
         "a cleanup that fails logs one warning per outage, and a notice when it works again",
         arguments: RevocationDatabaseCase.all)
     func cleanupFailureLoggedOnce(database: RevocationDatabaseCase) async throws {

@@ -47,8 +47,12 @@ final class PostgresRevocationDatabase: RevocationDatabase {
     private let options: PostgresOptions
     private let sql: PostgresRevocationStatements
     private let pool: PostgresConnectionPool
-    /// Whether a missing table is created: the option, or `true` while ``createTables()`` runs.
+    /// Whether a missing table is created: the option until the tables were first found or
+    /// made, then only while ``createTables()`` runs. A table that vanishes later took its
+    /// revocations with it; making an empty one would accept the tokens revoked there.
     private let createOnPrepare: Flag
+    /// Whether the tables were found or made once.
+    private let tablesSeen = Flag(false)
     let describe: String
     let concurrentLookups: Int
 
@@ -60,11 +64,14 @@ final class PostgresRevocationDatabase: RevocationDatabase {
             "PostgreSQL '\(options.masked)' (tables \"\(table)\" and \"\(DatabaseRevocation.stateTable(for: table))\")"
         let createOnPrepare = Flag(options.createTable)
         self.createOnPrepare = createOnPrepare
+        let tablesSeen = tablesSeen
         pool = PostgresConnectionPool(
             options: options, describe: "'\(options.masked)' (revocation table \"\(table)\")",
             owner: "DatabaseRevocation on PostgreSQL table \"\(table)\""
         ) { connection throws(CacheError) in
-            try Self.prepareTables(connection, sql: sql, create: createOnPrepare.value)
+            try Self.prepareTables(connection, sql: sql, create: createOnPrepare.value, seen: tablesSeen.value)
+            tablesSeen.value = true
+            createOnPrepare.value = false
         }
         concurrentLookups = options.poolSize
     }
@@ -72,8 +79,8 @@ final class PostgresRevocationDatabase: RevocationDatabase {
     private static func time(_ unix: Double) -> String { DatabaseCacheTime.text(forUnixTime: unix) + "+00" }
 
     /// Runs `body` on a pool connection. A table gone since it was checked (dropped, or lost
-    /// with a crashed server's last commits) fails this call; the next checks (or creates) the
-    /// tables again.
+    /// with a crashed server's last commits) fails this call; the next checks the tables again,
+    /// and keeps failing until they are back (or ``createTables()`` makes empty ones).
     private func run<T: Sendable>(
         _ operation: String, _ body: @escaping @Sendable (PostgresConnection) throws(CacheError) -> T
     ) async throws(CacheError) -> T {
@@ -86,7 +93,7 @@ final class PostgresRevocationDatabase: RevocationDatabase {
     }
 
     private static func prepareTables(
-        _ connection: PostgresConnection, sql: PostgresRevocationStatements, create: Bool
+        _ connection: PostgresConnection, sql: PostgresRevocationStatements, create: Bool, seen: Bool
     ) throws(CacheError) {
         for (table, ddl, required) in [
             (sql.table, sql.createTable, ["jti", "revoked_at", "expires_at"]),
@@ -94,6 +101,12 @@ final class PostgresRevocationDatabase: RevocationDatabase {
         ] {
             var columns = try connection.run(sql.columns, [table], operation: "open").rows.compactMap { $0.first ?? nil }
             if columns.isEmpty {
+                if seen && !create {
+                    throw CacheError(
+                        .invalidSettings,
+                        "The revocation table \"\(table)\" is gone from the database although this store used it (dropped, renamed, or the database replaced): the revocations it held are not there, so checks and revokes fail closed instead of answering from an empty table. Restore the table, or call DatabaseRevocation.createTables() to start with an empty one on purpose"
+                    )
+                }
                 guard create else {
                     throw CacheError(
                         .invalidSettings,
@@ -130,7 +143,7 @@ final class PostgresRevocationDatabase: RevocationDatabase {
 
     func createTables() async throws(CacheError) {
         createOnPrepare.value = true
-        defer { createOnPrepare.value = options.createTable }
+        defer { createOnPrepare.value = false }
         pool.needsPreparing()
         try await run("create tables") { _ throws(CacheError) in }
     }

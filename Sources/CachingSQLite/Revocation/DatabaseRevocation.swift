@@ -20,7 +20,10 @@ public import TokenRevocation
 /// a subject's cut-off, `g` a family's generation), `name`, `value` (the cut-off or the
 /// generation, a double) and `expires_at`, with (`kind`, `name`) its primary key. Missing tables
 /// are created on first use (unless the options' `create_table` is off); a table of another
-/// shape is an error naming it, and is left as it is.
+/// shape is an error naming it, and is left as it is. A table that vanishes after the store
+/// found or made it (dropped, renamed, the database replaced) is never made again behind the
+/// application's back: its revocations went with it, so every check and revoke fails closed
+/// until it is restored or ``createTables()`` starts an empty one on purpose.
 ///
 /// **Time** comes from ``clock`` and is sent as a parameter: a row counts while its
 /// `expires_at` is later than the clock's now. SQLite keeps times as Django does there, UTC
@@ -147,7 +150,8 @@ public final class DatabaseRevocation: RevocationStore {
     // MARK: Tables and cleanup
 
     /// Creates the token-id table and the state table (and their indexes) if missing, and checks
-    /// their shape; what the first call does anyway unless `create_table` is off.
+    /// their shape; what the first call does anyway unless `create_table` is off. After a table
+    /// vanished under a running store, this is how to start again with an empty one.
     ///
     /// - Throws: ``/TokenRevocation/RevocationError/Code/storeFailure`` naming the table when it
     ///   cannot be created or has another shape.

@@ -8,7 +8,12 @@ final class SQLiteRevocationDatabase: RevocationDatabase {
     private let pool: SQLiteConnectionPool
     private let sql: SQLiteRevocationStatements
     private let options: SQLiteOptions
+    /// Whether a missing table is created: the option until the tables were first found or
+    /// made, then only while ``createTables()`` runs. A table that vanishes later took its
+    /// revocations with it; making an empty one would accept the tokens revoked there.
     private let createOnOpen: Flag
+    /// Whether the tables were found or made once.
+    private let tablesSeen = Flag(false)
     let describe: String
     let concurrentLookups: Int
 
@@ -21,6 +26,7 @@ final class SQLiteRevocationDatabase: RevocationDatabase {
         concurrentLookups = options.poolSize
         let createOnOpen = Flag(options.createTable)
         self.createOnOpen = createOnOpen
+        let tablesSeen = tablesSeen
         let busyTimeout = options.busyTimeout
         let mapFailure: @Sendable (SQLiteFailure, String) -> CacheError = { failure, operation in
             SQLiteBackend.cacheError(failure, operation: operation, path: path, busyTimeout: busyTimeout)
@@ -30,7 +36,10 @@ final class SQLiteRevocationDatabase: RevocationDatabase {
             busyTimeoutMilliseconds: Int32(min(options.busyTimeout * 1000, Double(Int32.max)).rounded()), alias: "revocation",
             readOnTask: options.readOnTask,
             prepareWriter: { connection throws(CacheError) in
-                try Self.prepare(connection, sql: sql, create: createOnOpen.value, path: path, mapFailure: mapFailure)
+                try Self.prepare(
+                    connection, sql: sql, create: createOnOpen.value, seen: tablesSeen.value, path: path, mapFailure: mapFailure)
+                tablesSeen.value = true
+                createOnOpen.value = false
             }, mapFailure: mapFailure)
     }
 
@@ -40,7 +49,7 @@ final class SQLiteRevocationDatabase: RevocationDatabase {
 
     func createTables() async throws(CacheError) {
         createOnOpen.value = true
-        defer { createOnOpen.value = options.createTable }
+        defer { createOnOpen.value = false }
         // Closing makes the writer open (and prepare) again, now creating what is missing.
         try await pool.close()
         try await pool.write("create tables") { _ in }
@@ -48,7 +57,7 @@ final class SQLiteRevocationDatabase: RevocationDatabase {
 
     /// Sets WAL mode and checks (or creates) both tables; on the writer's thread.
     private static func prepare(
-        _ connection: SQLiteConnection, sql: SQLiteRevocationStatements, create: Bool, path: String,
+        _ connection: SQLiteConnection, sql: SQLiteRevocationStatements, create: Bool, seen: Bool, path: String,
         mapFailure: (SQLiteFailure, String) -> CacheError
     ) throws(CacheError) {
         func sqlite<T>(_ body: () throws(SQLiteFailure) -> T) throws(CacheError) -> T {
@@ -65,6 +74,12 @@ final class SQLiteRevocationDatabase: RevocationDatabase {
         ] {
             var columns = try sqlite { () throws(SQLiteFailure) in try columnNames(connection, table: table) }
             if columns.isEmpty {
+                if seen && !create {
+                    throw CacheError(
+                        .invalidSettings,
+                        "The revocation table \"\(table)\" is gone from \(path) although this store used it (dropped, renamed, or the file replaced): the revocations it held are not there, so checks and revokes fail closed instead of answering from an empty table. Restore the table, or call DatabaseRevocation.createTables() to start with an empty one on purpose"
+                    )
+                }
                 guard create else {
                     throw CacheError(
                         .invalidSettings,
