@@ -245,12 +245,25 @@ final class ServerProcess: Sendable {
     private static func launch(
         _ program: ServerProgram, _ executable: String, port: Int, arguments: [String]
     ) throws(ServerLaunchFailure) -> pid_t {
-        let argv = [executable] + program.arguments(port) + arguments
+        // On Linux, util-linux's setpriv gives the server PR_SET_PDEATHSIG and then becomes it
+        // (same process id): if the test process dies without stopping it (a crash, SIGKILL),
+        // the kernel kills the server too, instead of leaving it to init. The signal follows
+        // the spawning thread, which is one of `LoopbackServer.pool`'s: they live as long as
+        // the process.
+        let launcher = Self.deathSignalLauncher.map { [$0, "--pdeathsig", "KILL", "--"] } ?? []
+        let argv = launcher + [executable] + program.arguments(port) + arguments
         var cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for pointer in cArguments { free(pointer) } }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
+        #if os(Linux)
+            // Nothing else the spawning process holds open goes with the server. Foundation's
+            // `Process` gives its child one end of a socket pair and sees the child end only
+            // when every holder closes it: a server started by such a child (a probe, a test
+            // helper) would otherwise keep its parent waiting for as long as the server runs.
+            if let closeFrom = Self.closeFrom { _ = closeFrom(&actions, 3) }
+        #endif
         // Keep the test output clean: the server's own messages go to /dev/null.
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
@@ -268,7 +281,7 @@ final class ServerProcess: Sendable {
         posix_spawnattr_setsigdefault(&attributes, &defaultSet)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, &attributes, &cArguments, environ)
+        let spawned = posix_spawn(&pid, launcher.first ?? executable, &actions, &attributes, &cArguments, environ)
         guard spawned == 0 else {
             throw ServerLaunchFailure(.launchFailed, "posix_spawn of \(executable) failed: error \(spawned)")
         }
@@ -287,6 +300,28 @@ final class ServerProcess: Sendable {
         terminate(pid, signal: SIGKILL)
         throw ServerLaunchFailure(.notReady, "\(program.name) did not accept connections on 127.0.0.1:\(port) within 5 seconds")
     }
+
+    #if os(Linux)
+        /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later), which the Glibc
+        /// module does not declare.
+        private static let closeFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32)? = {
+            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else {
+                return nil
+            }
+            return unsafeBitCast(
+                symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>?, Int32) -> Int32).self)
+        }()
+    #endif
+
+    /// `setpriv` (Linux, util-linux), when installed.
+    private static let deathSignalLauncher: String? = {
+        #if os(Linux)
+            let path = "/usr/bin/setpriv"
+            return access(path, X_OK) == 0 ? path : nil
+        #else
+            return nil
+        #endif
+    }()
 
     private static func monotonicSeconds() -> Double {
         var spec = timespec()

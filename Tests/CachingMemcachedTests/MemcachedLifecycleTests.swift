@@ -15,6 +15,26 @@ struct MemcachedLifecycleTests {
         #expect(counts.count == 2 && counts[0] == counts[1], "\(output)")
     }
 
+    @Test(
+        "a test process killed without clean-up takes its memcached and redis-server with it (none is left to init)",
+        arguments: ["memcached", "redis"])
+    func serversDieWithTheirTestProcess(program: String) async throws {
+        let output = try await runProgram(try builtExecutable("LifecycleProbe"), ["orphan", program], allowFailure: true)
+        let pid = try #require(output.split(separator: "\n").first { $0.hasPrefix("pid=") }.flatMap { Int32($0.dropFirst(4)) })
+        try #require(pid > 0, "\(output)")
+        func running() -> Bool {
+            // Gone, or a zombie waiting for init to reap it.
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
+            let state = stat.split(separator: ")").last?.split(separator: " ").first
+            return state != "Z"
+        }
+        for _ in 0..<150 where running() { try await Task.sleep(for: .milliseconds(20)) }
+        if running() {
+            Issue.record("\(program) (pid \(pid)) outlived the killed process that started it")
+            kill(pid, SIGKILL)
+        }
+    }
+
     @Test("the backend refuses a key with CR/LF, a space or over 250 bytes, whoever calls it, and sends nothing")
     func wireKeys() async throws {
         try await MemcachedServer.with { server in

@@ -12,6 +12,11 @@
 //
 //   LifecycleProbe sqlite-write-once FILE
 //
+// Or, for the test that servers die with the process that started them: starts memcached or
+// redis-server, prints "pid=N" and kills itself with SIGKILL (no clean-up runs).
+//
+//   LifecycleProbe orphan memcached|redis
+//
 // Or, for the SQLite disk-full fault test (DIRECTORY a small tmpfs; see SQLiteDiskFull.swift):
 //
 //   LifecycleProbe sqlite-disk-full DIRECTORY
@@ -46,6 +51,13 @@ if arguments.count == 2, arguments[0] == "sqlite-write-once" {
     try await cache.shutdown()
     print(report.joined(separator: "\n"))
     exit(0)
+}
+
+if arguments.count == 2, arguments[0] == "orphan" {
+    let server: LoopbackServer = arguments[1] == "redis" ? try await RedisServer.start() : try await MemcachedServer.start()
+    print("pid=\(server.processID ?? -1)")
+    fflush(nil)
+    kill(getpid(), SIGKILL)
 }
 
 if arguments.count == 2, arguments[0] == "sqlite-disk-full" {
