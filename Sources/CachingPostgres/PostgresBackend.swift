@@ -292,13 +292,33 @@ public final class PostgresBackend: CacheBackend {
         try Self.checkKey(key)
         let sql = sql
         let now = now()
-        let row = try await run { connection throws(CacheError) in try connection.run(sql.select, [key, now], operation: "get").rows.first }
-        guard let row else { return nil }
-        guard row[1] == "t" else {
+        // Read and decoded where libpq holds the row: no strings made of the value or the flag.
+        let row: StoredRow? = try await run { connection throws(CacheError) in
+            try connection.query(sql.select, [key, now], operation: "get") { result -> StoredRow? in
+                guard result.rowCount > 0 else { return nil }
+                guard result.firstByte(0, 1) == UInt8(ascii: "t") else { return .expired }
+                guard !result.isNull(0, 0) else { return .live(nil) }
+                return .live(result.withBytes(0, 0) { DatabaseCacheValueFormat.decode(base64: $0) })
+            }
+        }
+        switch row {
+        case nil:
+            return nil
+        case .expired:
             _ = try await run { connection throws(CacheError) in try connection.run(sql.deleteIfExpired, [key, now], operation: "get") }
             return nil
+        case .live(let entry):
+            guard let entry else {
+                throw CacheError(.foreignValue, "The value under key '\(key)' in table \"\(table)\" is not base64", key: key)
+            }
+            return entry
         }
-        return try decode(row[0], key: key)
+    }
+
+    /// What a get found in a row: expired, or live with its entry (`nil` when not base64).
+    private enum StoredRow: Sendable {
+        case expired
+        case live(CacheEntry?)
     }
 
     public func entries(forKeys keys: [String]) async throws -> [CacheEntry?] {
@@ -476,7 +496,9 @@ public final class PostgresBackend: CacheBackend {
 }
 
 /// The SQL of every statement; keys, values and times are always parameters.
-struct PostgresStatements: Sendable {
+/// A class, so a closure sent to a pool thread captures one reference rather than copying (and
+/// retaining) every string.
+final class PostgresStatements: Sendable {
     let columns = "SELECT column_name::text FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1"
     let createTable: String
     let createIndex: String

@@ -21,6 +21,8 @@ final class PostgresConnection: @unchecked Sendable {
     private let describe: String
     private var handle: OpaquePointer?
     private var prepared: [String: String] = [:]
+    /// The statement prepared or used last, checked before the dictionary.
+    private var lastPrepared: (sql: String, name: String)?
     /// The pool's generation this handle was opened in; an older one is reopened.
     var generation = 0
 
@@ -35,6 +37,7 @@ final class PostgresConnection: @unchecked Sendable {
         if let handle { PQfinish(handle) }
         handle = nil
         prepared.removeAll()
+        lastPrepared = nil
     }
 
     /// Whether a connection is open (a failed or timed-out one is closed).
@@ -118,10 +121,41 @@ final class PostgresConnection: @unchecked Sendable {
 
     /// Runs a statement, prepared once per connection, with text parameters.
     func run(_ sql: String, _ parameters: [String?], operation: String) throws(CacheError) -> PostgresRows {
+        try query(sql, parameters, operation: operation) { read in
+            let result = read.pointer
+            var rows: [[String?]] = []
+            let rowCount = Int(PQntuples(result))
+            let columnCount = Int(PQnfields(result))
+            rows.reserveCapacity(rowCount)
+            for row in 0..<rowCount {
+                var values: [String?] = []
+                for column in 0..<columnCount {
+                    if PQgetisnull(result, Int32(row), Int32(column)) == 1 {
+                        values.append(nil)
+                    } else {
+                        values.append(String(cString: PQgetvalue(result, Int32(row), Int32(column))))
+                    }
+                }
+                rows.append(values)
+            }
+            let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
+            return PostgresRows(rows: rows, affected: affected)
+        }
+    }
+
+    /// Runs a statement, prepared once per connection, with text parameters, and gives its
+    /// successful result to `read` (valid only inside it: read what you need in place).
+    func query<T>(
+        _ sql: String, _ parameters: [String?], operation: String, read: (PostgresResult) -> T
+    ) throws(CacheError) -> T {
         let connection = try open()
         let name: String
-        if let known = prepared[sql] {
+        if let last = lastPrepared, last.sql == sql {
+            // The statement used last time (a pool thread repeating gets): no hashing of the SQL.
+            name = last.name
+        } else if let known = prepared[sql] {
             name = known
+            lastPrepared = (sql, known)
         } else {
             name = "s\(prepared.count)"
             let result = try finish(
@@ -129,6 +163,7 @@ final class PostgresConnection: @unchecked Sendable {
             defer { PQclear(result) }
             try check(result, connection, operation: operation)
             prepared[sql] = name
+            lastPrepared = (sql, name)
         }
         var cStrings: [UnsafeMutablePointer<CChar>?] = parameters.map { $0.map { strdup($0) } ?? nil }
         defer { for pointer in cStrings { free(pointer) } }
@@ -140,23 +175,7 @@ final class PostgresConnection: @unchecked Sendable {
         let result = try finish(connection, sent: sent, operation: operation)
         defer { PQclear(result) }
         try check(result, connection, operation: operation)
-        var rows: [[String?]] = []
-        let rowCount = Int(PQntuples(result))
-        let columnCount = Int(PQnfields(result))
-        rows.reserveCapacity(rowCount)
-        for row in 0..<rowCount {
-            var values: [String?] = []
-            for column in 0..<columnCount {
-                if PQgetisnull(result, Int32(row), Int32(column)) == 1 {
-                    values.append(nil)
-                } else {
-                    values.append(String(cString: PQgetvalue(result, Int32(row), Int32(column))))
-                }
-            }
-            rows.append(values)
-        }
-        let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
-        return PostgresRows(rows: rows, affected: affected)
+        return read(PostgresResult(pointer: result!))
     }
 
     /// Runs SQL text with no parameters (transaction control, DDL).
@@ -186,6 +205,34 @@ final class PostgresConnection: @unchecked Sendable {
         default:
             throw CacheError(.storageFailure, "PostgreSQL \(describe): \(operation) failed (SQLSTATE \(state)): \(message)")
         }
+    }
+}
+
+/// A statement's successful result, read in place (text format).
+struct PostgresResult {
+    let pointer: OpaquePointer
+
+    /// The number of rows.
+    var rowCount: Int { Int(PQntuples(pointer)) }
+
+    /// Whether a field is SQL NULL.
+    func isNull(_ row: Int, _ column: Int) -> Bool { PQgetisnull(pointer, Int32(row), Int32(column)) == 1 }
+
+    /// Runs `body` with a field's text where libpq holds it (valid only inside `body`).
+    func withBytes<R>(_ row: Int, _ column: Int, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        let count = Int(PQgetlength(pointer, Int32(row), Int32(column)))
+        guard count > 0, let base = PQgetvalue(pointer, Int32(row), Int32(column)) else {
+            return body(UnsafeBufferPointer(start: nil, count: 0))
+        }
+        return base.withMemoryRebound(to: UInt8.self, capacity: count) { body(UnsafeBufferPointer(start: $0, count: count)) }
+    }
+
+    /// A field's first byte (`t` or `f` for a boolean), or `nil` for NULL or an empty text.
+    func firstByte(_ row: Int, _ column: Int) -> UInt8? {
+        guard !isNull(row, column), PQgetlength(pointer, Int32(row), Int32(column)) > 0,
+            let base = PQgetvalue(pointer, Int32(row), Int32(column))
+        else { return nil }
+        return UInt8(bitPattern: base[0])
     }
 }
 

@@ -1,12 +1,14 @@
-// DatabaseRevocation on PostgreSQL against the statement a one-id check runs, prepared and
-// looped through libpq from C (blocking, one connection), on a server this benchmark starts
-// (CachingTesting's PostgresServer: initdb into a temporary directory, a loopback port), in one
-// run (interleaved rounds).
+// Cache on PostgreSQL (PostgresBackend) against the SELECT its get runs, and DatabaseRevocation
+// against the statement a one-id check runs, each prepared and looped through libpq from C
+// (blocking, one connection), on a server this benchmark starts (CachingTesting's
+// PostgresServer: initdb into a temporary directory, a loopback port), in one run (interleaved
+// rounds).
 //
 //   cd Benchmarks && swift build -c release --product PostgresBenchmarks && .build/release/PostgresBenchmarks
 //
 // Environment: PG_BENCH_ROUNDS (default 5), PG_BENCH_SECONDS per round (default 0.4),
-// PG_BENCH_POOL (pool_size, default 2).
+// PG_BENCH_POOL (pool_size, default 2); PG_BENCH_PROFILE_GET=N runs only N gets and N gets
+// from C, three times, printing wall and CPU time per get (for `perf record -g`).
 
 import BenchmarkSupport
 import CPostgresBaseline
@@ -31,6 +33,55 @@ let poolSize = Int(environment("PG_BENCH_POOL") ?? "") ?? 2
 let server = try await PostgresServer.start()
 var options = PostgresOptions(database: server.connectionString)
 options.poolSize = poolSize
+let cache = Cache(try PostgresBackend(table: "bench_cache", options: options))
+let value = [UInt8](repeating: 0x61, count: 100)
+try await cache.set("bench", value, timeout: .never)
+let madeKey = cache.makeKey("bench")
+
+/// The baseline's own connection, used by one benchmark task at a time.
+final class CConnection: @unchecked Sendable {
+    let raw: UnsafeMutableRawPointer
+    init(_ conninfo: String) { raw = cpb_connect(conninfo)! }
+    deinit { cpb_finish(raw) }
+}
+
+/// The process's CPU time (user + system, this process only), in microseconds.
+func processCPUMicroseconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6 + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
+}
+
+// PG_BENCH_PROFILE_GET=N: only N sequential Cache.get calls (for `perf record`), after which
+// the same number through libpq from C; prints wall and CPU time per get of each.
+if let calls = Int(environment("PG_BENCH_PROFILE_GET") ?? "") {
+    let c = CConnection(server.connectionString)
+    let getSQL = "SELECT \"value\", \"expires\" > $2::timestamptz FROM \"bench_cache\" WHERE \"cache_key\" = $1"
+    let now = DatabaseCacheTime.text(forUnixTime: SystemCacheClock().now()) + "+00"
+    for round in 0..<3 {
+        let (swiftWall, swiftCPU) = try await Task.detached {
+            let wall = monotonicNanoseconds()
+            let cpu = processCPUMicroseconds()
+            for _ in 0..<calls {
+                let read = try await cache.get("bench", as: [UInt8].self)
+                precondition(read?.count == 100)
+            }
+            return (Double(monotonicNanoseconds() - wall) / 1000 / Double(calls), (processCPUMicroseconds() - cpu) / Double(calls))
+        }.value
+        let wall = monotonicNanoseconds()
+        let cpu = processCPUMicroseconds()
+        precondition(cpb_get_loop(c.raw, getSQL, madeKey, now, Int32(calls)) == calls)
+        let cWall = Double(monotonicNanoseconds() - wall) / 1000 / Double(calls)
+        let cCPU = (processCPUMicroseconds() - cpu) / Double(calls)
+        print(
+            "round \(round + 1): Cache.get \(format2(swiftWall)) µs wall, \(format2(swiftCPU)) µs CPU; C \(format2(cWall)) µs wall, \(format2(cCPU)) µs CPU (per get, this process)"
+        )
+    }
+    try await cache.shutdown()
+    await server.stop()
+    exit(0)
+}
+
 let revocation = try DatabaseRevocation(postgres: options)
 try await withThrowingTaskGroup(of: Void.self) { group in
     for worker in 0..<4 {
@@ -40,18 +91,37 @@ try await withThrowingTaskGroup(of: Void.self) { group in
 }
 let revoked = "jti-2-1234"
 
-/// The baseline's own connection, used by one benchmark task at a time.
-final class CConnection: @unchecked Sendable {
-    let raw: UnsafeMutableRawPointer
-    init(_ conninfo: String) { raw = cpb_connect(conninfo)! }
-    deinit { cpb_finish(raw) }
-}
 let c = CConnection(server.connectionString)
 let perCall = 50
 let tasks = 16
 // The statement a check runs for one id, its time a literal (the store binds it).
 let lookupSQL =
     "SELECT \"jti\" FROM \"revoked_tokens\" WHERE \"jti\" = $1 AND \"expires_at\" > '\(DatabaseCacheTime.text(forUnixTime: SystemCacheClock().now()))+00'"
+// The statement PostgresBackend's get runs (its text, both parameters), prepared once per loop.
+let getSQL = "SELECT \"value\", \"expires\" > $2::timestamptz FROM \"bench_cache\" WHERE \"cache_key\" = $1"
+let cGet = BenchCase("C libpq prepared SELECT loop", operationsPerCall: perCall) {
+    let now = DatabaseCacheTime.text(forUnixTime: SystemCacheClock().now()) + "+00"
+    precondition(cpb_get_loop(c.raw, getSQL, madeKey, now, Int32(perCall)) == perCall)
+}
+let swiftGet = BenchCase("Cache.get on PostgreSQL (sequential)", operationsPerCall: perCall) {
+    for _ in 0..<perCall {
+        let read = try await cache.get("bench", as: [UInt8].self)
+        precondition(read?.count == 100)
+    }
+}
+let swiftConcurrentGet = BenchCase("Cache.get on PostgreSQL, \(tasks) concurrent tasks", operationsPerCall: tasks * perCall) {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for _ in 0..<tasks {
+            group.addTask {
+                for _ in 0..<perCall {
+                    let read = try await cache.get("bench", as: [UInt8].self)
+                    precondition(read?.count == 100)
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+}
 let cLookup = BenchCase("C libpq prepared revocation lookup loop", operationsPerCall: perCall) {
     precondition(cpb_lookup_loop(c.raw, lookupSQL, revoked, Int32(perCall)) == perCall)
 }
@@ -75,8 +145,13 @@ let swiftConcurrentCheck = BenchCase("DatabaseRevocation.check(jti, sub), \(task
     }
 }
 
+printTableHeader(title: "PostgreSQL: Cache vs libpq from C (pool_size \(poolSize), \(rounds) rounds × \(seconds) s)")
+printRow(try await compare(baseline: cGet, subject: swiftGet, rounds: rounds, roundDuration: seconds), target: 0.7)
+printRow(try await compare(baseline: cGet, subject: swiftConcurrentGet, rounds: rounds, roundDuration: seconds))
+
 printTableHeader(title: "PostgreSQL: DatabaseRevocation vs its lookup from C (pool_size \(poolSize), \(rounds) rounds × \(seconds) s)")
 printRow(try await compare(baseline: cLookup, subject: swiftCheck, rounds: rounds, roundDuration: seconds))
 printRow(try await compare(baseline: cLookup, subject: swiftConcurrentCheck, rounds: rounds, roundDuration: seconds))
 await revocation.shutdown()
+try await cache.shutdown()
 await server.stop()

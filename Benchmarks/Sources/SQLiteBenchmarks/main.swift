@@ -6,8 +6,8 @@
 //   cd Benchmarks && swift build -c release --product SQLiteBenchmarks && .build/release/SQLiteBenchmarks
 //
 // Environment: SQLITE_BENCH_ROUNDS (default 5), SQLITE_BENCH_SECONDS per round (default 0.4),
-// SQLITE_BENCH_POOL (pool_size, default 2); SQLITE_BENCH_PROFILE_GET=N runs only N gets (for
-// `perf record -g`).
+// SQLITE_BENCH_POOL (pool_size, default 2); SQLITE_BENCH_PROFILE_GET=N runs only N gets and N
+// gets from C, three times, printing wall and CPU time per get (for `perf record -g`).
 
 import BenchmarkSupport
 import CSQLiteBaseline
@@ -51,15 +51,42 @@ final class CConnection: @unchecked Sendable {
 }
 let c = CConnection(path: path)
 
-// SQLITE_BENCH_PROFILE_GET=N: only N sequential Cache.get calls, for `perf record`.
+/// The process's CPU time (user + system), in microseconds.
+func processCPUMicroseconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6 + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
+}
+
+// SQLITE_BENCH_PROFILE_GET=N: only N sequential Cache.get calls (for `perf record`), then N
+// through the C loop, three times; prints wall and CPU time per get of each.
 if let calls = Int(environment("SQLITE_BENCH_PROFILE_GET") ?? "") {
-    // Off the main actor, as the benchmark cases run.
-    try await Task.detached {
-        for _ in 0..<calls {
-            let read = try await cache.get("bench", as: [UInt8].self)
-            precondition(read?.count == 100)
+    let selectSQL = "SELECT \"value\", \"expires\" FROM \"bench_cache\" WHERE \"cache_key\" = ?1"
+    for round in 0..<3 {
+        // Off the main actor, as the benchmark cases run.
+        let (swiftWall, swiftCPU) = try await Task.detached {
+            let wall = monotonicNanoseconds()
+            let cpu = processCPUMicroseconds()
+            for _ in 0..<calls {
+                let read = try await cache.get("bench", as: [UInt8].self)
+                precondition(read?.count == 100)
+            }
+            return (Double(monotonicNanoseconds() - wall) / 1000 / Double(calls), (processCPUMicroseconds() - cpu) / Double(calls))
+        }.value
+        let wall = monotonicNanoseconds()
+        let cpu = processCPUMicroseconds()
+        var done = 0
+        while done < calls {
+            let batch = Int32(min(50, calls - done))
+            precondition(csb_get_loop(c.raw, selectSQL, madeKey, batch) == batch)
+            done += Int(batch)
         }
-    }.value
+        let cWall = Double(monotonicNanoseconds() - wall) / 1000 / Double(calls)
+        let cCPU = (processCPUMicroseconds() - cpu) / Double(calls)
+        print(
+            "round \(round + 1): Cache.get \(format2(swiftWall)) µs wall, \(format2(swiftCPU)) µs CPU; C \(format2(cWall)) µs wall, \(format2(cCPU)) µs CPU (per get); ratio of CPU \(format2(cCPU / swiftCPU))×"
+        )
+    }
     exit(0)
 }
 

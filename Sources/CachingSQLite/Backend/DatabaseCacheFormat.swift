@@ -24,36 +24,49 @@ public enum DatabaseCacheTime: Sendable {
 
     /// The text for a Unix time, truncated to the microsecond, clamped to years 1970…9999.
     public static func text(forUnixTime time: Double) -> String {
-        guard time.isFinite, time < latest else { return never }
+        String(decoding: bytes(forUnixTime: time), as: UTF8.self)
+    }
+
+    /// ``text(forUnixTime:)`` as UTF-8 bytes (what a get compares the `expires` column with).
+    static func bytes(forUnixTime time: Double) -> [UInt8] {
+        guard time.isFinite, time < latest else { return Array(never.utf8) }
         let micros = time <= 0 ? 0 : Int64((time * 1_000_000).rounded(.down))
         let seconds = micros / 1_000_000
         let fraction = Int(micros % 1_000_000)
         let days = seconds / 86_400
         let secondOfDay = Int(seconds % 86_400)
         let (year, month, day) = civilDate(daysSinceEpoch: days)
-        // Written as bytes, then one String: every get formats the current time.
-        var text: [UInt8] = []
-        text.reserveCapacity(26)
-        func append(_ value: Int, width: Int, then separator: UInt8? = nil) {
-            var divisor = 1
-            for _ in 1..<width { divisor *= 10 }
-            while divisor > 0 {
-                text.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
-                divisor /= 10
+        // Written into a stack buffer, then copied into one array: every get formats the current
+        // time (`Array(unsafeUninitializedCapacity:)` looked up generic metadata on every call).
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 26) { buffer in
+            var index = 0
+            func put(_ value: Int, width: Int, then separator: UInt8? = nil) {
+                var rest = value
+                var position = index + width - 1
+                while position >= index {
+                    buffer[position] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest % 10)
+                    rest /= 10
+                    position -= 1
+                }
+                index += width
+                if let separator {
+                    buffer[index] = separator
+                    index += 1
+                }
             }
-            if let separator { text.append(separator) }
+            put(year, width: 4, then: UInt8(ascii: "-"))
+            put(month, width: 2, then: UInt8(ascii: "-"))
+            put(day, width: 2, then: UInt8(ascii: " "))
+            put(secondOfDay / 3600, width: 2, then: UInt8(ascii: ":"))
+            put(secondOfDay / 60 % 60, width: 2, then: UInt8(ascii: ":"))
+            put(secondOfDay % 60, width: 2)
+            if fraction != 0 {
+                buffer[index] = UInt8(ascii: ".")
+                index += 1
+                put(fraction, width: 6)
+            }
+            return [UInt8](UnsafeBufferPointer(rebasing: buffer[0..<index]))
         }
-        append(year, width: 4, then: UInt8(ascii: "-"))
-        append(month, width: 2, then: UInt8(ascii: "-"))
-        append(day, width: 2, then: UInt8(ascii: " "))
-        append(secondOfDay / 3600, width: 2, then: UInt8(ascii: ":"))
-        append(secondOfDay / 60 % 60, width: 2, then: UInt8(ascii: ":"))
-        append(secondOfDay % 60, width: 2)
-        if fraction != 0 {
-            text.append(UInt8(ascii: "."))
-            append(fraction, width: 6)
-        }
-        return String(decoding: text, as: UTF8.self)
     }
 
     /// The Unix time a stored text names, or `nil` when it is not `YYYY-MM-DD HH:MM:SS[.f…]`
@@ -151,35 +164,52 @@ package enum Base64: Sendable {
     /// Decodes base64 ASCII strictly (as Python's `b64decode(validate=True)`): only the
     /// alphabet, padded to a multiple of four; `nil` otherwise.
     package static func decode(_ text: [UInt8]) -> [UInt8]? {
-        guard text.count % 4 == 0 else { return nil }
+        text.withUnsafeBufferPointer { decode($0) }
+    }
+
+    /// ``decode(_:)-([UInt8])`` of bytes in place (a column's text, read without a copy).
+    package static func decode(_ input: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        guard input.count % 4 == 0 else { return nil }
+        guard let last = input.count >= 4 ? input.count - 4 : nil else { return [] }
+        let padding = input[last + 3] == UInt8(ascii: "=") ? (input[last + 2] == UInt8(ascii: "=") ? 2 : 1) : 0
+        let size = input.count / 4 * 3 - padding
         // Unsafe buffers: no bounds checks or lazy-global access per byte (a get decodes every value).
+        // Decoded into a temporary buffer (on the stack when small), then copied into one array
+        // (`Array(unsafeUninitializedCapacity:)` looked up generic metadata on every call).
         return reverse.withUnsafeBufferPointer { table -> [UInt8]? in
-            text.withUnsafeBufferPointer { input -> [UInt8]? in
-                var output: [UInt8] = []
-                output.reserveCapacity(input.count / 4 * 3)
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: size) { buffer -> [UInt8]? in
                 var index = 0
-                while index < input.count {
-                    let last = index + 4 == input.count
-                    var chunk: UInt32 = 0
-                    var padding = 0
-                    for offset in 0..<4 {
-                        let byte = input[index + offset]
-                        if byte == UInt8(ascii: "="), last, offset >= 2 {
-                            padding += 1
-                            chunk <<= 6
-                            continue
-                        }
-                        guard padding == 0 else { return nil }
-                        let value = table[Int(byte)]
-                        guard value != 0xFF else { return nil }
-                        chunk = chunk << 6 | UInt32(value)
-                    }
-                    output.append(UInt8(chunk >> 16 & 0xFF))
-                    if padding < 2 { output.append(UInt8(chunk >> 8 & 0xFF)) }
-                    if padding < 1 { output.append(UInt8(chunk & 0xFF)) }
+                var written = 0
+                // Every group of four but the last has no padding: a value ≥ 64 in any byte
+                // (0xFF marks a byte outside the alphabet) refuses the whole text.
+                while index < last {
+                    let a = table[Int(input[index])]
+                    let b = table[Int(input[index + 1])]
+                    let c = table[Int(input[index + 2])]
+                    let d = table[Int(input[index + 3])]
+                    guard (a | b | c | d) & 0xC0 == 0 else { return nil }
+                    let chunk = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                    buffer[written] = UInt8(truncatingIfNeeded: chunk >> 16)
+                    buffer[written + 1] = UInt8(truncatingIfNeeded: chunk >> 8)
+                    buffer[written + 2] = UInt8(truncatingIfNeeded: chunk)
+                    written += 3
                     index += 4
                 }
-                return output
+                // The last group: "xx==" or "xxx=" or "xxxx"; a "=" anywhere else is refused.
+                var chunk: UInt32 = 0
+                for offset in 0..<4 {
+                    if offset >= 4 - padding {
+                        chunk <<= 6
+                        continue
+                    }
+                    let value = table[Int(input[last + offset])]
+                    guard value & 0xC0 == 0 else { return nil }
+                    chunk = chunk << 6 | UInt32(value)
+                }
+                buffer[written] = UInt8(truncatingIfNeeded: chunk >> 16)
+                if padding < 2 { buffer[written + 1] = UInt8(truncatingIfNeeded: chunk >> 8) }
+                if padding < 1 { buffer[written + 2] = UInt8(truncatingIfNeeded: chunk) }
+                return [UInt8](UnsafeBufferPointer(buffer))
             }
         }
     }
@@ -248,10 +278,23 @@ public enum DatabaseCacheValueFormat: Sendable {
 
     /// The entry a `value` column holds, or `nil` when it is not base64.
     public static func decode(_ text: [UInt8]) -> CacheEntry? {
+        text.withUnsafeBufferPointer { decode(base64: $0) }
+    }
+
+    /// ``decode(_:)`` of a `value` column's text in place (read without a copy).
+    package static func decode(base64 text: UnsafeBufferPointer<UInt8>) -> CacheEntry? {
         guard let bytes = Base64.decode(text) else { return nil }
         if bytes.count >= 8, bytes[0] == header[0], bytes[1] == header[1], bytes[2] == header[2], bytes[3] == header[3] {
             let flags = UInt32(bytes[4]) << 24 | UInt32(bytes[5]) << 16 | UInt32(bytes[6]) << 8 | UInt32(bytes[7])
             return CacheEntry(flags: flags, bytes: Array(bytes[8...]))
+        }
+        // Python's pickle of one `bytes` or `bool` (what `set` of `[UInt8]` or `Bool` writes):
+        // recognized without running the reader. A `str` still goes through the reader, which
+        // checks its UTF-8.
+        switch bytes.withUnsafeBytes({ PickleReader.scalar(in: $0) }) {
+        case .bytes(let range): return CacheEntry(flags: CacheItemFlags.bytes, bytes: Array(bytes[range]))
+        case .bool(let flag): return CacheEntry(flags: CacheItemFlags.integerOrBool, bytes: flag ? [0x31] : [0x30])
+        case .string, nil: break
         }
         guard let value = try? PickleReader.read(bytes) else {
             return CacheEntry(flags: CacheItemFlags.pickle, bytes: bytes)

@@ -265,24 +265,37 @@ public final class SQLiteBackend: CacheBackend {
 
     private func now() -> String { DatabaseCacheTime.text(forUnixTime: clock.now()) }
 
+    /// What a get found in a row: expired, or live with its entry (`nil` when not base64).
+    private enum StoredRow: Sendable {
+        case expired
+        case live(CacheEntry?)
+    }
+
     // MARK: Reading
 
     public func entry(forKey key: String) async throws -> CacheEntry? {
-        let statements = statements
-        let now = now()
-        let row: (value: [UInt8], expires: String)? = try await pool.read("get") { connection throws(SQLiteFailure) in
-            try connection.withStatement(statements.select) { statement throws(SQLiteFailure) in
+        let select = statements.select
+        let time = clock.now()
+        let now = DatabaseCacheTime.bytes(forUnixTime: time)
+        // Compared and decoded where SQLite holds the row: no copy of the value or the time.
+        let row: StoredRow? = try await pool.read("get") { connection throws(SQLiteFailure) in
+            try connection.withStatement(select) { statement throws(SQLiteFailure) in
                 try statement.bind(1, key)
-                return try statement.step() ? (statement.bytes(0), statement.text(1)) : nil
+                guard try statement.step() else { return nil }
+                guard statement.text(1, isAfter: now) else { return .expired }
+                return .live(statement.withBytes(0) { DatabaseCacheValueFormat.decode(base64: $0) })
             }
         }
-        guard let row else { return nil }
-        guard row.expires > now else {
-            try await removeExpired([key], now: now)
+        switch row {
+        case nil:
             return nil
+        case .expired:
+            try await removeExpired([key], now: DatabaseCacheTime.text(forUnixTime: time))
+            return nil
+        case .live(let entry):
+            guard let entry else { throw undecodable(key) }
+            return entry
         }
-        guard let entry = DatabaseCacheValueFormat.decode(row.value) else { throw undecodable(key) }
-        return entry
     }
 
     public func entries(forKeys keys: [String]) async throws -> [CacheEntry?] {
@@ -692,7 +705,9 @@ final class RowCount: Sendable {
 
 /// The SQL text of every statement, with the table's quoted name; keys, values and times are
 /// always bound parameters.
-struct Statements: Sendable {
+/// A class, so a closure sent to a connection's thread captures one reference rather than
+/// copying (and retaining) every string.
+final class Statements: Sendable {
     let createTable: String
     let createIndex: String
     let select: String

@@ -1,5 +1,11 @@
 import CSQLite
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// What SQLite said when a call failed: its primary and extended result codes and message.
 struct SQLiteFailure: Error, Sendable, CustomStringConvertible {
     /// The primary result code (`SQLITE_BUSY`, `SQLITE_CORRUPT`, ...).
@@ -31,6 +37,8 @@ final class SQLiteConnection: @unchecked Sendable {
     var generation = 0
     private(set) var handle: OpaquePointer?
     private var statements: [String: OpaquePointer] = [:]
+    /// The statement used last, checked before the dictionary.
+    private var lastStatement: (sql: String, pointer: OpaquePointer)?
 
     init(path: String, readOnly: Bool, busyTimeoutMilliseconds: Int32, vfs: String? = nil) {
         self.path = path
@@ -68,6 +76,7 @@ final class SQLiteConnection: @unchecked Sendable {
     func close() {
         for statement in statements.values { sqlite3_finalize(statement) }
         statements.removeAll()
+        lastStatement = nil
         if let handle { sqlite3_close_v2(handle) }
         handle = nil
     }
@@ -101,13 +110,18 @@ final class SQLiteConnection: @unchecked Sendable {
     func withStatement<T>(_ sql: String, _ body: (SQLiteStatement) throws(SQLiteFailure) -> T) throws(SQLiteFailure) -> T {
         try open()
         let pointer: OpaquePointer
-        if let cached = statements[sql] {
+        if let last = lastStatement, last.sql == sql {
+            // The same statement as last time (a reader repeating the get): no hashing of the SQL.
+            pointer = last.pointer
+        } else if let cached = statements[sql] {
             pointer = cached
+            lastStatement = (sql, cached)
         } else {
             var prepared: OpaquePointer?
             let code = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &prepared, nil)
             guard code == SQLITE_OK, let prepared else { throw failure(code) }
             statements[sql] = prepared
+            lastStatement = (sql, prepared)
             pointer = prepared
         }
         defer {
@@ -190,6 +204,28 @@ struct SQLiteStatement {
         let count = Int(sqlite3_column_bytes(pointer, column))
         guard count > 0, let base else { return [] }
         return Array(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    /// Runs `body` with a column's bytes (text or blob) where SQLite holds them, without a copy:
+    /// valid only inside `body`, before the next step or reset. Empty for NULL.
+    func withBytes<R>(_ column: Int32, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        let base = sqlite3_column_blob(pointer, column)
+        let count = Int(sqlite3_column_bytes(pointer, column))
+        guard count > 0, let base else { return body(UnsafeBufferPointer(start: nil, count: 0)) }
+        return body(UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: count))
+    }
+
+    /// Whether a column's text sorts after `bytes`, compared byte by byte as SQLite's BINARY
+    /// collation compares text (the `expires` column against the current time), without a copy.
+    func text(_ column: Int32, isAfter bytes: [UInt8]) -> Bool {
+        let base = sqlite3_column_text(pointer, column)
+        let count = Int(sqlite3_column_bytes(pointer, column))
+        guard count > 0, let base else { return false }
+        return bytes.withUnsafeBufferPointer { other in
+            let common = min(count, other.count)
+            let order = common == 0 ? 0 : memcmp(base, other.baseAddress!, common)
+            return order > 0 || (order == 0 && count > other.count)
+        }
     }
 
     /// A column's value as text.

@@ -150,8 +150,9 @@ final class SQLiteConnectionPool: Sendable {
     func read<T: Sendable>(
         _ operation: String, _ body: @escaping @Sendable (SQLiteConnection) throws(SQLiteFailure) -> T
     ) async throws(CacheError) -> T {
+        // The task's read checks for a closed pool in the lock it takes its connection in.
+        if readsOnTask, let value = readOnTask(body) { return value }
         let generation = try checkOpen()
-        if readsOnTask, let value = readOnTask(generation, body) { return value }
         if !state.withLock({ $0.writerReady }) {
             try await write(operation) { _ in }
         }
@@ -180,11 +181,9 @@ final class SQLiteConnectionPool: Sendable {
     /// Runs `body` on the caller's task with a warm no-wait connection, or returns `nil` (no
     /// idle one, or the read would have had to wait, or failed: the caller's thread job will
     /// run it again and report what a failure really is).
-    private func readOnTask<T>(_ generation: Int, _ body: (SQLiteConnection) throws(SQLiteFailure) -> T) -> T? {
+    private func readOnTask<T>(_ body: (SQLiteConnection) throws(SQLiteFailure) -> T) -> T? {
         guard swift_caching_nowait_available() != 0,
-            let connection = state.withLock({ state in
-                state.closed || state.generation != generation ? nil : state.taskReaders.popLast()
-            })
+            let connection = state.withLock({ state in state.closed ? nil : state.taskReaders.popLast() })
         else { return nil }
         var value: T?
         do throws(SQLiteFailure) {

@@ -42,17 +42,27 @@ final class LookupBatcher: Sendable {
 
     /// The live rows for `lookup`'s ids, found by a statement this call runs or shares.
     func lookup(_ lookup: RevocationLookup, run: Run) async throws -> [RevocationRow] {
-        let outcome: Outcome = try await withCheckedThrowingContinuation { continuation in
-            let leads = state.withLock { state -> Bool in
-                if state.running < concurrency {
-                    state.running += 1
-                    return true
-                }
-                state.waiting.append(Waiter(lookup: lookup, continuation: continuation))
-                return false
-            }
-            if leads { continuation.resume(returning: .lead([])) }
+        // A free slot: lead at once, without making a continuation (the common case when the
+        // checks do not overlap).
+        let leadsNow = state.withLock { state -> Bool in
+            guard state.running < concurrency else { return false }
+            state.running += 1
+            return true
         }
+        let outcome: Outcome =
+            leadsNow
+            ? .lead([])
+            : try await withCheckedThrowingContinuation { continuation in
+                let leads = state.withLock { state -> Bool in
+                    if state.running < concurrency {
+                        state.running += 1
+                        return true
+                    }
+                    state.waiting.append(Waiter(lookup: lookup, continuation: continuation))
+                    return false
+                }
+                if leads { continuation.resume(returning: .lead([])) }
+            }
         switch outcome {
         case .found(let rows): return rows
         case .lead(let others):
