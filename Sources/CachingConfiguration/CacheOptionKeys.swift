@@ -1,4 +1,4 @@
-/// One backend option as a ``/Configuration/ConfigReader`` reads it: its name in `OPTIONS`, its
+/// One backend option as a `ConfigReader` reads it: its name in `OPTIONS`, its
 /// type and whether it is a secret.
 ///
 /// A `ConfigReader` cannot list the keys it holds, and an environment variable is text until it is
@@ -44,7 +44,7 @@ public struct CacheOptionKey: Sendable, Hashable {
     }
 }
 
-/// The options a ``/Configuration/ConfigReader`` is asked for, by backend name.
+/// The options a `ConfigReader` is asked for, by backend name.
 ///
 /// ``standard`` knows every backend of this package (local memory, files, memcached, Redis, SQLite
 /// and PostgreSQL) under every name it is registered by. An application that registers a backend

@@ -17,8 +17,8 @@ extension CacheSettings {
     /// is not set.
     ///
     /// The values found are put together as one alias's Django-shaped JSON and checked by
-    /// ``CacheSettings/init(_:alias:)``, so the rules and the errors are those of a JSON settings
-    /// file: a malformed setting fails with ``CacheError/Code/invalidSettings`` naming the alias and
+    /// `CacheSettings/init(_:alias:)`, so the rules and the errors are those of a JSON settings
+    /// file: a malformed setting fails with `CacheError/Code/invalidSettings` naming the alias and
     /// the setting (`CACHES["default"]["TIMEOUT"] must be a number of seconds…`). A value of the
     /// wrong type is read again as what it is, so the error shows what was found — except a
     /// secret, which is never shown.
@@ -31,7 +31,7 @@ extension CacheSettings {
     ///   - config: The reader (environment variables, files, in-memory values…).
     ///   - optionKeys: The options each backend reads.
     /// - Returns: The settings by alias.
-    /// - Throws: ``CacheError/Code/invalidSettings`` naming the alias and the setting.
+    /// - Throws: `CacheError/Code/invalidSettings` naming the alias and the setting.
     public static func settings(
         from config: ConfigReader, optionKeys: CacheOptionKeys = .standard
     ) async throws(CacheError) -> [String: CacheSettings] {
@@ -68,7 +68,7 @@ extension CacheSettings {
     ///   - config: The reader.
     ///   - alias: The alias.
     ///   - optionKeys: The options each backend reads.
-    /// - Throws: ``CacheError/Code/invalidSettings`` naming the alias and the setting.
+    /// - Throws: `CacheError/Code/invalidSettings` naming the alias and the setting.
     public init(config: ConfigReader, alias: String, optionKeys: CacheOptionKeys = .standard) async throws(CacheError) {
         let scope = config.scoped(to: ConfigKey(["caches", alias]))
         var members: [String: SettingsValue] = [:]
@@ -122,7 +122,7 @@ extension CacheSettings {
 
 extension Caches {
     /// Builds every alias from a `ConfigReader`: the settings of
-    /// ``/Caching/CacheSettings/settings(from:optionKeys:)``, then ``/Caching/Caches/init(_:backends:clock:logger:observability:)``.
+    /// `CacheSettings/settings(from:optionKeys:)`, then `Caches/init(_:backends:clock:logger:observability:)`.
     ///
     /// ```swift
     /// let config = ConfigReader(providers: [EnvironmentVariablesProvider(), InMemoryProvider(values: defaults)])
@@ -138,7 +138,7 @@ extension Caches {
     ///   - clock: The clock every alias measures expiry by.
     ///   - logger: The logger every alias logs to.
     ///   - observability: Where every alias reports metrics and spans; off by default.
-    /// - Throws: ``/Caching/CacheError/Code/invalidSettings`` or ``/Caching/CacheError/Code/unknownBackend``
+    /// - Throws: `CacheError/Code/invalidSettings` or `CacheError/Code/unknownBackend`
     ///   naming the alias and the setting, as for a JSON settings file.
     public convenience init(
         config: ConfigReader, backends: CacheBackends = .standard, optionKeys: CacheOptionKeys = .standard,
@@ -155,7 +155,7 @@ extension Caches {
     }
 }
 
-/// Reads one value of an expected type from a `ConfigReader` as a ``SettingsValue``.
+/// Reads one value of an expected type from a `ConfigReader` as a `SettingsValue`.
 enum ConfigValueReading {
     enum Kind {
         case integer, number, numberOrNull, boolean, string, stringList
@@ -215,7 +215,7 @@ enum ConfigValueReading {
     }
 
     /// The value as the expected type; a value of another type is read as what it is so that
-    /// ``CacheSettings`` reports it as it would from JSON; a secret of another type fails here
+    /// `CacheSettings` reports it as it would from JSON; a secret of another type fails here
     /// without being shown.
     static func readChecked(
         _ config: ConfigReader, key: ConfigKey, as kind: Kind, isSecret: Bool, alias: String, setting: [String]
