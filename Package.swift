@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "CachingRedis", targets: ["CachingRedis"]),
         .library(name: "CachingSQLite", targets: ["CachingSQLite"]),
         .library(name: "CachingPostgres", targets: ["CachingPostgres"]),
+        .library(name: "CachingConfiguration", targets: ["CachingConfiguration"]),
         .library(name: "TokenRevocation", targets: ["TokenRevocation"]),
         .library(name: "TokenAuth", targets: ["TokenAuth"]),
         .executable(name: "CacheTour", targets: ["CacheTour"]),
@@ -32,6 +33,14 @@ let package = Package(
         // their build cost).
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
+        // CachingConfiguration only: `Caches` from a ConfigReader. No traits: the core providers
+        // (environment, in-memory, directory of files) need none, and Hummingbird asks for none
+        // either, so the example builds the same module it already builds (docs/PERFORMANCE.md
+        // has the cost). An application that wants JSON or YAML files enables the trait in its own
+        // dependency on swift-configuration.
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: []),
+        // Tests only: FilePath for swift-configuration's DirectoryFilesProvider (already built with it).
+        .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
         // scripts/docs.sh only: `swift package generate-documentation` (a plugin, never linked).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
@@ -122,6 +131,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Caches from apple/swift-configuration's ConfigReader, apart so that users of Caching
+        // alone never build swift-configuration.
+        .target(
+            name: "CachingConfiguration",
+            dependencies: [
+                "Caching",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TokenRevocation",
             dependencies: ["Caching"],
@@ -201,6 +221,18 @@ let package = Package(
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             exclude: ["Interop/django_db_interop.py"],
+            swiftSettings: swiftSettings
+        ),
+        // The ConfigReader path against the JSON path, with every backend's options.
+        .testTarget(
+            name: "CachingConfigurationTests",
+            dependencies: [
+                "Caching", "CachingConfiguration", "CachingMemcached", "CachingRedis", "CachingSQLite", "CachingPostgres", "CachingTesting",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

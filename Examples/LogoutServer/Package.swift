@@ -18,6 +18,9 @@ let package = Package(
         .package(name: "swift-caching", path: "../.."),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        // Already built for Hummingbird (its default trait ConfigurationSupport, with no traits of
+        // swift-configuration's own): the server reads its settings through a ConfigReader.
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: []),
         // Tests only: InMemoryLogging, to read what the server logs with a request id.
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     ],
@@ -33,6 +36,8 @@ let package = Package(
                 .product(name: "CachingPostgres", package: "swift-caching"),
                 .product(name: "TokenAuth", package: "swift-caching"),
                 .product(name: "TokenRevocation", package: "swift-caching"),
+                .product(name: "CachingConfiguration", package: "swift-caching"),
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -43,6 +48,7 @@ let package = Package(
             name: "LogoutServer",
             dependencies: [
                 "LogoutServerApp",
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

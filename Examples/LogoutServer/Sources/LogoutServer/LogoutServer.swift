@@ -5,6 +5,7 @@
 //
 // See LogoutServerApp.ServerConfiguration for every option.
 import Caching
+import Configuration
 import Hummingbird
 import Logging
 import LogoutServerApp
@@ -28,17 +29,21 @@ struct LogoutServerMain {
         var logger = Logger(label: "LogoutServer")
         logger.logLevel = .info
 
+        // One swift-configuration reader: the command line, then the environment (the caches of
+        // CACHES_<ALIAS>_* come from it too when no caches file is given).
         let configuration: ServerConfiguration
+        let config: ConfigReader
         do {
-            configuration = try ServerConfiguration(
+            config = try ServerConfiguration.configReader(
                 arguments: Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
+            configuration = try ServerConfiguration(config: config)
         } catch {
             Output.send(2, "LogoutServer: \(error)\n")
             exit(2)
         }
 
         do {
-            let built = try await LogoutServerApplication.makeAuth(configuration, logger: logger)
+            let built = try await LogoutServerApplication.makeAuth(configuration, logger: logger, config: config)
             if configuration.secret == nil {
                 logger.warning("No JWT secret given: using the development secret. Pass --secret or JWT_SECRET outside development.")
             }

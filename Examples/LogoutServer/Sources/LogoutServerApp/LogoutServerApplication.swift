@@ -1,8 +1,10 @@
 public import Caching
+import CachingConfiguration
 import CachingMemcached
 import CachingPostgres
 import CachingRedis
 public import CachingSQLite
+public import Configuration
 public import Hummingbird
 public import Logging
 import NIOCore
@@ -28,17 +30,24 @@ public enum LogoutServerApplication {
     ///   - logger: The server's logger.
     ///   - clock: The wall clock for tokens, caches and revocation: the system clock, or a
     ///     `ManualCacheClock` in tests so that expiry needs no sleeping.
+    ///   - config: The reader the configuration came from
+    ///     (``ServerConfiguration/configReader(arguments:environment:)``): without a caches file,
+    ///     the caches of its `caches.<alias>.*` keys when `caches.default.backend` or
+    ///     `caches.aliases` is set.
     /// - Throws: ``ServerConfigurationError`` or `CacheError` for bad settings or an unknown
     ///   alias, or what production mode refuses (``ServerConfiguration/checkForProduction()``).
     public static func makeAuth(
-        _ configuration: ServerConfiguration, logger: Logger, clock: any CacheClock = SystemCacheClock()
+        _ configuration: ServerConfiguration, logger: Logger, clock: any CacheClock = SystemCacheClock(),
+        config: ConfigReader? = nil
     ) async throws -> Built {
         try configuration.checkForProduction()
         let caches: Caches
+        let backends = CacheBackends.standard.withMemcached().withRedis().withSQLite().withPostgres()
         if let file = configuration.cachesFile {
-            caches = try Caches(
-                contentsOf: file, backends: CacheBackends.standard.withMemcached().withRedis().withSQLite().withPostgres(), clock: clock,
-                logger: logger)
+            caches = try Caches(contentsOf: file, backends: backends, clock: clock, logger: logger)
+        } else if let config, config.string(forKey: "caches.default.backend") != nil || config.stringArray(forKey: "caches.aliases") != nil
+        {
+            caches = try await Caches(config: config, backends: backends, clock: clock, logger: logger)
         } else {
             // Revocations in local memory that never evicts a live one (a full store answers 503
             // to a logout instead of forgetting an older one); throttling counters apart, where
@@ -74,7 +83,7 @@ public enum LogoutServerApplication {
             let backend = caches.settings[alias]?.backend ?? "?"
             store = try CacheRevocation(caches: caches, alias: alias, logger: logger)
             description =
-                "CacheRevocation over cache alias '\(alias)' (\(backend)\(configuration.cachesFile == nil ? ", local memory: no caches file given" : ""), keys like '\(cache.makeKey("revoked:<jti>"))')"
+                "CacheRevocation over cache alias '\(alias)' (\(backend)\(configuration.cachesFile == nil && caches.settings[alias]?.backend == "locmem" ? ", local memory: no caches file given" : ""), keys like '\(cache.makeKey("revoked:<jti>"))')"
         }
         let users: UserDirectory
         if let usersFile = configuration.usersFile {

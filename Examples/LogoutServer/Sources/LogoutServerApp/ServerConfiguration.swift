@@ -1,6 +1,9 @@
+public import Configuration
+
 /// How the logout server runs: where it listens, which caches it uses, how it revokes.
 ///
-/// Every setting comes from a command-line option or, failing that, an environment variable:
+/// Every setting comes from a command-line option or, failing that, an environment variable,
+/// read through one swift-configuration `ConfigReader` (``configReader(arguments:environment:)``):
 ///
 /// | option | environment | default | meaning |
 /// | --- | --- | --- | --- |
@@ -11,6 +14,7 @@
 /// | `--secret` | `JWT_SECRET` | a development secret | the HMAC secret; required outside development mode, at least 32 bytes |
 /// | `--mode` | `APP_MODE` | `development` | `development` or `production` |
 /// | `--users` | `USERS_FILE` | the demo users (development only) | a JSON file of users with bcrypt password hashes |
+/// | none | `CACHES_ALIASES`, `CACHES_<ALIAS>_BACKEND`, `CACHES_<ALIAS>_OPTIONS_<NAME>`… | none | the caches without a file, as CachingConfiguration reads them (used when `--caches` is not given and `caches.default.backend` or `caches.aliases` is set) |
 ///
 /// Production mode refuses to start (``checkForProduction()``) with a secret under 32 bytes,
 /// with the published ``developmentSecret``, or without a users file (the demo accounts'
@@ -61,14 +65,39 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     public init() {}
 
-    /// Reads the configuration from arguments (`--name value` or `--name=value`) and the environment.
+    /// Reads the configuration from arguments (`--name value` or `--name=value`) and the environment,
+    /// through ``configReader(arguments:environment:)`` and ``init(config:)``.
     ///
     /// - Throws: ``ServerConfigurationError`` for an unknown option, a missing value, a bad
     ///   number, an unknown mode, or a missing secret outside development mode.
     public init(arguments: [String], environment: [String: String]) throws(ServerConfigurationError) {
-        var options: [String: String] = [:]
+        try self.init(config: Self.configReader(arguments: arguments, environment: environment))
+    }
+
+    /// Each option and the configuration key it sets; the environment variable is the key in
+    /// upper case with `_` for `.` (swift-configuration's rule): `--port` is `logout.port`,
+    /// `LOGOUT_PORT`.
+    public static let optionKeys: [String: String] = [
+        "host": "logout.host", "port": "logout.port", "caches": "caches.file", "revocation": "revocation",
+        "secret": "jwt.secret", "mode": "app.mode", "users": "users.file", "revocation-timeout-ms": "revocation.timeout.ms",
+    ]
+
+    /// The server's settings as one swift-configuration `ConfigReader`: the command-line options
+    /// first, then the environment variables. The same reader holds the cache aliases of
+    /// `caches.<alias>.*` (`CACHES_DEFAULT_BACKEND`…) that ``LogoutServerApplication`` builds
+    /// when no caches file is given.
+    ///
+    /// - Parameters:
+    ///   - arguments: The command line after the executable's name.
+    ///   - environment: The environment variables (tests pass a dictionary of their own).
+    /// - Returns: The reader.
+    /// - Throws: ``ServerConfigurationError`` for an unknown option or a missing value.
+    public static func configReader(arguments: [String], environment: [String: String]) throws(ServerConfigurationError)
+        -> ConfigReader
+    {
+        var options: [AbsoluteConfigKey: ConfigValue] = [:]
         var index = 0
-        let known: Set<String> = ["host", "port", "caches", "revocation", "secret", "mode", "users", "revocation-timeout-ms"]
+        let known = Set(optionKeys.keys)
         while index < arguments.count {
             let argument = arguments[index]
             guard argument.hasPrefix("--") else {
@@ -85,37 +114,51 @@ public struct ServerConfiguration: Sendable, Equatable {
                 guard index < arguments.count else { throw ServerConfigurationError("--\(name) needs a value") }
                 value = arguments[index]
             }
-            guard known.contains(name) else {
+            guard let key = optionKeys[name] else {
                 throw ServerConfigurationError("unknown option --\(name); options are --\(known.sorted().joined(separator: ", --"))")
             }
-            options[name] = value
+            options[AbsoluteConfigKey(key.split(separator: ".").map(String.init))] = ConfigValue(.string(value), isSecret: name == "secret")
             index += 1
         }
-        func setting(_ option: String, _ variable: String) -> String? { options[option] ?? environment[variable] }
+        return ConfigReader(providers: [
+            InMemoryProvider(name: "command line", values: options),
+            EnvironmentVariablesProvider(environmentVariables: environment, secretsSpecifier: .specific(["JWT_SECRET"])),
+        ])
+    }
 
-        if let host = setting("host", "LOGOUT_HOST") { self.host = host }
-        if let port = setting("port", "LOGOUT_PORT") {
+    /// Reads the configuration from a swift-configuration `ConfigReader` (keys as in
+    /// ``optionKeys``; every value as text, as the command line and the environment give it).
+    ///
+    /// - Throws: ``ServerConfigurationError`` for a bad number, an unknown mode, or a missing
+    ///   secret outside development mode.
+    public init(config: ConfigReader) throws(ServerConfigurationError) {
+        func setting(_ option: String, isSecret: Bool = false) -> String? {
+            config.string(forKey: ConfigKey(Self.optionKeys[option, default: option]), isSecret: isSecret)
+        }
+
+        if let host = setting("host") { self.host = host }
+        if let port = setting("port") {
             guard let number = Int(port), (0...65535).contains(number) else {
                 throw ServerConfigurationError("the port must be a number from 0 to 65535; found '\(port)'")
             }
             self.port = number
         }
-        cachesFile = setting("caches", "CACHES_FILE").flatMap { $0.isEmpty ? nil : $0 }
-        if let revocation = setting("revocation", "REVOCATION"), !revocation.isEmpty { self.revocation = revocation }
+        cachesFile = setting("caches").flatMap { $0.isEmpty ? nil : $0 }
+        if let revocation = setting("revocation"), !revocation.isEmpty { self.revocation = revocation }
         if self.revocation == Self.databaseRevocationPrefix {
             throw ServerConfigurationError(
                 "--revocation \(Self.databaseRevocationPrefix) needs the alias of a db or postgres cache, as in \(Self.databaseRevocationPrefix)auth"
             )
         }
-        secret = setting("secret", "JWT_SECRET").flatMap { $0.isEmpty ? nil : $0 }
-        if let mode = setting("mode", "APP_MODE") {
+        secret = setting("secret", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
+        if let mode = setting("mode") {
             guard let parsed = Mode(rawValue: mode) else {
                 throw ServerConfigurationError("the mode must be 'development' or 'production'; found '\(mode)'")
             }
             self.mode = parsed
         }
-        usersFile = setting("users", "USERS_FILE").flatMap { $0.isEmpty ? nil : $0 }
-        if let timeout = setting("revocation-timeout-ms", "REVOCATION_TIMEOUT_MS") {
+        usersFile = setting("users").flatMap { $0.isEmpty ? nil : $0 }
+        if let timeout = setting("revocation-timeout-ms") {
             guard let number = Int(timeout), number > 0 else {
                 throw ServerConfigurationError("the revocation timeout must be a positive number of milliseconds; found '\(timeout)'")
             }
