@@ -102,3 +102,45 @@ public func printRow(_ result: (baseline: BenchResult, subject: BenchResult), ta
         "| \(result.subject.name) | \(result.baseline.name) | \(formatRate(result.baseline.median)) | \(formatRate(result.subject.median)) | \(format2(ratio))× | \(targetText) |"
     )
 }
+
+/// An environment variable's value, or `nil` when it is not set.
+public func environment(_ name: String) -> String? {
+    getenv(name).map { String(cString: $0) }
+}
+
+/// CPU time this process has used (user and system), in microseconds.
+public func processCPUMicroseconds() -> Double {
+    var usage = rusage()
+    #if canImport(Glibc)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+    #else
+        getrusage(RUSAGE_SELF, &usage)
+    #endif
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6 + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
+}
+
+/// Wall and CPU time per call of `calls` sequential Swift calls, then of the same number of
+/// calls made by `baseline` (a C loop, given how many to make), three rounds; prints one line
+/// per round. For `perf record`, and for loaded machines, where CPU per call is steadier than
+/// operations per second.
+public func profilePerCall(
+    calls: Int, what: String, swift: @escaping @Sendable () async throws -> Void, baseline: (_ calls: Int) -> Void
+) async throws {
+    for round in 0..<3 {
+        // Off the main actor, as the benchmark cases run.
+        let (swiftWall, swiftCPU) = try await Task.detached {
+            let wall = monotonicNanoseconds()
+            let cpu = processCPUMicroseconds()
+            for _ in 0..<calls { try await swift() }
+            return (Double(monotonicNanoseconds() - wall) / 1000 / Double(calls), (processCPUMicroseconds() - cpu) / Double(calls))
+        }.value
+        let wall = monotonicNanoseconds()
+        let cpu = processCPUMicroseconds()
+        baseline(calls)
+        let cWall = Double(monotonicNanoseconds() - wall) / 1000 / Double(calls)
+        let cCPU = (processCPUMicroseconds() - cpu) / Double(calls)
+        print(
+            "round \(round + 1): \(what) \(format2(swiftWall)) µs wall, \(format2(swiftCPU)) µs CPU; C \(format2(cWall)) µs wall, \(format2(cCPU)) µs CPU (per call, this process); ratio of CPU \(format2(cCPU / swiftCPU))×"
+        )
+    }
+}

@@ -27,10 +27,6 @@ final class CHandle: @unchecked Sendable {
     deinit { cmb_free(raw) }
 }
 
-func environment(_ name: String) -> String? {
-    getenv(name).map { String(cString: $0) }
-}
-
 let rounds = Int(environment("MEMCACHED_BENCH_ROUNDS") ?? "") ?? 5
 let seconds = Double(environment("MEMCACHED_BENCH_SECONDS") ?? "") ?? 0.4
 let poolSize = Int(environment("MEMCACHED_BENCH_POOL") ?? "") ?? 2

@@ -22,10 +22,6 @@ import TokenRevocation
     import Glibc
 #endif
 
-func environment(_ name: String) -> String? {
-    getenv(name).map { String(cString: $0) }
-}
-
 let rounds = Int(environment("PG_BENCH_ROUNDS") ?? "") ?? 5
 let seconds = Double(environment("PG_BENCH_SECONDS") ?? "") ?? 0.4
 let poolSize = Int(environment("PG_BENCH_POOL") ?? "") ?? 2
@@ -46,11 +42,6 @@ final class CConnection: @unchecked Sendable {
 }
 
 /// The process's CPU time (user + system, this process only), in microseconds.
-func processCPUMicroseconds() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6 + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
-}
 
 // PG_BENCH_PROFILE_GET=N: only N sequential Cache.get calls (for `perf record`), after which
 // the same number through libpq from C; prints wall and CPU time per get of each.
@@ -58,24 +49,11 @@ if let calls = Int(environment("PG_BENCH_PROFILE_GET") ?? "") {
     let c = CConnection(server.connectionString)
     let getSQL = "SELECT \"value\", \"expires\" > $2::timestamptz FROM \"bench_cache\" WHERE \"cache_key\" = $1"
     let now = DatabaseCacheTime.text(forUnixTime: SystemCacheClock().now()) + "+00"
-    for round in 0..<3 {
-        let (swiftWall, swiftCPU) = try await Task.detached {
-            let wall = monotonicNanoseconds()
-            let cpu = processCPUMicroseconds()
-            for _ in 0..<calls {
-                let read = try await cache.get("bench", as: [UInt8].self)
-                precondition(read?.count == 100)
-            }
-            return (Double(monotonicNanoseconds() - wall) / 1000 / Double(calls), (processCPUMicroseconds() - cpu) / Double(calls))
-        }.value
-        let wall = monotonicNanoseconds()
-        let cpu = processCPUMicroseconds()
+    try await profilePerCall(calls: calls, what: "Cache.get") {
+        let read = try await cache.get("bench", as: [UInt8].self)
+        precondition(read?.count == 100)
+    } baseline: { calls in
         precondition(cpb_get_loop(c.raw, getSQL, madeKey, now, Int32(calls)) == calls)
-        let cWall = Double(monotonicNanoseconds() - wall) / 1000 / Double(calls)
-        let cCPU = (processCPUMicroseconds() - cpu) / Double(calls)
-        print(
-            "round \(round + 1): Cache.get \(format2(swiftWall)) µs wall, \(format2(swiftCPU)) µs CPU; C \(format2(cWall)) µs wall, \(format2(cCPU)) µs CPU (per get, this process)"
-        )
     }
     try await cache.shutdown()
     await server.stop()

@@ -27,10 +27,6 @@ final class CConnection: @unchecked Sendable {
     deinit { crb_free(raw) }
 }
 
-func environment(_ name: String) -> String? {
-    getenv(name).map { String(cString: $0) }
-}
-
 let rounds = Int(environment("REDIS_BENCH_ROUNDS") ?? "") ?? 5
 let seconds = Double(environment("REDIS_BENCH_SECONDS") ?? "") ?? 0.4
 let poolSize = Int(environment("REDIS_BENCH_POOL") ?? "") ?? 2

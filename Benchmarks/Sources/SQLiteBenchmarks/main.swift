@@ -19,10 +19,6 @@ import TokenRevocation
     import Glibc
 #endif
 
-func environment(_ name: String) -> String? {
-    getenv(name).map { String(cString: $0) }
-}
-
 let rounds = Int(environment("SQLITE_BENCH_ROUNDS") ?? "") ?? 5
 let seconds = Double(environment("SQLITE_BENCH_SECONDS") ?? "") ?? 0.4
 let poolSize = Int(environment("SQLITE_BENCH_POOL") ?? "") ?? 2
@@ -52,40 +48,21 @@ final class CConnection: @unchecked Sendable {
 let c = CConnection(path: path)
 
 /// The process's CPU time (user + system), in microseconds.
-func processCPUMicroseconds() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6 + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
-}
 
 // SQLITE_BENCH_PROFILE_GET=N: only N sequential Cache.get calls (for `perf record`), then N
 // through the C loop, three times; prints wall and CPU time per get of each.
 if let calls = Int(environment("SQLITE_BENCH_PROFILE_GET") ?? "") {
     let selectSQL = "SELECT \"value\", \"expires\" FROM \"bench_cache\" WHERE \"cache_key\" = ?1"
-    for round in 0..<3 {
-        // Off the main actor, as the benchmark cases run.
-        let (swiftWall, swiftCPU) = try await Task.detached {
-            let wall = monotonicNanoseconds()
-            let cpu = processCPUMicroseconds()
-            for _ in 0..<calls {
-                let read = try await cache.get("bench", as: [UInt8].self)
-                precondition(read?.count == 100)
-            }
-            return (Double(monotonicNanoseconds() - wall) / 1000 / Double(calls), (processCPUMicroseconds() - cpu) / Double(calls))
-        }.value
-        let wall = monotonicNanoseconds()
-        let cpu = processCPUMicroseconds()
+    try await profilePerCall(calls: calls, what: "Cache.get") {
+        let read = try await cache.get("bench", as: [UInt8].self)
+        precondition(read?.count == 100)
+    } baseline: { calls in
         var done = 0
         while done < calls {
             let batch = Int32(min(50, calls - done))
             precondition(csb_get_loop(c.raw, selectSQL, madeKey, batch) == batch)
             done += Int(batch)
         }
-        let cWall = Double(monotonicNanoseconds() - wall) / 1000 / Double(calls)
-        let cCPU = (processCPUMicroseconds() - cpu) / Double(calls)
-        print(
-            "round \(round + 1): Cache.get \(format2(swiftWall)) µs wall, \(format2(swiftCPU)) µs CPU; C \(format2(cWall)) µs wall, \(format2(cCPU)) µs CPU (per get); ratio of CPU \(format2(cCPU / swiftCPU))×"
-        )
     }
     exit(0)
 }
