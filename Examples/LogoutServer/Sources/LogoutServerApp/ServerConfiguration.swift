@@ -16,6 +16,8 @@
 /// with the published ``developmentSecret``, or without a users file (the demo accounts'
 /// passwords are published). Development mode accepts a short secret, with a warning.
 /// | `--revocation-timeout-ms` | `REVOCATION_TIMEOUT_MS` | `1000` | longest wait for the revocation store (then 503) |
+/// | `--metrics` | `METRICS` | `on` | `on`: `GET /metrics` in Prometheus' text format; `off`: no metrics, no route |
+/// | `--otlp-endpoint` | `OTEL_EXPORTER_OTLP_ENDPOINT` | none: no traces | where to export traces over OTLP/HTTP (`http://127.0.0.1:4318`); needs a build with the `OTLP` trait |
 public struct ServerConfiguration: Sendable, Equatable {
     public enum Mode: String, Sendable, Equatable {
         case development
@@ -30,6 +32,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var mode = Mode.development
     public var usersFile: String?
     public var revocationTimeoutMilliseconds = 1000
+    /// Whether the caches and token checks report metrics, exposed at `GET /metrics`.
+    public var metrics = true
+    /// The OTLP/HTTP collector traces are exported to, or `nil` for no traces.
+    public var otlpEndpoint: String?
     /// Lifetime of access tokens (15 minutes).
     public var accessLifetime = Duration.seconds(15 * 60)
     /// Lifetime of refresh tokens (30 days).
@@ -68,7 +74,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public init(arguments: [String], environment: [String: String]) throws(ServerConfigurationError) {
         var options: [String: String] = [:]
         var index = 0
-        let known: Set<String> = ["host", "port", "caches", "revocation", "secret", "mode", "users", "revocation-timeout-ms"]
+        let known: Set<String> = [
+            "host", "port", "caches", "revocation", "secret", "mode", "users", "revocation-timeout-ms", "metrics", "otlp-endpoint",
+        ]
         while index < arguments.count {
             let argument = arguments[index]
             guard argument.hasPrefix("--") else {
@@ -121,6 +129,13 @@ public struct ServerConfiguration: Sendable, Equatable {
             }
             revocationTimeoutMilliseconds = number
         }
+        if let metrics = setting("metrics", "METRICS") {
+            guard metrics == "on" || metrics == "off" else {
+                throw ServerConfigurationError("--metrics must be 'on' or 'off'; found '\(metrics)'")
+            }
+            self.metrics = metrics == "on"
+        }
+        otlpEndpoint = setting("otlp-endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT").flatMap { $0.isEmpty ? nil : $0 }
         if secret == nil, mode != .development {
             throw ServerConfigurationError("a JWT secret is required in \(mode.rawValue) mode: pass --secret or set JWT_SECRET")
         }
