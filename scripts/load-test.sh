@@ -16,6 +16,7 @@
 #   SKIP_BUILD=1 ./scripts/load-test.sh    # use the release binaries already built
 #   SUBJECTS="none bare redis" ./scripts/load-test.sh   # some subjects only (none first)
 #   SUBJECTS="none bare sqlite postgres" ./scripts/load-test.sh   # the database stores
+#   SUBJECTS="none memory memory-nometrics" ./scripts/load-test.sh   # what metrics (on by default) cost
 #   # Before/after in one interleaved run: a subject with "@base" runs the binaries copied to
 #   # BASELINE_DIR (LogoutServer, BareServer) from an earlier build, the rest the current ones.
 #   BASELINE_DIR=/tmp/base SUBJECTS="none none@base memory memory@base bare" ./scripts/load-test.sh
@@ -103,6 +104,7 @@ args_for() {
     case "$1" in
         none) echo "--revocation none" ;;
         memory) echo "--revocation memory" ;;
+        memory-nometrics) echo "--revocation memory --metrics off" ;;
         memcached) echo "--caches $work/memcached.json --revocation shared" ;;
         redis) echo "--caches $work/redis.json --revocation shared" ;;
         file) echo "--caches $work/file.json --revocation default" ;;
@@ -219,6 +221,7 @@ for subject in "${order[@]}"; do
         bare) target="—"; of_none="—" ;;
         none) target="≥ 0.85× bare"; of_none=$(ratio "$m" "$none") ;;
         memory) target="≥ 0.97× none"; of_none=$(ratio "$m" "$own_none") ;;
+        memory-nometrics) target="—"; of_none=$(ratio "$m" "$own_none") ;;
         memcached) target="≥ 0.80× none"; of_none=$(ratio "$m" "$own_none") ;;
         redis) target="≥ 0.80× none"; of_none=$(ratio "$m" "$own_none") ;;
         file) target="≥ 0.90× none"; of_none=$(ratio "$m" "$own_none") ;;

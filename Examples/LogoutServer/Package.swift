@@ -14,6 +14,12 @@ let swiftSettings: [SwiftSetting] = [
 let package = Package(
     name: "LogoutServer",
     platforms: [.macOS(.v15)],
+    // `swift build --package-path Examples/LogoutServer --traits OTLP` adds the OTLP trace exporter
+    // (swift-otel). Off by default: swift-otel and its graph take minutes to compile, and the
+    // default build (what CI builds) never compiles them.
+    traits: [
+        .trait(name: "OTLP", description: "Export traces over OTLP/HTTP with swift-otel (--otlp-endpoint)")
+    ],
     dependencies: [
         .package(name: "swift-caching", path: "../.."),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -23,6 +29,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: []),
         // Tests only: InMemoryLogging, to read what the server logs with a request id.
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        // GET /metrics in Prometheus' text format.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // The Tracer protocol (the app's request spans), and InMemoryTracing for the tests.
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.3.0"),
+        // Only with the OTLP trait, and then only its OTLP/HTTP exporter (not gRPC's graph).
+        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         .target(
@@ -41,6 +53,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -50,6 +64,8 @@ let package = Package(
                 "LogoutServerApp",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "OTel", package: "swift-otel", condition: .when(traits: ["OTLP"])),
             ],
             swiftSettings: swiftSettings
         ),
@@ -71,6 +87,9 @@ let package = Package(
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -9,6 +9,7 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 import TokenRevocation
+import Tracing
 
 /// The repository root, from this file's path (Tests/TokenRevocationTests/…).
 let revocationRepositoryRoot: String = {
@@ -172,6 +173,22 @@ struct DatabaseRevocationTests {
         #expect(refused?.code == .invalidArgument)
         #expect(refused?.message.contains(#"CACHES["memory"]"#) == true)
         #expect(throws: RevocationError.self) { _ = try DatabaseRevocation(caches: caches, alias: "missing") }
+        try await caches.shutdown()
+    }
+
+    /// With observability on, a cache's backend is wrapped in instrumentation: the store still
+    /// finds the database cache underneath (the logout server reports metrics by default).
+    @Test("from an alias whose cache reports metrics and spans")
+    func fromObservedAlias() async throws {
+        let sqlite = try RevocationDatabaseCase(kind: .sqlite).place()
+        let caches = try Caches(
+            ["auth": CacheSettings(backend: "db", location: "auth_cache", options: ["database": .string(sqlite.location)])],
+            backends: CacheBackends.standard.withSQLite(), observability: CacheObservability(tracer: NoOpTracer()))
+        let store = try DatabaseRevocation(caches: caches, alias: "auth", table: "observed_revocations")
+        try await store.revoke("a", ttl: .seconds(10))
+        #expect(try await store.isRevoked("a"))
+        #expect(try await sqlite.sql("SELECT COUNT(*) FROM observed_revocations") == "1")
+        await store.shutdown()
         try await caches.shutdown()
     }
 

@@ -49,6 +49,13 @@ public struct Cache: Sendable {
         self.configuration = configuration
     }
 
+    /// The backend itself, without the instrumentation ``backend`` wraps it in when
+    /// observability is on: for modules of this package that need the backend's own type
+    /// (`DatabaseRevocation` shares a database cache's database).
+    package var unwrappedBackend: any CacheBackend {
+        (backend as? InstrumentedBackend)?.inner ?? backend
+    }
+
     /// What the backend promises about stored entries (eviction, failover, durability).
     public var capabilities: CacheBackendCapabilities { backend.capabilities }
 

@@ -121,7 +121,7 @@ public final class DatabaseRevocation: RevocationStore {
         } catch {
             throw RevocationError(.storeFailure, "DatabaseRevocation could not resolve cache alias '\(alias)': \(error)", underlying: error)
         }
-        guard let source = cache.backend as? any RevocationDatabaseSource else {
+        guard let source = cache.unwrappedBackend as? any RevocationDatabaseSource else {
             throw RevocationError(
                 .invalidArgument,
                 "CACHES[\"\(alias)\"] uses the \(cache.capabilities.name) backend; DatabaseRevocation needs a database-cache alias (db on SQLite, or postgres), whose database it shares with tables of its own"

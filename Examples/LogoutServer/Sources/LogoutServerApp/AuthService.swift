@@ -35,11 +35,13 @@ public struct AuthService: Sendable {
     ///   - throttle: Counts login attempts.
     ///   - clock: The wall clock for `iat`, `exp` and their checks; the system clock unless a
     ///     test moves time by hand.
+    ///   - observability: Where token authentications and revocation checks report; off by default.
     /// - Throws: `TokenError` for an empty secret, or one shorter than 32 bytes outside
     ///   development mode (development accepts it, with a warning).
     public init(
         configuration: ServerConfiguration, users: UserDirectory, store: (any RevocationStore)?,
-        revocationDescription: String, throttle: LoginThrottle, logger: Logger, clock: any CacheClock = SystemCacheClock()
+        revocationDescription: String, throttle: LoginThrottle, logger: Logger, clock: any CacheClock = SystemCacheClock(),
+        observability: CacheObservability = .off
     ) throws {
         self.throttle = throttle
         self.configuration = configuration
@@ -53,11 +55,13 @@ public struct AuthService: Sendable {
         accessAuthentication = try JWTAuthentication(
             secret: configuration.signingSecret, allowingShortKeys: allowingShortKeys, revocationStore: store,
             leeway: configuration.leeway, expectedType: .access, requireTokenType: true, revocationTimeout: timeout,
-            logger: logger, clock: clock)
+            logger: logger, clock: clock
+        ).observed(by: observability)
         refreshAuthentication = try JWTAuthentication(
             secret: configuration.signingSecret, allowingShortKeys: allowingShortKeys, revocationStore: store,
             leeway: configuration.leeway, expectedType: .refresh, requireTokenType: true, revocationTimeout: timeout,
-            logger: logger, clock: clock)
+            logger: logger, clock: clock
+        ).observed(by: observability)
     }
 
     /// The claim a refresh token carries its family generation in.

@@ -8,7 +8,7 @@ public import Configuration
 public import Hummingbird
 public import Logging
 import NIOCore
-import ServiceLifecycle
+public import ServiceLifecycle
 import TokenAuth
 import TokenRevocation
 
@@ -21,6 +21,8 @@ public enum LogoutServerApplication {
         /// The SQL store of `--revocation database:<alias>`, or nil for the other strategies.
         /// The application runs its cleanup and closes it on graceful shutdown.
         public var databaseRevocation: DatabaseRevocation?
+        /// Where metrics and spans go: `GET /metrics`'s registry, and the tracer.
+        public var observability = ServerObservability(metrics: false)
     }
 
     /// Builds the caches and the authentication service.
@@ -34,20 +36,24 @@ public enum LogoutServerApplication {
     ///     (``ServerConfiguration/configReader(arguments:environment:)``): without a caches file,
     ///     the caches of its `caches.<alias>.*` keys when `caches.default.backend` or
     ///     `caches.aliases` is set.
+    ///   - observability: Where the caches and token checks report; by default a registry of
+    ///     this server's when ``ServerConfiguration/metrics`` is on, and no tracer.
     /// - Throws: ``ServerConfigurationError`` or `CacheError` for bad settings or an unknown
     ///   alias, or what production mode refuses (``ServerConfiguration/checkForProduction()``).
     public static func makeAuth(
         _ configuration: ServerConfiguration, logger: Logger, clock: any CacheClock = SystemCacheClock(),
-        config: ConfigReader? = nil
+        config: ConfigReader? = nil, observability: ServerObservability? = nil
     ) async throws -> Built {
         try configuration.checkForProduction()
+        let observability = observability ?? ServerObservability(metrics: configuration.metrics)
         let caches: Caches
         let backends = CacheBackends.standard.withMemcached().withRedis().withSQLite().withPostgres()
         if let file = configuration.cachesFile {
-            caches = try Caches(contentsOf: file, backends: backends, clock: clock, logger: logger)
+            caches = try Caches(contentsOf: file, backends: backends, clock: clock, logger: logger, observability: observability.cache)
         } else if let config, config.string(forKey: "caches.default.backend") != nil || config.stringArray(forKey: "caches.aliases") != nil
         {
-            caches = try await Caches(config: config, backends: backends, clock: clock, logger: logger)
+            caches = try await Caches(
+                config: config, backends: backends, clock: clock, logger: logger, observability: observability.cache)
         } else {
             // Revocations in local memory that never evicts a live one (a full store answers 503
             // to a logout instead of forgetting an older one); throttling counters apart, where
@@ -59,7 +65,7 @@ public enum LogoutServerApplication {
                         options: ["MAX_ENTRIES": 100_000, "WHEN_FULL": "refuse"]),
                     configuration.throttleAlias: CacheSettings(
                         backend: "locmem", location: configuration.embeddedCacheLocation + "-throttle", options: ["MAX_ENTRIES": 100_000]),
-                ], clock: clock, logger: logger)
+                ], clock: clock, logger: logger, observability: observability.cache)
         }
         let store: (any RevocationStore)?
         let description: String
@@ -91,17 +97,20 @@ public enum LogoutServerApplication {
         } else {
             users = await UserDirectory.demo()
         }
+        var throttleObservability = observability.cache
+        throttleObservability.alias = configuration.throttleAlias
         let throttleCache =
             caches.aliases.contains(configuration.throttleAlias)
             ? try caches[configuration.throttleAlias]
-            : Cache.localMemory(maxEntries: 100_000, configuration: CacheConfiguration(clock: clock))
+            : Cache.localMemory(
+                maxEntries: 100_000, configuration: CacheConfiguration(clock: clock, observability: throttleObservability))
         let throttle = LoginThrottle(
             cache: throttleCache, perUser: configuration.loginAttemptsPerUser, perClient: configuration.loginAttemptsPerClient,
             window: Double(configuration.loginWindow.components.seconds))
         let auth = try AuthService(
             configuration: configuration, users: users, store: store, revocationDescription: description, throttle: throttle,
-            logger: logger, clock: clock)
-        return Built(auth: auth, caches: caches, databaseRevocation: databaseRevocation)
+            logger: logger, clock: clock, observability: observability.cache)
+        return Built(auth: auth, caches: caches, databaseRevocation: databaseRevocation, observability: observability)
     }
 
     /// The store of `--revocation database:<alias>`: `DatabaseRevocation` on the alias's
@@ -135,14 +144,18 @@ public enum LogoutServerApplication {
     /// - Parameters:
     ///   - built: The caches and authentication service.
     ///   - logger: The server's logger.
+    ///   - services: More services to run beside the server (an OTLP exporter).
     ///   - onRunning: Called with the bound port once the server listens.
     public static func makeApplication(
-        _ built: Built, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        _ built: Built, logger: Logger, services extraServices: [any Service] = [],
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router(context: LogoutRequestContext.self)
+        if let tracer = built.observability.tracer { router.add(middleware: RequestTracingMiddleware(tracer: tracer)) }
         addRoutes(to: router, auth: built.auth)
+        if let registry = built.observability.registry { addMetricsRoute(to: router, registry: registry) }
         let configuration = built.auth.configuration
-        var services: [any Service] = [built.caches]
+        var services: [any Service] = [built.caches] + extraServices
         if let store = built.databaseRevocation {
             services.append(
                 DatabaseRevocationService(

@@ -14,12 +14,14 @@ public import Configuration
 /// | `--secret` | `JWT_SECRET` | a development secret | the HMAC secret; required outside development mode, at least 32 bytes |
 /// | `--mode` | `APP_MODE` | `development` | `development` or `production` |
 /// | `--users` | `USERS_FILE` | the demo users (development only) | a JSON file of users with bcrypt password hashes |
+/// | `--revocation-timeout-ms` | `REVOCATION_TIMEOUT_MS` | `1000` | longest wait for the revocation store (then 503) |
+/// | `--metrics` | `METRICS` | `on` | `on`: `GET /metrics` in Prometheus' text format; `off`: no metrics, no route |
+/// | `--otlp-endpoint` | `OTEL_EXPORTER_OTLP_ENDPOINT` | none: no traces | where to export traces over OTLP/HTTP (`http://127.0.0.1:4318`); needs a build with the `OTLP` trait |
 /// | none | `CACHES_ALIASES`, `CACHES_<ALIAS>_BACKEND`, `CACHES_<ALIAS>_OPTIONS_<NAME>`… | none | the caches without a file, as CachingConfiguration reads them (used when `--caches` is not given and `caches.default.backend` or `caches.aliases` is set) |
 ///
 /// Production mode refuses to start (``checkForProduction()``) with a secret under 32 bytes,
 /// with the published ``developmentSecret``, or without a users file (the demo accounts'
 /// passwords are published). Development mode accepts a short secret, with a warning.
-/// | `--revocation-timeout-ms` | `REVOCATION_TIMEOUT_MS` | `1000` | longest wait for the revocation store (then 503) |
 public struct ServerConfiguration: Sendable, Equatable {
     public enum Mode: String, Sendable, Equatable {
         case development
@@ -34,6 +36,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var mode = Mode.development
     public var usersFile: String?
     public var revocationTimeoutMilliseconds = 1000
+    /// Whether the caches and token checks report metrics, exposed at `GET /metrics`.
+    public var metrics = true
+    /// The OTLP/HTTP collector traces are exported to, or `nil` for no traces.
+    public var otlpEndpoint: String?
     /// Lifetime of access tokens (15 minutes).
     public var accessLifetime = Duration.seconds(15 * 60)
     /// Lifetime of refresh tokens (30 days).
@@ -80,6 +86,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     public static let optionKeys: [String: String] = [
         "host": "logout.host", "port": "logout.port", "caches": "caches.file", "revocation": "revocation",
         "secret": "jwt.secret", "mode": "app.mode", "users": "users.file", "revocation-timeout-ms": "revocation.timeout.ms",
+        "metrics": "metrics", "otlp-endpoint": "otel.exporter.otlp.endpoint",
     ]
 
     /// The server's settings as one swift-configuration `ConfigReader`: the command-line options
@@ -164,6 +171,13 @@ public struct ServerConfiguration: Sendable, Equatable {
             }
             revocationTimeoutMilliseconds = number
         }
+        if let metrics = setting("metrics") {
+            guard metrics == "on" || metrics == "off" else {
+                throw ServerConfigurationError("--metrics must be 'on' or 'off'; found '\(metrics)'")
+            }
+            self.metrics = metrics == "on"
+        }
+        otlpEndpoint = setting("otlp-endpoint").flatMap { $0.isEmpty ? nil : $0 }
         if secret == nil, mode != .development {
             throw ServerConfigurationError("a JWT secret is required in \(mode.rawValue) mode: pass --secret or set JWT_SECRET")
         }

@@ -26,9 +26,11 @@ struct RouterClient: APIClient {
     ///     expiry times, agrees with it.
     ///   - logger: The server's logger (one over an `InMemoryLogHandler` to read what it logs);
     ///     by default errors only, to standard error.
+    ///   - observability: Where the server reports (a tracer a test reads); by default what the
+    ///     configuration says (metrics to a registry of the server's own).
     static func run(
         _ arguments: [String] = [], clock: ManualCacheClock = ManualCacheClock(start: SystemCacheClock().now().rounded(.down)),
-        logger: Logger? = nil, _ body: @Sendable (RouterClient) async throws -> Void
+        logger: Logger? = nil, observability: ServerObservability? = nil, _ body: @Sendable (RouterClient) async throws -> Void
     ) async throws {
         var configuration = try ServerConfiguration(arguments: arguments, environment: [:])
         // Caches of its own: tests running at the same time never share entries.
@@ -40,7 +42,8 @@ struct RouterClient: APIClient {
                 logger.logLevel = .error
                 return logger
             }()
-        let built = try await LogoutServerApplication.makeAuth(configuration, logger: logger, clock: clock)
+        let built = try await LogoutServerApplication.makeAuth(
+            configuration, logger: logger, clock: clock, observability: observability)
         let app = LogoutServerApplication.makeApplication(built, logger: logger)
         do {
             try await app.test(.router) { client in try await body(RouterClient(client: client)) }
