@@ -16,6 +16,10 @@ public import Caching
 /// `nobody` (through `setpriv`), in a directory that user owns. Needs Debian's `postgresql`
 /// package (`/usr/lib/postgresql/<version>/bin`); without it ``start()`` throws with the command
 /// that installs it.
+///
+/// A commit the server acknowledged survives ``kill()``, as in production (`synchronous_commit`
+/// on: the commit waits until its WAL is written). `fsync` is off, which only an operating-system
+/// crash would expose, and no test makes one.
 public final class PostgresServer: Sendable {
     /// The loopback port.
     public let port: Int
@@ -107,7 +111,7 @@ public final class PostgresServer: Sendable {
     /// `pg_ctl start` on the data directory and port; its exit status.
     private func runStart() -> Int32 {
         let options =
-            "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
         return Self.run(
             binaries + "/pg_ctl", ["-D", directory + "/data", "-o", options, "-l", directory + "/log", "-w", "-t", "30", "start"])
     }
