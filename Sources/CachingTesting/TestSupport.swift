@@ -161,6 +161,27 @@ public struct ProcessResources: Sendable, Equatable, CustomStringConvertible {
         ProcessResources(threads: entries("/proc/self/task"), descriptors: entries("/proc/self/fd"))
     }
 
+    /// Counts this process's threads and descriptors until they are back at `baseline`, for at
+    /// most `limit`; returns the last count.
+    ///
+    /// A thread that was joined a moment ago can still be listed in `/proc/self/task` until the
+    /// kernel finishes its exit (`pthread_join` returns when the thread's id is released, a step
+    /// before that). A leak stays; a thread on its way out is gone within milliseconds.
+    ///
+    /// - Parameters:
+    ///   - baseline: The counts to wait for.
+    ///   - limit: How long to keep counting.
+    /// - Returns: The last counts taken.
+    public static func settled(at baseline: ProcessResources, within limit: Duration = .seconds(1)) async -> ProcessResources {
+        let deadline = ContinuousClock.now + limit
+        var counts = current()
+        while counts != baseline, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+            counts = current()
+        }
+        return counts
+    }
+
     private static func entries(_ path: String) -> Int {
         guard let stream = opendir(path) else { return 0 }
         defer { closedir(stream) }

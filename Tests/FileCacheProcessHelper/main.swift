@@ -69,7 +69,7 @@ do {
         await ProcessResources.warmUpConcurrency()
         let before = ProcessResources.current()
         for index in 0..<integer(4) { try await lifecycleRound(index, directory: arguments[2]) }
-        let after = ProcessResources.current()
+        let after = await ProcessResources.settled(at: before)
         print("before=\(before.threads),\(before.descriptors) after=\(after.threads),\(after.descriptors)")
     case "incr":
         var last = 0

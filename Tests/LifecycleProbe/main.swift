@@ -124,6 +124,6 @@ try await useAndShutDown(-1)  // starts what lives for the whole process
 await ProcessResources.warmUpConcurrency()
 let before = ProcessResources.current()
 for index in 0..<rounds { try await useAndShutDown(index) }
-let after = ProcessResources.current()
+let after = await ProcessResources.settled(at: before)
 print("before=\(before.threads),\(before.descriptors) after=\(after.threads),\(after.descriptors)")
 await server?.stop()
