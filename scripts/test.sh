@@ -33,7 +33,16 @@ echo "test: building the logout server example in the background (log: $example_
 setsid swift build "${flags[@]}" --build-tests --package-path Examples/LogoutServer >"$example_log" 2>&1 &
 example_build=$!
 # A failure below ends the script; the background build (its own process group) goes too.
-trap 'kill -- -"$example_build" 2>/dev/null || true; rm -f "$example_log"' EXIT
+# On the way out (a failure above, or Ctrl-C), stop that build with SIGINT: SwiftPM then stops
+# its compilers, which run in process groups of their own and outlive a SIGTERM to the build.
+stop_example_build() {
+    if kill -INT -- -"$example_build" 2>/dev/null; then
+        for _ in $(seq 50); do kill -0 "$example_build" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL -- -"$example_build" 2>/dev/null || true
+    fi
+    rm -f "$example_log"
+}
+trap stop_example_build EXIT
 
 swift build "${flags[@]}" --build-tests
 # In parallel: only the suites that depend on memcached's one-second server clock are
