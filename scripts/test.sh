@@ -32,9 +32,9 @@ swift package resolve --package-path Examples/LogoutServer >/dev/null
 echo "test: building the logout server example in the background (log: $example_log)"
 setsid swift build "${flags[@]}" --build-tests --package-path Examples/LogoutServer >"$example_log" 2>&1 &
 example_build=$!
-# A failure below ends the script; the background build (its own process group) goes too.
-# On the way out (a failure above, or Ctrl-C), stop that build with SIGINT: SwiftPM then stops
-# its compilers, which run in process groups of their own and outlive a SIGTERM to the build.
+# A failure below (or Ctrl-C) ends the script; the background build goes too, stopped with
+# SIGINT to its process group: SwiftPM then stops its compilers, which run in process groups of
+# their own and outlive a SIGTERM to the build.
 stop_example_build() {
     if kill -INT -- -"$example_build" 2>/dev/null; then
         for _ in $(seq 50); do kill -0 "$example_build" 2>/dev/null || break; sleep 0.1; done
