@@ -56,6 +56,28 @@ struct AuthenticationObservabilityTests {
         #expect(try metrics.expectTimer("revocation_check_duration").values.count == 2)
     }
 
+    @Test("the authentication span is current while the store is asked: the store's spans are its children, with or without a timeout race")
+    func storeSpansNestUnderTheAuthentication() async throws {
+        let clock = ManualCacheClock()
+        let tracer = InMemoryTracer()
+        let store = TracingStore(tracer: tracer)
+        let token = try Token.create(sub: "1", jti: "nested", clock: clock).encode(secret: secret)
+        // TracingStore declares no time limit, so the check runs under the timeout race: the
+        // race's task must carry the span too.
+        let auth = try JWTAuthentication(secret: secret, revocationStore: store, clock: clock)
+            .observed(by: CacheObservability(tracer: tracer))
+        let request = tracer.startSpan("GET /profile")
+        try await ServiceContext.withValue(request.context) {
+            _ = try await auth.authenticate(authorization: "Bearer " + token)
+        }
+        request.end()
+        let authentication = try #require(tracer.finishedSpans.first { $0.operationName == "authenticate token" })
+        let lookups = tracer.finishedSpans.filter { $0.operationName == "store lookup" }
+        #expect(lookups.count == 2, "the jti and the subject's cut-off (the protocol's default check)")
+        #expect(lookups.allSatisfy { $0.parentSpanID == authentication.spanContext.spanID })
+        #expect(authentication.parentSpanID == request.spanContext.spanID)
+    }
+
     @Test("a store that is down: the refusal is logged once, without the token, counted as unavailable, and its span has error status")
     func failClosedIsLoggedOnce() async throws {
         let clock = ManualCacheClock()

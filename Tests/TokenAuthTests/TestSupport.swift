@@ -2,6 +2,7 @@ import Caching
 import CachingTesting
 import Synchronization
 import TokenRevocation
+import Tracing
 
 @testable import TokenAuth
 
@@ -32,6 +33,32 @@ struct ThrowingStore: RevocationStore {
     func revokedBefore(subject: String) async throws -> Double? { throw Down() }
     func revokeFamily(_ family: String, ttl: Duration) async throws { throw Down() }
     func isFamilyRevoked(_ family: String) async throws -> Bool { throw Down() }
+}
+
+/// A store whose every call starts and ends a span `store lookup` with `tracer` (from the
+/// calling task's `ServiceContext`, as a backend that does I/O does), and answers "not revoked".
+struct TracingStore: RevocationStore {
+    let tracer: any Tracer
+    private func lookup() { tracer.startSpan("store lookup", ofKind: .client).end() }
+    func revoke(_ jti: String, ttl: Duration) async throws { lookup() }
+    func isRevoked(_ jti: String) async throws -> Bool {
+        lookup()
+        return false
+    }
+    func consume(_ jti: String, ttl: Duration) async throws -> Bool {
+        lookup()
+        return true
+    }
+    func revokeAll(subject: String, issuedBefore: Double, ttl: Duration) async throws { lookup() }
+    func revokedBefore(subject: String) async throws -> Double? {
+        lookup()
+        return nil
+    }
+    func revokeFamily(_ family: String, ttl: Duration) async throws { lookup() }
+    func isFamilyRevoked(_ family: String) async throws -> Bool {
+        lookup()
+        return false
+    }
 }
 
 /// A store that never answers and ignores cancellation, as a socket blocked forever.

@@ -69,8 +69,16 @@ final class AuthenticationInstruments: Sendable {
     ) async throws(AuthenticationError) -> AuthenticatedUser {
         let span = tracer?.startSpan("authenticate token", ofKind: .internal)
         defer { span?.end() }
+        // The span is current while the token is checked, so what the revocation store does
+        // (a cache span per round trip) is its child.
+        let outcome: Result<AuthenticatedUser, AuthenticationError>
+        if let span {
+            outcome = await ServiceContext.withValue(span.context) { await Self.capture(body) }
+        } else {
+            outcome = await Self.capture(body)
+        }
         do {
-            let user = try await body()
+            let user = try outcome.get()
             accepted?.increment()
             span?.attributes["auth.outcome"] = "accepted"
             return user
@@ -96,6 +104,16 @@ final class AuthenticationInstruments: Sendable {
                 }
             }
             throw error
+        }
+    }
+
+    private static func capture(
+        _ body: () async throws(AuthenticationError) -> AuthenticatedUser
+    ) async -> Result<AuthenticatedUser, AuthenticationError> {
+        do {
+            return .success(try await body())
+        } catch {
+            return .failure(error)
         }
     }
 }
