@@ -364,5 +364,10 @@ struct ObservabilityTests {
             cacheSpans.filter { $0.operationName == "get_many" }.allSatisfy {
                 $0.attributes["db.operation.batch.size"]?.toSpanAttribute() == .int64(3)
             })
+        // Each check's multi-get is a child of its token's authentication span.
+        let authenticationIDs = Set(authentications.map(\.spanID))
+        #expect(
+            cacheSpans.filter { $0.operationName == "get_many" }.map { $0.parentSpanID.map(authenticationIDs.contains) }
+                == [true, true, true, true])
     }
 }
