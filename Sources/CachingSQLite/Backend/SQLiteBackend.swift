@@ -170,13 +170,7 @@ public final class SQLiteBackend: CacheBackend {
         _ connection: SQLiteConnection, statements: Statements, createTable: Bool, alias: String, table: String, path: String,
         mapFailure: (SQLiteFailure, String) -> CacheError
     ) throws(CacheError) {
-        func sqlite<T>(_ body: () throws(SQLiteFailure) -> T) throws(CacheError) -> T {
-            do throws(SQLiteFailure) {
-                return try body()
-            } catch {
-                throw mapFailure(error, "open")
-            }
-        }
+        func sqlite<T>(_ body: () throws(SQLiteFailure) -> T) throws(CacheError) -> T { try mappingFailures("open", mapFailure, body) }
         try sqlite { () throws(SQLiteFailure) in try connection.enableWAL() }
         var columns = try sqlite { () throws(SQLiteFailure) in try tableColumns(connection, table: table) }
         if columns.isEmpty {
@@ -790,5 +784,17 @@ final class Statements: Sendable {
             chunks.append(chunk)
         }
         return chunks
+    }
+}
+
+/// Runs SQLite calls of a connection's set-up, turning a failure into the ``/Caching/CacheError``
+/// `mapFailure` makes for `operation` (shared by the cache's and the revocation store's set-up).
+func mappingFailures<T>(
+    _ operation: String, _ mapFailure: (SQLiteFailure, String) -> CacheError, _ body: () throws(SQLiteFailure) -> T
+) throws(CacheError) -> T {
+    do throws(SQLiteFailure) {
+        return try body()
+    } catch {
+        throw mapFailure(error, operation)
     }
 }

@@ -60,13 +60,7 @@ final class SQLiteRevocationDatabase: RevocationDatabase {
         _ connection: SQLiteConnection, sql: SQLiteRevocationStatements, create: Bool, seen: Bool, path: String,
         mapFailure: (SQLiteFailure, String) -> CacheError
     ) throws(CacheError) {
-        func sqlite<T>(_ body: () throws(SQLiteFailure) -> T) throws(CacheError) -> T {
-            do throws(SQLiteFailure) {
-                return try body()
-            } catch {
-                throw mapFailure(error, "open")
-            }
-        }
+        func sqlite<T>(_ body: () throws(SQLiteFailure) -> T) throws(CacheError) -> T { try mappingFailures("open", mapFailure, body) }
         try sqlite { () throws(SQLiteFailure) in try connection.enableWAL() }
         for (table, ddl, required) in [
             (sql.table, sql.createTable, ["jti", "revoked_at", "expires_at"]),
